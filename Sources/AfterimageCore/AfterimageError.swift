@@ -1,0 +1,101 @@
+import Foundation
+
+/// An error that reaches a client, rendered in the OpenAI error envelope:
+/// `{"error": {"message", "type", "param", "code"}, "extra_fields": {…}}`.
+public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The machine-readable code sent as `error.code`.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let invalidPayload = Code("invalid_payload")
+        public static let unauthorized = Code("unauthorized")
+        public static let forbidden = Code("forbidden")
+        public static let modelNotFound = Code("model_not_found")
+        public static let notFound = Code("not_found")
+        public static let payloadTooLarge = Code("payload_too_large")
+        public static let rateLimited = Code("rate_limited")
+        public static let upstreamUnavailable = Code("upstream_unavailable")
+        public static let upstreamError = Code("upstream_error")
+        public static let invalidSignature = Code("invalid_signature")
+        public static let expired = Code("expired")
+        public static let internalError = Code("internal_error")
+    }
+
+    /// HTTP status code.
+    public var status: Int
+    public var code: Code
+    public var message: String
+    /// The request field the error is about, if any.
+    public var param: String?
+    /// OpenAI error `type`; derived from the status when nil.
+    public var type: String?
+    /// Seconds the client should wait before retrying (sent as `Retry-After`).
+    public var retryAfterSeconds: Int?
+
+    public init(status: Int, code: Code, message: String, param: String? = nil, type: String? = nil, retryAfterSeconds: Int? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.param = param
+        self.type = type
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+
+    public var description: String { "\(status) \(code): \(message)" }
+
+    /// The OpenAI `type` field.
+    public var errorType: String {
+        if let type { return type }
+        switch status {
+        case 401: return "authentication_error"
+        case 403: return "permission_error"
+        case 404: return "invalid_request_error"
+        case 429: return "rate_limit_error"
+        case 500...: return "server_error"
+        default: return "invalid_request_error"
+        }
+    }
+
+    public static func invalidPayload(_ message: String, param: String? = nil) -> Self {
+        .init(status: 400, code: .invalidPayload, message: message, param: param)
+    }
+
+    public static func unauthorized(_ message: String) -> Self {
+        .init(status: 401, code: .unauthorized, message: message)
+    }
+
+    public static func modelNotFound(_ model: String, param: String = "model", reason: String? = nil) -> Self {
+        .init(status: 404, code: .modelNotFound, message: reason ?? "The model '\(model)' does not exist or is not available to this key.", param: param)
+    }
+
+    public static func notFound(_ message: String) -> Self {
+        .init(status: 404, code: .notFound, message: message)
+    }
+
+    public static func payloadTooLarge(limit: Int) -> Self {
+        .init(status: 413, code: .payloadTooLarge, message: "Request body exceeds the limit of \(limit) bytes.")
+    }
+
+    public static func upstreamUnavailable(_ message: String) -> Self {
+        .init(status: 503, code: .upstreamUnavailable, message: message)
+    }
+
+    public static func internalError(_ message: String) -> Self {
+        .init(status: 500, code: .internalError, message: message)
+    }
+
+    /// The envelope body. `extraFields` is added as `extra_fields` when not empty.
+    public func envelope(extraFields: [String: JSONValue] = [:]) -> JSONValue {
+        let error: [String: JSONValue] = [
+            "message": .string(message),
+            "type": .string(errorType),
+            "param": param.map(JSONValue.string) ?? .null,
+            "code": .string(code.rawValue),
+        ]
+        var body: [String: JSONValue] = ["error": .object(error)]
+        if !extraFields.isEmpty { body["extra_fields"] = .object(extraFields) }
+        return .object(body)
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// An image file kept by the proxy, addressed by the SHA-256 of its bytes.
+public struct StoredImage: Sendable, Equatable, Codable {
+    /// Lower-case hex SHA-256 of the bytes.
+    public var id: String
+    public var format: ImageFormat
+    public var width: Int
+    public var height: Int
+    public var byteCount: Int
+
+    public init(id: String, format: ImageFormat, width: Int, height: Int, byteCount: Int) {
+        self.id = id
+        self.format = format
+        self.width = width
+        self.height = height
+        self.byteCount = byteCount
+    }
+
+    /// `{id}.{ext}` as used in file URLs.
+    public var fileName: String { "\(id).\(format.fileExtension)" }
+}
+
+/// Content-addressed storage of image bytes with their metadata.
+public protocol BlobStore: Sendable {
+    /// Stores the bytes (durably) and returns their record; storing the same bytes twice is a no-op.
+    func put(_ data: Data, info: ImageInfo) async throws -> StoredImage
+    /// The record and bytes of an image, or nil.
+    func get(id: String) async throws -> (StoredImage, Data)?
+}

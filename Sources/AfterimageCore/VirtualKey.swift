@@ -1,0 +1,65 @@
+import Foundation
+
+/// A client credential as stored: never the secret itself, only its hash and a display prefix.
+public struct VirtualKey: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    /// Cache namespace; defaults to the key's own id.
+    public var namespace: String
+    /// Model ids this key may use; nil allows every configured model.
+    public var allowedModels: [String]?
+    /// First characters of the secret, safe to show (`sk-af-AbCd`).
+    public var prefix: String
+    /// Lower-case hex SHA-256 of the secret.
+    public var secretHash: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+    public var rotatedAt: Date?
+
+    public init(
+        id: String, name: String, namespace: String, allowedModels: [String]?, prefix: String, secretHash: String,
+        createdAt: Date, expiresAt: Date?, revokedAt: Date? = nil, rotatedAt: Date? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.namespace = namespace
+        self.allowedModels = allowedModels
+        self.prefix = prefix
+        self.secretHash = secretHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.rotatedAt = rotatedAt
+    }
+
+    /// Whether the key may be used at `now`.
+    public func isActive(at now: Date) -> Bool {
+        if revokedAt != nil { return false }
+        if let expiresAt, expiresAt <= now { return false }
+        return true
+    }
+
+    /// Whether the key may use the model with this id (plain or qualified).
+    public func allows(model: ModelCapability) -> Bool {
+        guard let allowedModels else { return true }
+        return allowedModels.contains(model.id) || allowedModels.contains(model.qualifiedID)
+    }
+}
+
+/// Fields a caller may set when creating or changing a key.
+public struct KeyChanges: Sendable, Equatable {
+    public var name: String?
+    public var namespace: String?
+    /// `.some(nil)` clears the restriction.
+    public var allowedModels: [String]??
+    /// `.some(nil)` clears the expiry.
+    public var expiresAt: Date??
+
+    public init(name: String? = nil, namespace: String? = nil, allowedModels: [String]?? = nil, expiresAt: Date?? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.allowedModels = allowedModels
+        self.expiresAt = expiresAt
+    }
+}

@@ -1,0 +1,84 @@
+import AfterimageCore
+import AfterimageStorage
+import AfterimageUpstream
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The composition root: builds the whole server from a configuration. `afterimage serve` and the
+/// tests call this same function.
+public enum AfterimageApp {
+    /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
+    public static func build(
+        configuration: AfterimageConfiguration,
+        logger: Logger? = nil,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> some ApplicationProtocol {
+        var logger = logger ?? Logger(label: "afterimage")
+        if logger.logLevel == .info, let level = Logger.Level(rawValue: configuration.logLevel) { logger.logLevel = level }
+
+        let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
+        let blobs = try FileBlobStore(database: database, dataDirectory: configuration.dataDirectoryURL)
+        let keys = SQLiteKeyStore(database: database)
+        let metrics = ServerMetrics()
+        let upstream = HTTPImageUpstream(settings: .init(
+            connectTimeout: .milliseconds(Int64(configuration.upstream.connectTimeoutMs)),
+            readTimeout: .milliseconds(Int64(configuration.upstream.readTimeoutMs)),
+            requestTimeout: .milliseconds(Int64(configuration.upstream.requestTimeoutMs)),
+            maxResponseBytes: configuration.upstream.maxResponseBytes,
+            downloadTimeout: .milliseconds(Int64(configuration.upstream.downloadTimeoutMs))
+        ))
+        let retry = RetryPolicy(
+            maxAttempts: configuration.upstream.maxAttempts,
+            initialBackoff: .milliseconds(configuration.upstream.initialBackoffMs),
+            maxBackoff: .milliseconds(configuration.upstream.maxBackoffMs),
+            maxTotal: .milliseconds(configuration.upstream.maxTotalMs)
+        )
+        let signer = URLSigner(secret: try SigningSecret.load(configuration: configuration), lifetime: configuration.files.urlTTLSeconds)
+        let router = ModelRouter(configuration: configuration)
+        let publicBaseURL = PublicBaseURL(configuration.publicBaseURL)
+
+        let pipeline = ImagePipeline(
+            authenticator: Authenticator(keys: keys),
+            router: router,
+            dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry),
+            assembler: ImageResponseAssembler(upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL),
+            metrics: metrics,
+            maxBodyBytes: configuration.server.maxBodyBytes
+        )
+
+        let httpRouter = Router(context: AfterimageRequestContext.self)
+        httpRouter.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
+        HealthController(database: database, metrics: metrics).addRoutes(to: httpRouter)
+        ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
+            .addRoutes(to: httpRouter.group("v1"))
+        AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: httpRouter.group("admin"))
+
+        return Application(
+            router: httpRouter,
+            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
+            services: [ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.server.port
+                if configuration.server.publicBaseURL == nil {
+                    publicBaseURL.set("http://\(configuration.server.host):\(port)")
+                }
+                await onServerRunning(port)
+            },
+            logger: logger
+        )
+    }
+}
+
+/// A service that does nothing until shutdown, then runs `close` (e.g. closing an HTTP client's pool).
+struct ClosingService: Service {
+    let name: String
+    let close: @Sendable () async throws -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
+    }
+}

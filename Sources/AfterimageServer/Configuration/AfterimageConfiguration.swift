@@ -1,0 +1,106 @@
+import AfterimageCore
+import Foundation
+
+/// Everything the server reads from `Config/afterimage.yaml` and the environment, typed and with defaults.
+/// Every key is documented in the README and in the shipped config file.
+public struct AfterimageConfiguration: Sendable {
+    /// `server.*`: where to listen and what to accept.
+    public struct Server: Sendable {
+        /// `server.host` (string, default `127.0.0.1`; env `AFTERIMAGE_HOST`).
+        public var host = "127.0.0.1"
+        /// `server.port` (integer, default `8080`; env `AFTERIMAGE_PORT`; 0 picks a free port).
+        public var port = 8080
+        /// `server.public_base_url` (string, default `http://HOST:PORT`; env `AFTERIMAGE_PUBLIC_BASE_URL`).
+        public var publicBaseURL: String?
+        /// `server.max_body_bytes` (integer, default 52428800 = 50 MB).
+        public var maxBodyBytes = 50 * 1024 * 1024
+        public init() {}
+    }
+
+    /// `files.*`: the proxy's signed image URLs.
+    public struct Files: Sendable {
+        /// `files.url_ttl_seconds` (integer, default 3600).
+        public var urlTTLSeconds = 3600
+        /// `files.signing_secret_env` (string, default `AFTERIMAGE_SIGNING_SECRET`): env var holding the
+        /// HMAC secret; when unset, a random secret is created once in `{data_dir}/signing.key`.
+        public var signingSecretEnv = "AFTERIMAGE_SIGNING_SECRET"
+        public init() {}
+    }
+
+    /// `upstream.*`: timeouts and retries for provider calls.
+    public struct Upstream: Sendable {
+        /// `upstream.connect_timeout_ms` (integer, default 10000).
+        public var connectTimeoutMs = 10_000
+        /// `upstream.read_timeout_ms` (integer, default 180000): longest silence while reading.
+        public var readTimeoutMs = 180_000
+        /// `upstream.request_timeout_ms` (integer, default 300000): one whole call.
+        public var requestTimeoutMs = 300_000
+        /// `upstream.download_timeout_ms` (integer, default 60000): fetching one image URL.
+        public var downloadTimeoutMs = 60_000
+        /// `upstream.max_response_bytes` (integer, default 268435456).
+        public var maxResponseBytes = 256 * 1024 * 1024
+        /// `upstream.retry.max_attempts` (integer, default 3): attempts per model.
+        public var maxAttempts = 3
+        /// `upstream.retry.initial_backoff_ms` (integer, default 250).
+        public var initialBackoffMs = 250
+        /// `upstream.retry.max_backoff_ms` (integer, default 8000).
+        public var maxBackoffMs = 8_000
+        /// `upstream.retry.max_total_ms` (integer, default 60000): time budget per model, waits included.
+        public var maxTotalMs = 60_000
+        public init() {}
+    }
+
+    /// `providers.NAME.*`: an OpenAI-compatible API.
+    public struct Provider: Sendable, Equatable {
+        /// `providers.NAME.base_url` (string, required), e.g. `https://api.openai.com/v1`.
+        public var baseURL: String
+        /// `providers.NAME.api_key_env` (string, default `OPENAI_API_KEY`): env var holding its key.
+        public var apiKeyEnv: String
+        /// The key read from `apiKeyEnv` at load time.
+        public var apiKey: String?
+        public init(baseURL: String, apiKeyEnv: String = "OPENAI_API_KEY", apiKey: String? = nil) {
+            self.baseURL = baseURL
+            self.apiKeyEnv = apiKeyEnv
+            self.apiKey = apiKey
+        }
+    }
+
+    public var server = Server()
+    /// `data_dir` (string, default `./data`; env `AFTERIMAGE_DATA_DIR`): SQLite database and image files.
+    public var dataDirectory = "./data"
+    /// `admin_key_env` (string, default `AFTERIMAGE_ADMIN_KEY`): env var holding the admin API key;
+    /// the admin API answers 401 to everything while it is unset.
+    public var adminKeyEnv = "AFTERIMAGE_ADMIN_KEY"
+    /// The admin key read from `adminKeyEnv`.
+    public var adminKey: String?
+    /// `log_level` (string, default `info`): trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+    public var files = Files()
+    public var upstream = Upstream()
+    /// `default_provider` (string, default `openai`): provider of models that name none.
+    public var defaultProvider = "openai"
+    /// `providers` (map, default one `openai` provider at `https://api.openai.com/v1`;
+    /// env `AFTERIMAGE_UPSTREAM_BASE_URL` overrides the default provider's base URL).
+    public var providers: [String: Provider] = ["openai": Provider(baseURL: "https://api.openai.com/v1")]
+    /// `models` (list, default the six shipped OpenAI image models): capability entries.
+    public var models: [ModelCapability] = DefaultModels.all(provider: "openai")
+    /// The signing secret read from `files.signing_secret_env`, if set.
+    public var signingSecret: String?
+
+    public init() {}
+
+    /// `public_base_url`, or `http://HOST:PORT` when unset.
+    public var publicBaseURL: String {
+        var base = server.publicBaseURL ?? "http://\(server.host):\(server.port)"
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    /// The data directory as a file URL.
+    public var dataDirectoryURL: URL { URL(fileURLWithPath: dataDirectory, isDirectory: true) }
+
+    /// The provider endpoint (with its key) for a provider name.
+    public func endpoint(provider name: String) -> ProviderEndpoint? {
+        providers[name].map { ProviderEndpoint(name: name, baseURL: $0.baseURL, apiKey: $0.apiKey) }
+    }
+}

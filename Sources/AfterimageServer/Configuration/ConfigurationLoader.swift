@@ -1,0 +1,174 @@
+import AfterimageCore
+import Foundation
+import Yams
+
+/// Reads `AfterimageConfiguration` from YAML and the environment and checks it.
+public enum ConfigurationLoader {
+    /// Loads the file named by `AFTERIMAGE_CONFIG` (or `path`, or `Config/afterimage.yaml` when present),
+    /// then applies environment overrides.
+    public static func load(path: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AfterimageConfiguration {
+        let chosen = environment["AFTERIMAGE_CONFIG"] ?? path
+        var text = ""
+        if let chosen {
+            guard let data = FileManager.default.contents(atPath: chosen) else {
+                throw ConfigurationError(key: "AFTERIMAGE_CONFIG", problem: "cannot read file '\(chosen)'")
+            }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        return try parse(yaml: text, environment: environment)
+    }
+
+    /// Parses YAML text (empty means all defaults) and applies environment overrides.
+    public static func parse(yaml: String, environment: [String: String]) throws -> AfterimageConfiguration {
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: yaml)
+        } catch {
+            throw ConfigurationError(key: "(file)", problem: "not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+        }
+        var root = try YAMLSection(path: "", value: document)
+        var config = AfterimageConfiguration()
+
+        var server = try root.section("server")
+        config.server.host = try server.string("host") ?? config.server.host
+        config.server.port = try server.int("port", range: 0...65535) ?? config.server.port
+        config.server.publicBaseURL = try server.string("public_base_url")
+        config.server.maxBodyBytes = try server.int("max_body_bytes", range: 1024...(4 << 30)) ?? config.server.maxBodyBytes
+        try server.finish()
+
+        config.dataDirectory = try root.string("data_dir") ?? config.dataDirectory
+        config.adminKeyEnv = try root.string("admin_key_env") ?? config.adminKeyEnv
+        config.logLevel = try root.string("log_level") ?? config.logLevel
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(config.logLevel) else {
+            throw ConfigurationError(key: "log_level", problem: "must be one of \(levels.joined(separator: ", "))")
+        }
+
+        var files = try root.section("files")
+        config.files.urlTTLSeconds = try files.int("url_ttl_seconds", range: 1...(366 * 86_400)) ?? config.files.urlTTLSeconds
+        config.files.signingSecretEnv = try files.string("signing_secret_env") ?? config.files.signingSecretEnv
+        try files.finish()
+
+        var upstream = try root.section("upstream")
+        let timeouts = 1...3_600_000
+        config.upstream.connectTimeoutMs = try upstream.int("connect_timeout_ms", range: timeouts) ?? config.upstream.connectTimeoutMs
+        config.upstream.readTimeoutMs = try upstream.int("read_timeout_ms", range: timeouts) ?? config.upstream.readTimeoutMs
+        config.upstream.requestTimeoutMs = try upstream.int("request_timeout_ms", range: timeouts) ?? config.upstream.requestTimeoutMs
+        config.upstream.downloadTimeoutMs = try upstream.int("download_timeout_ms", range: timeouts) ?? config.upstream.downloadTimeoutMs
+        config.upstream.maxResponseBytes = try upstream.int("max_response_bytes", range: 1024...(4 << 30)) ?? config.upstream.maxResponseBytes
+        var retry = try upstream.section("retry")
+        config.upstream.maxAttempts = try retry.int("max_attempts", range: 1...20) ?? config.upstream.maxAttempts
+        config.upstream.initialBackoffMs = try retry.int("initial_backoff_ms", range: 0...600_000) ?? config.upstream.initialBackoffMs
+        config.upstream.maxBackoffMs = try retry.int("max_backoff_ms", range: 0...600_000) ?? config.upstream.maxBackoffMs
+        config.upstream.maxTotalMs = try retry.int("max_total_ms", range: 0...3_600_000) ?? config.upstream.maxTotalMs
+        try retry.finish()
+        try upstream.finish()
+
+        config.defaultProvider = try root.string("default_provider") ?? config.defaultProvider
+        if root.values["providers"] != nil {
+            var providersSection = try root.section("providers")
+            var providers = [String: AfterimageConfiguration.Provider]()
+            for name in providersSection.values.keys.sorted() {
+                var entry = try providersSection.section(name)
+                guard let baseURL = try entry.string("base_url") else {
+                    throw ConfigurationError(key: entry.keyPath("base_url"), problem: "is required")
+                }
+                try checkURL(baseURL, key: entry.keyPath("base_url"))
+                providers[name] = .init(baseURL: baseURL, apiKeyEnv: try entry.string("api_key_env") ?? "OPENAI_API_KEY")
+                try entry.finish()
+            }
+            try providersSection.finish()
+            config.providers = providers
+        } else {
+            _ = root.raw("providers")
+        }
+        guard config.providers[config.defaultProvider] != nil else {
+            throw ConfigurationError(key: "default_provider", problem: "'\(config.defaultProvider)' is not a configured provider")
+        }
+
+        if let models = try root.list("models") {
+            config.models = try models.enumerated().map { index, value in
+                try parseModel(value, path: "models[\(index)]", defaultProvider: config.defaultProvider, providers: config.providers)
+            }
+        } else {
+            config.models = DefaultModels.all(provider: config.defaultProvider)
+        }
+        try root.finish()
+
+        try applyEnvironment(environment, to: &config)
+        return config
+    }
+
+    static func parseModel(_ value: Any, path: String, defaultProvider: String, providers: [String: AfterimageConfiguration.Provider]) throws -> ModelCapability {
+        var entry = try YAMLSection(path: path, value: value)
+        guard let id = try entry.string("id"), !id.isEmpty else { throw ConfigurationError(key: entry.keyPath("id"), problem: "is required") }
+        let provider = try entry.string("provider") ?? defaultProvider
+        guard providers[provider] != nil else {
+            throw ConfigurationError(key: entry.keyPath("provider"), problem: "'\(provider)' is not a configured provider")
+        }
+        var sizeRule: SizeRule?
+        if entry.values["size_rule"] != nil {
+            var rule = try entry.section("size_rule")
+            sizeRule = SizeRule(
+                multipleOf: try rule.int("multiple_of", range: 1...1024) ?? 1,
+                minEdge: try rule.int("min_edge", range: 1...100_000) ?? 1,
+                maxEdge: try rule.int("max_edge", range: 1...100_000) ?? 100_000,
+                minPixels: try rule.int("min_pixels", range: 1...Int(Int32.max)) ?? 1,
+                maxPixels: try rule.int("max_pixels", range: 1...Int(Int32.max)) ?? Int(Int32.max),
+                maxAspectRatio: try rule.double("max_aspect_ratio") ?? 1_000
+            )
+            try rule.finish()
+        }
+        let sizes = try entry.strings("sizes") ?? []
+        for (index, size) in sizes.enumerated() where size != "auto" && ModelCapability.parseSize(size) == nil {
+            throw ConfigurationError(key: "\(entry.keyPath("sizes"))[\(index)]", problem: "'\(size)' is not WIDTHxHEIGHT or auto")
+        }
+        if sizes.isEmpty && sizeRule == nil {
+            throw ConfigurationError(key: entry.keyPath("sizes"), problem: "give sizes or a size_rule")
+        }
+        let model = ModelCapability(
+            id: id, provider: provider, upstreamModel: try entry.string("upstream_model"),
+            sizes: sizes, sizeRule: sizeRule,
+            maxN: try entry.int("max_n", range: 1...10) ?? 1,
+            maxPromptLength: try entry.int("max_prompt_length", range: 1...1_000_000) ?? 32_000,
+            qualities: try entry.strings("qualities") ?? [],
+            styles: try entry.strings("styles") ?? [],
+            acceptsResponseFormat: try entry.bool("accepts_response_format") ?? true,
+            supportsEdits: try entry.bool("supports_edits") ?? false,
+            maxEditImages: try entry.int("max_edit_images", range: 0...16) ?? 16
+        )
+        try entry.finish()
+        return model
+    }
+
+    static func applyEnvironment(_ environment: [String: String], to config: inout AfterimageConfiguration) throws {
+        if let host = environment["AFTERIMAGE_HOST"], !host.isEmpty { config.server.host = host }
+        if let port = environment["AFTERIMAGE_PORT"], !port.isEmpty {
+            guard let value = Int(port), (0...65535).contains(value) else {
+                throw ConfigurationError(key: "AFTERIMAGE_PORT", problem: "must be an integer between 0 and 65535, got '\(port)'")
+            }
+            config.server.port = value
+        }
+        if let dataDirectory = environment["AFTERIMAGE_DATA_DIR"], !dataDirectory.isEmpty { config.dataDirectory = dataDirectory }
+        if let base = environment["AFTERIMAGE_PUBLIC_BASE_URL"], !base.isEmpty {
+            try checkURL(base, key: "AFTERIMAGE_PUBLIC_BASE_URL")
+            config.server.publicBaseURL = base
+        }
+        if let base = environment["AFTERIMAGE_UPSTREAM_BASE_URL"], !base.isEmpty {
+            try checkURL(base, key: "AFTERIMAGE_UPSTREAM_BASE_URL")
+            config.providers[config.defaultProvider]?.baseURL = base
+        }
+        for (name, provider) in config.providers {
+            config.providers[name]?.apiKey = environment[provider.apiKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        config.adminKey = environment[config.adminKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
+        config.signingSecret = environment[config.files.signingSecretEnv].flatMap { $0.isEmpty ? nil : $0 }
+        if let publicBaseURL = config.server.publicBaseURL { try checkURL(publicBaseURL, key: "server.public_base_url") }
+    }
+
+    static func checkURL(_ value: String, key: String) throws {
+        guard let url = URL(string: value), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw ConfigurationError(key: key, problem: "'\(value)' is not an http(s) URL")
+        }
+    }
+}

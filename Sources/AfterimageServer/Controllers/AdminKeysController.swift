@@ -1,0 +1,118 @@
+import AfterimageCore
+import Foundation
+import NIOFoundationCompat
+import Hummingbird
+
+/// `/admin/keys`: create, list, read, change, rotate and revoke virtual keys.
+/// Every route needs `Authorization: Bearer <admin key>` (from `AFTERIMAGE_ADMIN_KEY`).
+struct AdminKeysController: Sendable {
+    let keys: any KeyStore
+    let adminKey: String?
+    let maxBodyBytes = 1 << 20
+
+    func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
+        group.get("keys") { request, _ in
+            try authorize(request)
+            let list = try await keys.list()
+            return JSONResponse.make(.object(["object": .string("list"), "data": .array(list.map(\.publicJSON))]))
+        }
+        group.post("keys") { request, _ in
+            try authorize(request)
+            let body = try await jsonObject(request)
+            guard let name = body["name"]?.stringValue, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw AfterimageError.invalidPayload("'name' is required.", param: "name")
+            }
+            let changes = try Self.changes(from: body)
+            let secret = KeySecret.generate()
+            let key = try await keys.create(
+                name: name, namespace: changes.namespace, allowedModels: changes.allowedModels ?? nil,
+                expiresAt: changes.expiresAt ?? nil, secret: secret
+            )
+            var json = key.publicJSON.objectValue ?? [:]
+            json["key"] = .string(secret)
+            return JSONResponse.make(.object(json), status: .created)
+        }
+        group.get("keys/:id") { request, context in
+            try authorize(request)
+            return JSONResponse.make(try await found(keys.get(id: context.parameters.get("id") ?? "")).publicJSON)
+        }
+        group.patch("keys/:id") { request, context in
+            try authorize(request)
+            let body = try await jsonObject(request)
+            if let name = body["name"], name.stringValue?.isEmpty ?? true {
+                throw AfterimageError.invalidPayload("'name' must be a non-empty string.", param: "name")
+            }
+            var changes = try Self.changes(from: body)
+            changes.name = body["name"]?.stringValue
+            return JSONResponse.make(try await found(keys.update(id: context.parameters.get("id") ?? "", changes: changes)).publicJSON)
+        }
+        group.delete("keys/:id") { request, context in
+            try authorize(request)
+            return JSONResponse.make(try await found(keys.revoke(id: context.parameters.get("id") ?? "")).publicJSON)
+        }
+        group.post("keys/:id/rotate") { request, context in
+            try authorize(request)
+            let secret = KeySecret.generate()
+            let key = try await found(keys.rotate(id: context.parameters.get("id") ?? "", newSecret: secret))
+            var json = key.publicJSON.objectValue ?? [:]
+            json["key"] = .string(secret)
+            return JSONResponse.make(.object(json))
+        }
+    }
+
+    func authorize(_ request: Request) throws {
+        guard let adminKey else {
+            throw AfterimageError.unauthorized("The admin API is disabled: set AFTERIMAGE_ADMIN_KEY.")
+        }
+        guard let presented = Authenticator.presentedSecret(request.headers) else {
+            throw AfterimageError.unauthorized("Missing admin key: send 'Authorization: Bearer <admin key>'.")
+        }
+        guard KeySecret.constantTimeEquals(KeySecret.hash(presented), KeySecret.hash(adminKey)) else {
+            throw AfterimageError.unauthorized("Invalid admin key.")
+        }
+    }
+
+    func found(_ key: VirtualKey?) throws -> VirtualKey {
+        guard let key else { throw AfterimageError.notFound("No such key.") }
+        return key
+    }
+
+    func jsonObject(_ request: Request) async throws -> [String: JSONValue] {
+        let buffer = try await BodyReader.collect(request, limit: maxBodyBytes)
+        if buffer.readableBytes == 0 { return [:] }
+        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer)))?.objectValue else {
+            throw AfterimageError.invalidPayload("Request body must be a JSON object.")
+        }
+        return object
+    }
+
+    /// `namespace`, `models` and `expires_at` from a create or patch body.
+    static func changes(from body: [String: JSONValue]) throws -> KeyChanges {
+        var changes = KeyChanges()
+        if let namespace = body["namespace"], namespace != .null {
+            guard let value = namespace.stringValue, !value.isEmpty else {
+                throw AfterimageError.invalidPayload("'namespace' must be a non-empty string.", param: "namespace")
+            }
+            changes.namespace = value
+        }
+        if let models = body["models"] {
+            if models == .null {
+                changes.allowedModels = .some(nil)
+            } else if let list = models.arrayValue, list.allSatisfy({ $0.stringValue != nil }) {
+                changes.allowedModels = .some(list.compactMap(\.stringValue))
+            } else {
+                throw AfterimageError.invalidPayload("'models' must be a list of model ids or null.", param: "models")
+            }
+        }
+        if let expires = body["expires_at"] {
+            if expires == .null {
+                changes.expiresAt = .some(nil)
+            } else if let text = expires.stringValue, let date = KeyExpiry.parse(text) {
+                changes.expiresAt = .some(date)
+            } else {
+                throw AfterimageError.invalidPayload("'expires_at' must be YYYY-MM-DD, an ISO 8601 timestamp or null.", param: "expires_at")
+            }
+        }
+        return changes
+    }
+}

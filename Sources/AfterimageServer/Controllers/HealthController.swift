@@ -1,0 +1,28 @@
+import AfterimageStorage
+import Hummingbird
+
+/// `/healthz` (process up), `/readyz` (database open, config loaded) and `/metrics`.
+struct HealthController: Sendable {
+    let database: AppDatabase
+    let metrics: ServerMetrics
+
+    func addRoutes(to router: Router<AfterimageRequestContext>) {
+        router.get("healthz") { _, _ in
+            JSONResponse.make(.object(["status": .string("ok")]))
+        }
+        router.get("readyz") { _, _ in
+            let ready = await database.isReachable()
+            return JSONResponse.make(
+                .object(["status": .string(ready ? "ready" : "unavailable"), "database": .bool(ready), "config": .bool(true)]),
+                status: ready ? .ok : .serviceUnavailable
+            )
+        }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render()))
+            )
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import AfterimageCore
+import Foundation
+import NIOFoundationCompat
+import Hummingbird
+
+/// Turns a `POST /v1/images/generations` JSON body into an `ImageRequest`.
+enum GenerationRequestParser {
+    static func parse(_ body: ByteBuffer) throws -> ImageRequest {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
+        } catch {
+            throw AfterimageError.invalidPayload("Request body is not valid JSON.")
+        }
+        guard var fields = value.objectValue else {
+            throw AfterimageError.invalidPayload("Request body must be a JSON object.")
+        }
+        let model = try RequestFields.requiredModel(fields.removeValue(forKey: "model"))
+        let fallbacks = try RequestFields.fallbacks(fields.removeValue(forKey: "fallbacks"))
+        let responseFormat = try RequestFields.responseFormat(fields.removeValue(forKey: "response_format"))
+        guard let promptValue = fields["prompt"], promptValue != .null else {
+            throw AfterimageError.invalidPayload("Missing required parameter: 'prompt'.", param: "prompt")
+        }
+        guard let prompt = promptValue.stringValue, !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw AfterimageError.invalidPayload("'prompt' must be a non-empty string.", param: "prompt")
+        }
+        try RequestFields.checkCommon(fields)
+        var request = ImageRequest(
+            endpoint: .generations, model: model, prompt: prompt, fields: fields,
+            responseFormat: responseFormat ?? .b64JSON, fallbacks: fallbacks
+        )
+        request.responseFormatGiven = responseFormat != nil
+        return request
+    }
+}
+
+/// Checks shared by both endpoints on individual fields.
+enum RequestFields {
+    static func requiredModel(_ value: JSONValue?) throws -> String {
+        guard let value, value != .null else {
+            throw AfterimageError.invalidPayload("Missing required parameter: 'model'.", param: "model")
+        }
+        guard let model = value.stringValue?.trimmingCharacters(in: .whitespaces), !model.isEmpty else {
+            throw AfterimageError.invalidPayload("'model' must be a non-empty string.", param: "model")
+        }
+        return model
+    }
+
+    static func fallbacks(_ value: JSONValue?) throws -> [String] {
+        guard let value, value != .null else { return [] }
+        if let single = value.stringValue {
+            return single.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        guard let list = value.arrayValue else {
+            throw AfterimageError.invalidPayload("'fallbacks' must be a list of model ids.", param: "fallbacks")
+        }
+        return try list.map { item in
+            guard let model = item.stringValue, !model.isEmpty else {
+                throw AfterimageError.invalidPayload("'fallbacks' must be a list of model ids.", param: "fallbacks")
+            }
+            return model
+        }
+    }
+
+    static func responseFormat(_ value: JSONValue?) throws -> ResponseFormat? {
+        guard let value, value != .null else { return nil }
+        guard let text = value.stringValue, let format = ResponseFormat(rawValue: text) else {
+            throw AfterimageError.invalidPayload("'response_format' must be 'url' or 'b64_json'.", param: "response_format")
+        }
+        return format
+    }
+
+    /// Type checks on `n`, `stream` and the string-valued options.
+    static func checkCommon(_ fields: [String: JSONValue]) throws {
+        if let n = fields["n"], n != .null {
+            guard let count = n.integerValue else {
+                throw AfterimageError.invalidPayload("'n' must be an integer between 1 and 10.", param: "n")
+            }
+            guard (1...10).contains(count) else {
+                throw AfterimageError.invalidPayload("'n' must be between 1 and 10, got \(count).", param: "n")
+            }
+        }
+        for name in ["size", "quality", "style", "background", "output_format", "moderation", "negative_prompt", "user", "type", "input_fidelity"] {
+            if let value = fields[name], value != .null, value.stringValue == nil {
+                throw AfterimageError.invalidPayload("'\(name)' must be a string.", param: name)
+            }
+        }
+        if let stream = fields["stream"], stream == .bool(true) || stream.stringValue == "true" {
+            throw AfterimageError.invalidPayload("'stream' is not supported by this gateway yet; send stream=false.", param: "stream")
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import AfterimageCore
+import AfterimageUpstream
+import Foundation
+
+/// Builds the provider call for one model: the client's fields with the upstream model name,
+/// `response_format` dropped for models that reject it, proxy-only fields never included.
+enum UpstreamCallBuilder {
+    static func call(for request: ImageRequest, model: ModelCapability, provider: ProviderEndpoint) throws -> UpstreamCall {
+        var fields = request.fields
+        fields["model"] = .string(model.upstreamModel)
+        if model.acceptsResponseFormat {
+            fields["response_format"] = .string(request.responseFormat.rawValue)
+        }
+        switch request.endpoint {
+        case .generations:
+            let data = try JSONEncoder.afterimage.encode(JSONValue.object(fields))
+            return UpstreamCall(provider: provider, path: request.endpoint.upstreamPath, body: .json(data))
+        case .edits:
+            var parts: [MultipartBody.Part] = fields.keys.sorted().map { name in
+                .field(name: name, value: fields[name]!.formFieldText)
+            }
+            for file in request.images + (request.mask.map { [$0] } ?? []) {
+                parts.append(.file(name: file.fieldName, filename: file.filename, contentType: file.info.format.contentType, data: file.data))
+            }
+            return UpstreamCall(provider: provider, path: request.endpoint.upstreamPath, body: try MultipartBody.encode(parts))
+        }
+    }
+}

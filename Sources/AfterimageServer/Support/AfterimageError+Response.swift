@@ -1,0 +1,55 @@
+import AfterimageCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension AfterimageError {
+    /// The error as an HTTP response in the OpenAI envelope.
+    func response(extraFields: [String: JSONValue], requestID: String?) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfterSeconds { headers[.retryAfter] = String(max(retryAfterSeconds, 0)) }
+        if let requestID { headers[HTTPField.Name("x-request-id")!] = requestID }
+        let data = (try? JSONEncoder.afterimage.encode(envelope(extraFields: extraFields))) ?? Data()
+        return Response(
+            status: HTTPResponse.Status(code: status),
+            headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+
+    /// Any error as an `AfterimageError`: Hummingbird's own (unknown route, wrong method) keep their status.
+    static func from(_ error: any Error) -> AfterimageError {
+        switch error {
+        case let error as AfterimageError:
+            return error
+        case let error as HTTPError:
+            let status = Int(error.status.code)
+            let code: Code = switch status {
+            case 404: .notFound
+            case 413: .payloadTooLarge
+            case 401: .unauthorized
+            default: Code(status >= 500 ? "internal_error" : "invalid_request")
+            }
+            return AfterimageError(status: status, code: code, message: error.body ?? error.status.reasonPhrase)
+        default:
+            return .internalError("Internal error: \(error)")
+        }
+    }
+}
+
+/// Helpers for JSON answers.
+enum JSONResponse {
+    /// A JSON response of `value` with `status`.
+    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
+        var headers = extra
+        headers[.contentType] = "application/json"
+        let data = (try? JSONEncoder.afterimage.encode(value)) ?? Data()
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// A JSON response of any `Encodable`.
+    static func make(encodable value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONEncoder.afterimage.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,76 @@
+import AfterimageCore
+import Foundation
+import GRDB
+
+/// `KeyStore` on the app database. Every lookup reads SQLite, so keys created, revoked or rotated
+/// by the CLI take effect on a running server at once.
+public struct SQLiteKeyStore: KeyStore {
+    let database: AppDatabase
+
+    public init(database: AppDatabase) {
+        self.database = database
+    }
+
+    public func create(name: String, namespace: String?, allowedModels: [String]?, expiresAt: Date?, secret: String) async throws -> VirtualKey {
+        let id = KeySecret.generateID()
+        let key = VirtualKey(
+            id: id, name: name, namespace: namespace ?? id, allowedModels: allowedModels,
+            prefix: KeySecret.displayPrefix(secret), secretHash: KeySecret.hash(secret),
+            createdAt: Date(), expiresAt: expiresAt
+        )
+        try await database.writer.write { db in try KeyRecord(key).insert(db) }
+        return key
+    }
+
+    public func find(secretHash: String) async throws -> VirtualKey? {
+        let record = try await database.writer.read { db in
+            try KeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db)
+        }
+        // The index lookup found the row; the comparison itself is done in constant time.
+        guard let record, KeySecret.constantTimeEquals(record.secret_hash, secretHash) else { return nil }
+        return record.key
+    }
+
+    public func get(id: String) async throws -> VirtualKey? {
+        try await database.writer.read { db in try KeyRecord.fetchOne(db, key: id)?.key }
+    }
+
+    public func list() async throws -> [VirtualKey] {
+        try await database.writer.read { db in
+            try KeyRecord.order(Column("created_at").desc, Column("id")).fetchAll(db).map(\.key)
+        }
+    }
+
+    public func update(id: String, changes: KeyChanges) async throws -> VirtualKey? {
+        try await modify(id: id) { key in
+            if let name = changes.name { key.name = name }
+            if let namespace = changes.namespace { key.namespace = namespace }
+            if let allowedModels = changes.allowedModels { key.allowedModels = allowedModels }
+            if let expiresAt = changes.expiresAt { key.expiresAt = expiresAt }
+        }
+    }
+
+    public func revoke(id: String) async throws -> VirtualKey? {
+        try await modify(id: id) { key in
+            if key.revokedAt == nil { key.revokedAt = Date() }
+        }
+    }
+
+    public func rotate(id: String, newSecret: String) async throws -> VirtualKey? {
+        try await modify(id: id) { key in
+            key.secretHash = KeySecret.hash(newSecret)
+            key.prefix = KeySecret.displayPrefix(newSecret)
+            key.rotatedAt = Date()
+        }
+    }
+
+    private func modify(id: String, _ change: @escaping @Sendable (inout VirtualKey) -> Void) async throws -> VirtualKey? {
+        try await database.writer.write { db in
+            guard let record = try KeyRecord.fetchOne(db, key: id) else { return nil }
+            var key = record.key
+            change(&key)
+            try KeyRecord(key).update(db)
+            return key
+        }
+    }
+}

@@ -1,0 +1,307 @@
+import AfterimageCore
+import Foundation
+import NIOFoundationCompat
+import Hummingbird
+import Logging
+import MultipartKit
+import ServiceLifecycle
+import Synchronization
+
+/// A real HTTP server on port 0 that behaves like the OpenAI image API, for tests: deterministic
+/// PNGs per prompt at the requested size, `url` answers that expire, `usage` blocks for GPT image
+/// models, multipart edits, and injected faults. It counts what it served.
+public final class StubUpstream: Sendable {
+    /// A fault served instead of (or before) the normal answer, consumed once.
+    public struct Fault: Sendable {
+        public var status: Int?
+        public var retryAfter: String?
+        public var message: String?
+        public var code: String?
+        public var delay: Duration?
+        /// Close the connection mid-answer.
+        public var drop: Bool
+
+        public init(status: Int? = nil, retryAfter: String? = nil, message: String? = nil, code: String? = nil, delay: Duration? = nil, drop: Bool = false) {
+            self.status = status
+            self.retryAfter = retryAfter
+            self.message = message
+            self.code = code
+            self.delay = delay
+            self.drop = drop
+        }
+
+        public static func status(_ status: Int, retryAfter: String? = nil, message: String? = nil, code: String? = nil) -> Fault {
+            Fault(status: status, retryAfter: retryAfter, message: message, code: code)
+        }
+        public static let drop = Fault(drop: true)
+        public static func delay(_ delay: Duration) -> Fault { Fault(delay: delay) }
+    }
+
+    /// One request as the stub received it.
+    public struct Received: Sendable {
+        public var path: String
+        public var authorization: String?
+        public var contentType: String?
+        /// JSON body fields (generations) or text fields (edits).
+        public var fields: [String: JSONValue]
+        /// Edit files: field name, file name, content type, bytes.
+        public var files: [(name: String, filename: String, contentType: String?, data: Data)]
+        /// Every header name received, lower-cased.
+        public var headerNames: [String]
+    }
+
+    struct State {
+        var faults: [String: [Fault]] = [:]
+        var received: [Received] = []
+        var served = 0
+        var files: [String: (data: Data, expires: Date)] = [:]
+        var fileDownloads = 0
+    }
+
+    private let state = Mutex(State())
+    /// How long `url` answers stay downloadable.
+    public let urlLifetime: Duration
+    private let portBox = Mutex(0)
+    private let running = Mutex<(task: Task<Void, any Error>, group: ServiceGroup)?>(nil)
+
+    public init(urlLifetime: Duration = .seconds(3600)) {
+        self.urlLifetime = urlLifetime
+    }
+
+    /// `http://127.0.0.1:PORT/v1`.
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public var port: Int { portBox.withLock { $0 } }
+
+    /// Requests answered on the image endpoints (faults included).
+    public var servedCount: Int { state.withLock { $0.served } }
+    /// Every image-endpoint request received, in order.
+    public var received: [Received] { state.withLock { $0.received } }
+    /// Image URL downloads answered with the image.
+    public var fileDownloads: Int { state.withLock { $0.fileDownloads } }
+
+    /// Queues faults for the next requests to `model` (or to any model with `"*"`).
+    public func inject(_ faults: [Fault], model: String = "*") {
+        state.withLock { $0.faults[model, default: []].append(contentsOf: faults) }
+    }
+
+    /// Makes every issued image URL stop working now.
+    public func expireAllURLs() {
+        state.withLock { state in
+            for key in state.files.keys { state.files[key]?.expires = .distantPast }
+        }
+    }
+
+    /// Starts listening on 127.0.0.1, port 0.
+    public func start() async throws {
+        let router = Router()
+        router.post("v1/images/generations") { request, _ in try await self.generations(request) }
+        router.post("v1/images/edits") { request, _ in try await self.edits(request) }
+        router.get("files/:name") { _, context in try self.file(context.parameters.get("name") ?? "") }
+        var logger = Logger(label: "stub-upstream")
+        logger.logLevel = .warning
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        running.withLock { $0 = (task, group) }
+        for await port in stream {
+            portBox.withLock { $0 = port }
+            break
+        }
+    }
+
+    /// Stops the server gracefully.
+    public func stop() async {
+        guard let (task, group) = running.withLock({ $0 }) else { return }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    // MARK: Handlers
+
+    func nextFault(model: String) -> Fault? {
+        state.withLock { state in
+            for key in [model, "*"] where !(state.faults[key]?.isEmpty ?? true) {
+                return state.faults[key]!.removeFirst()
+            }
+            return nil
+        }
+    }
+
+    func generations(_ request: Request) async throws -> Response {
+        let body = try await request.body.collect(upTo: 64 << 20)
+        let fields = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)))?.objectValue ?? [:]
+        record(request, path: "generations", fields: fields, files: [])
+        return try await answer(fields: fields, inputSize: nil, event: "generation")
+    }
+
+    func edits(_ request: Request) async throws -> Response {
+        let contentType = request.headers[.contentType] ?? ""
+        guard let boundary = contentType.components(separatedBy: "boundary=").last, contentType.contains("multipart/form-data") else {
+            return Self.error(400, "Expected multipart/form-data.", code: "invalid_request")
+        }
+        let body = try await request.body.collect(upTo: 64 << 20)
+        let parts = try FormParts.parse(Data(buffer: body), boundary: boundary.trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+        var fields = [String: JSONValue]()
+        var files: [(name: String, filename: String, contentType: String?, data: Data)] = []
+        for part in parts {
+            if let filename = part.filename {
+                files.append((part.name, filename, part.contentType, part.data))
+            } else {
+                fields[part.name] = .string(String(decoding: part.data, as: UTF8.self))
+            }
+        }
+        record(request, path: "edits", fields: fields, files: files)
+        for file in files where !["image/png", "image/jpeg", "image/webp"].contains(file.contentType ?? "") {
+            return Self.error(400, "Invalid file '\(file.name)': unsupported mimetype ('\(file.contentType ?? "none")').", code: "invalid_value", param: file.name)
+        }
+        guard let first = files.first(where: { $0.name.hasPrefix("image") }), let info = ImageInfo.read(first.data) else {
+            return Self.error(400, "Missing image.", code: "invalid_request", param: "image")
+        }
+        return try await answer(fields: fields, inputSize: info.dimensions, event: "edit")
+    }
+
+    func record(_ request: Request, path: String, fields: [String: JSONValue], files: [(name: String, filename: String, contentType: String?, data: Data)]) {
+        let received = Received(
+            path: path, authorization: request.headers[.authorization], contentType: request.headers[.contentType],
+            fields: fields, files: files, headerNames: request.headers.map { $0.name.canonicalName }
+        )
+        state.withLock {
+            $0.received.append(received)
+            $0.served += 1
+        }
+    }
+
+    func answer(fields: [String: JSONValue], inputSize: ImageDimensions?, event: String) async throws -> Response {
+        let model = fields["model"]?.stringValue ?? ""
+        if let fault = nextFault(model: model) {
+            if let delay = fault.delay { try await Task.sleep(for: delay) }
+            if fault.drop { return Self.dropped() }
+            if let status = fault.status {
+                var response = Self.error(status, fault.message ?? "Injected fault \(status).", code: fault.code)
+                if let retryAfter = fault.retryAfter { response.headers[.retryAfter] = retryAfter }
+                return response
+            }
+        }
+        let isGPTImage = model.hasPrefix("gpt-image")
+        if isGPTImage, fields["response_format"] != nil {
+            return Self.error(400, "Unknown parameter: 'response_format'.", code: "unknown_parameter", param: "response_format")
+        }
+        guard let prompt = fields["prompt"]?.stringValue ?? (fields["type"]?.stringValue == "background_removal" ? "" : nil) else {
+            return Self.error(400, "Missing prompt.", code: "invalid_request", param: "prompt")
+        }
+        if prompt.contains("FORBIDDEN") {
+            return Self.error(400, "Your request was rejected as a result of our safety system.", code: "content_policy_violation")
+        }
+        let n = Int(fields["n"]?.integerValue ?? 1)
+        let requested = fields["size"]?.stringValue.flatMap(ModelCapability.parseSize)
+        let size = requested ?? inputSize ?? ImageDimensions(width: 1024, height: 1024)
+        let wantsURL = fields["response_format"]?.stringValue == "url"
+        var data = [JSONValue]()
+        for index in 0..<n {
+            let png = TestImages.png(width: size.width, height: size.height, seed: "\(model)|\(prompt)|\(index)")
+            var item = [String: JSONValue]()
+            if wantsURL {
+                let name = png.sha256Hex + ".png"
+                let expires = Date().addingTimeInterval(Double(urlLifetime.components.seconds) + Double(urlLifetime.components.attoseconds) / 1e18)
+                state.withLock { $0.files[name] = (png, expires) }
+                item["url"] = .string("http://127.0.0.1:\(port)/files/\(name)")
+            } else {
+                item["b64_json"] = .string(png.base64EncodedString())
+            }
+            if model == "dall-e-3" { item["revised_prompt"] = .string("A detailed rendering of: \(prompt)") }
+            data.append(.object(item))
+        }
+        var body: [String: JSONValue] = ["created": .integer(Int64(Date().timeIntervalSince1970)), "data": .array(data)]
+        if isGPTImage {
+            let textTokens = Int64(max(1, prompt.split(separator: " ").count))
+            let imageTokens: Int64 = inputSize == nil ? 0 : 323
+            body["usage"] = .object([
+                "input_tokens": .integer(textTokens + imageTokens),
+                "input_tokens_details": .object(["text_tokens": .integer(textTokens), "image_tokens": .integer(imageTokens)]),
+                "output_tokens": .integer(Int64(1056 * n)),
+                "total_tokens": .integer(textTokens + imageTokens + Int64(1056 * n)),
+            ])
+            body["size"] = .string("\(size.width)x\(size.height)")
+            body["quality"] = .string(fields["quality"]?.stringValue ?? "medium")
+            body["output_format"] = .string("png")
+            body["background"] = .string("opaque")
+        }
+        let encoded = try JSONEncoder.afterimage.encode(JSONValue.object(body))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: encoded)))
+    }
+
+    func file(_ name: String) throws -> Response {
+        let entry = state.withLock { state -> (data: Data, expires: Date)? in
+            guard let entry = state.files[name], entry.expires > Date() else { return nil }
+            state.fileDownloads += 1
+            return entry
+        }
+        guard let entry else {
+            return Response(status: .forbidden, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string: "<Error><Code>AuthenticationFailed</Code><Message>Signed expiry time has passed</Message></Error>")))
+        }
+        return Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: entry.data)))
+    }
+
+    static func error(_ status: Int, _ message: String, code: String? = nil, param: String? = nil) -> Response {
+        let body: JSONValue = .object(["error": .object([
+            "message": .string(message),
+            "type": .string(status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error"),
+            "param": param.map(JSONValue.string) ?? .null,
+            "code": code.map(JSONValue.string) ?? .null,
+        ])])
+        let data = (try? JSONEncoder.afterimage.encode(body)) ?? Data()
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Promises a long body, writes a little of it, then fails: the connection is closed mid-answer.
+    static func dropped() -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .contentLength: "100000"],
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "{\"created\":"))
+                throw CancellationError()
+            }
+        )
+    }
+}
+
+/// Minimal multipart/form-data reader for the stub (independent of the proxy's own parser).
+enum FormParts {
+    struct Part {
+        var name: String
+        var filename: String?
+        var contentType: String?
+        var data: Data
+    }
+
+    static func parse(_ body: Data, boundary: String) throws -> [Part] {
+        let parser = MultipartParser(boundary: boundary)
+        final class Box { var parts: [Part] = []; var headers: [(String, String)] = []; var data = Data() }
+        let box = Box()
+        parser.onHeader = { box.headers.append(($0.lowercased(), $1)) }
+        parser.onBody = { box.data.append(contentsOf: $0.readableBytesView) }
+        parser.onPartComplete = {
+            let disposition = box.headers.first { $0.0 == "content-disposition" }?.1 ?? ""
+            func parameter(_ key: String) -> String? {
+                guard let range = disposition.range(of: "\(key)=\"") else { return nil }
+                let rest = disposition[range.upperBound...]
+                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+            }
+            box.parts.append(Part(
+                name: parameter("name") ?? "", filename: parameter("filename"),
+                contentType: box.headers.first { $0.0 == "content-type" }?.1, data: box.data
+            ))
+            box.headers = []
+            box.data = Data()
+        }
+        try parser.execute([UInt8](body))
+        return box.parts
+    }
+}

@@ -1,0 +1,151 @@
+import AfterimageCore
+import AfterimageServer
+import AfterimageStorage
+import AsyncHTTPClient
+import Foundation
+import NIOFoundationCompat
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// A real Afterimage server on port 0 with its own data directory, pointed at a stub upstream.
+public final class TestGateway: Sendable {
+    public let port: Int
+    public let dataDirectory: URL
+    public let configuration: AfterimageConfiguration
+    public static let adminKey = "test-admin-key-0123456789"
+    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+
+    /// Starts a gateway; `configure` adjusts the configuration before the build.
+    public init(
+        upstream: StubUpstream,
+        dataDirectory: URL? = nil,
+        configure: (inout AfterimageConfiguration) -> Void = { _ in }
+    ) async throws {
+        let directory = dataDirectory ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("afterimage-test-\(UUID().uuidString)", isDirectory: true)
+        var configuration = try ConfigurationLoader.parse(yaml: "", environment: [
+            "AFTERIMAGE_HOST": "127.0.0.1",
+            "AFTERIMAGE_PORT": "0",
+            "AFTERIMAGE_DATA_DIR": directory.path,
+            "AFTERIMAGE_UPSTREAM_BASE_URL": upstream.baseURL,
+            "OPENAI_API_KEY": "sk-upstream-secret",
+            "AFTERIMAGE_ADMIN_KEY": Self.adminKey,
+        ])
+        configuration.upstream.initialBackoffMs = 5
+        configuration.upstream.maxBackoffMs = 50
+        configure(&configuration)
+        var logger = Logger(label: "afterimage-test")
+        logger.logLevel = .warning
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = try await AfterimageApp.build(configuration: configuration, logger: logger) { port in
+            continuation.yield(port)
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        var bound = 0
+        for await port in stream {
+            bound = port
+            break
+        }
+        self.task = task
+        self.group = group
+        self.port = bound
+        self.dataDirectory = directory
+        self.configuration = configuration
+    }
+
+    /// Stops the server (its data directory stays, for restart tests).
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Creates a key directly in the database, as the CLI does; returns (key, secret).
+    public func createKey(name: String = "test", namespace: String? = nil, models: [String]? = nil, expiresAt: Date? = nil) async throws -> (VirtualKey, String) {
+        let store = SQLiteKeyStore(database: try AppDatabase.open(dataDirectory: dataDirectory))
+        let secret = KeySecret.generate()
+        let key = try await store.create(name: name, namespace: namespace, allowedModels: models, expiresAt: expiresAt, secret: secret)
+        return (key, secret)
+    }
+}
+
+/// A plain HTTP client for tests, returning status, headers and body.
+public enum TestHTTP {
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: Data
+
+        /// The body as JSON.
+        public var json: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: body)) ?? .null }
+        /// `error.code` of an error envelope.
+        public var errorCode: String? { json["error"]?["code"]?.stringValue }
+        public var errorParam: String? { json["error"]?["param"]?.stringValue }
+    }
+
+    public static func request(
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: HTTPClientRequest.Body? = nil
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = body }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let data = try await response.body.collect(upTo: 512 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))
+    }
+
+    /// POSTs a JSON value.
+    public static func postJSON(_ url: String, _ value: JSONValue, key: String?, headers: [(String, String)] = []) async throws -> Reply {
+        var all = headers + [("Content-Type", "application/json")]
+        if let key { all.append(("Authorization", "Bearer \(key)")) }
+        let data = try JSONEncoder.afterimage.encode(value)
+        return try await request(.POST, url, headers: all, body: .bytes(ByteBuffer(bytes: data)))
+    }
+
+    /// A multipart form for edit requests.
+    public struct Form: Sendable {
+        public var boundary = "test-boundary-\(UUID().uuidString)"
+        public var parts: [(name: String, filename: String?, contentType: String?, data: Data)] = []
+
+        public init() {}
+
+        public mutating func field(_ name: String, _ value: String) {
+            parts.append((name, nil, nil, Data(value.utf8)))
+        }
+
+        public mutating func file(_ name: String, filename: String, data: Data, contentType: String = "application/octet-stream") {
+            parts.append((name, filename, contentType, data))
+        }
+
+        public var body: Data {
+            var out = Data()
+            for part in parts {
+                out.append(Data("--\(boundary)\r\n".utf8))
+                var disposition = "Content-Disposition: form-data; name=\"\(part.name)\""
+                if let filename = part.filename { disposition += "; filename=\"\(filename)\"" }
+                out.append(Data("\(disposition)\r\n".utf8))
+                if let contentType = part.contentType { out.append(Data("Content-Type: \(contentType)\r\n".utf8)) }
+                out.append(Data("\r\n".utf8))
+                out.append(part.data)
+                out.append(Data("\r\n".utf8))
+            }
+            out.append(Data("--\(boundary)--\r\n".utf8))
+            return out
+        }
+    }
+
+    /// POSTs a multipart form.
+    public static func postForm(_ url: String, _ form: Form, key: String?) async throws -> Reply {
+        var headers = [("Content-Type", "multipart/form-data; boundary=\(form.boundary)")]
+        if let key { headers.append(("Authorization", "Bearer \(key)")) }
+        return try await request(.POST, url, headers: headers, body: .bytes(ByteBuffer(bytes: form.body)))
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Exponential backoff with jitter, bounded in attempts and in total time, honouring `Retry-After`.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Attempts per model, the first included.
+    public var maxAttempts: Int
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+    /// Time budget for all attempts at one model (waits included).
+    public var maxTotal: Duration
+
+    public init(maxAttempts: Int = 3, initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8), maxTotal: Duration = .seconds(60)) {
+        self.maxAttempts = maxAttempts
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.maxTotal = maxTotal
+    }
+
+    /// The wait before attempt `attempt + 1` (attempt counts from 1): the server's `Retry-After` when it
+    /// gave one, otherwise `initial × 2^(attempt−1)` capped at `maxBackoff`, scaled by a random factor in [0.5, 1].
+    public func delay(afterAttempt attempt: Int, retryAfter: String?, now: Date = Date()) -> Duration {
+        if let retryAfter, let seconds = Self.parseRetryAfter(retryAfter, now: now) {
+            return .milliseconds(Int64(seconds * 1000))
+        }
+        let exponent = min(max(attempt - 1, 0), 30)
+        let base = min(initialBackoff * (1 << exponent), maxBackoff)
+        return base * Double.random(in: 0.5...1.0)
+    }
+
+    /// Seconds from a `Retry-After` value: delta-seconds or an HTTP date.
+    public static func parseRetryAfter(_ value: String, now: Date = Date()) -> Double? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: trimmed) else { return nil }
+        return max(0, date.timeIntervalSince(now))
+    }
+}

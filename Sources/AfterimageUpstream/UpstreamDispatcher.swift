@@ -1,0 +1,124 @@
+import AfterimageCore
+import Foundation
+
+/// One model to try: its capability entry and the call prepared for it.
+public struct UpstreamTarget: Sendable {
+    public var model: ModelCapability
+    public var call: UpstreamCall
+
+    public init(model: ModelCapability, call: UpstreamCall) {
+        self.model = model
+        self.call = call
+    }
+}
+
+/// The reply that succeeded and what it took to get it.
+public struct DispatchResult: Sendable {
+    /// The model that answered (after fallbacks).
+    public var target: UpstreamTarget
+    public var reply: UpstreamReply
+    /// Calls made in all, across models.
+    public var attempts: Int
+    /// Time spent in upstream calls and waits.
+    public var duration: Duration
+}
+
+/// Sends a request to its model, retrying 429, 5xx and transport failures with backoff,
+/// then to each fallback model in order. A client error (4xx other than 429) ends it at once.
+public struct UpstreamDispatcher: Sendable {
+    let upstream: any ImageUpstream
+    let policy: RetryPolicy
+
+    public init(upstream: any ImageUpstream, policy: RetryPolicy) {
+        self.upstream = upstream
+        self.policy = policy
+    }
+
+    enum Failure {
+        case status(UpstreamReply)
+        case transport(any Error)
+    }
+
+    /// Tries `targets` in order; `onRetry` is called before each repeated or fallback attempt.
+    public func dispatch(_ targets: [UpstreamTarget], onRetry: @Sendable () -> Void = {}) async throws -> DispatchResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var attempts = 0
+        var lastFailure: Failure?
+        for target in targets {
+            let targetStart = clock.now
+            for attempt in 1...max(1, policy.maxAttempts) {
+                if attempts > 0 { onRetry() }
+                attempts += 1
+                var retryAfter: String?
+                do {
+                    let reply = try await upstream.send(target.call)
+                    if (200..<300).contains(reply.status) {
+                        return DispatchResult(target: target, reply: reply, attempts: attempts, duration: clock.now - started)
+                    }
+                    guard reply.status == 429 || reply.status >= 500 else {
+                        throw Self.clientError(reply)
+                    }
+                    lastFailure = .status(reply)
+                    retryAfter = reply.retryAfter
+                } catch let error as AfterimageError {
+                    throw error
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    lastFailure = .transport(error)
+                }
+                if attempt == policy.maxAttempts { break }
+                let delay = policy.delay(afterAttempt: attempt, retryAfter: retryAfter)
+                if (clock.now - targetStart) + delay > policy.maxTotal { break }
+                try await Task.sleep(for: delay)
+            }
+        }
+        throw Self.exhausted(lastFailure, attempts: attempts, models: targets.map(\.model.id))
+    }
+
+    /// The client-facing error once every attempt and fallback failed.
+    static func exhausted(_ failure: Failure?, attempts: Int, models: [String]) -> AfterimageError {
+        let tried = "after \(attempts) attempt\(attempts == 1 ? "" : "s") on \(models.joined(separator: ", "))"
+        switch failure {
+        case .status(let reply) where reply.status == 429:
+            return AfterimageError(
+                status: 429, code: .rateLimited,
+                message: "The upstream provider rate-limited this request \(tried): \(upstreamMessage(reply) ?? "HTTP 429")",
+                retryAfterSeconds: reply.retryAfter.flatMap { RetryPolicy.parseRetryAfter($0) }.map { Int($0.rounded(.up)) }
+            )
+        case .status(let reply):
+            return .upstreamUnavailable("No healthy upstream \(tried); last answer HTTP \(reply.status): \(upstreamMessage(reply) ?? "no message")")
+        case .transport(let error):
+            return .upstreamUnavailable("No healthy upstream \(tried); last error: \(describe(error))")
+        case nil:
+            return .upstreamUnavailable("No upstream was tried.")
+        }
+    }
+
+    /// A provider's 4xx answer, passed to the client with its status and message.
+    static func clientError(_ reply: UpstreamReply) -> AfterimageError {
+        let envelope = (try? JSONDecoder().decode(JSONValue.self, from: reply.body))?["error"]
+        return AfterimageError(
+            status: reply.status,
+            code: .init(envelope?["code"]?.stringValue ?? "upstream_error"),
+            message: upstreamMessage(reply) ?? "The upstream provider answered HTTP \(reply.status).",
+            param: envelope?["param"]?.stringValue,
+            type: envelope?["type"]?.stringValue
+        )
+    }
+
+    static func upstreamMessage(_ reply: UpstreamReply) -> String? {
+        if let value = try? JSONDecoder().decode(JSONValue.self, from: reply.body) {
+            if let message = value["error"]?["message"]?.stringValue { return message }
+            if let message = value["error"]?.stringValue { return message }
+        }
+        let text = String(decoding: reply.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+}

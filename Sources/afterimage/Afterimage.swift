@@ -1,0 +1,34 @@
+import AfterimageServer
+import ArgumentParser
+import Foundation
+
+/// The `afterimage` command line: a thin layer over the libraries.
+@main
+struct Afterimage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "afterimage",
+        abstract: "Semantic response cache and cost-metering gateway for OpenAI-compatible image APIs.",
+        subcommands: [Serve.self, Keys.self]
+    )
+}
+
+/// Options shared by every subcommand that reads the configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: $AFTERIMAGE_CONFIG, else Config/afterimage.yaml when present).")
+    var config: String?
+
+    /// The loaded configuration; exits with one line naming the key on a problem.
+    func load() throws -> AfterimageConfiguration {
+        var path = config
+        if path == nil, ProcessInfo.processInfo.environment["AFTERIMAGE_CONFIG"] == nil,
+           FileManager.default.fileExists(atPath: "Config/afterimage.yaml") {
+            path = "Config/afterimage.yaml"
+        }
+        do {
+            return try ConfigurationLoader.load(path: path)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("afterimage: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import AfterimageCore
+import AfterimageServer
+import AfterimageStorage
+import ArgumentParser
+import Foundation
+
+/// `afterimage keys …`: manage virtual keys directly in the database (a running server sees
+/// changes at once).
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list, revoke and rotate virtual keys.",
+        subcommands: [Create.self, List.self, Revoke.self, Rotate.self]
+    )
+
+    static func store(_ options: ConfigOptions) throws -> SQLiteKeyStore {
+        let configuration = try options.load()
+        return SQLiteKeyStore(database: try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL))
+    }
+
+    static func printJSON(_ value: JSONValue) throws {
+        let encoder = JSONEncoder.afterimage
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a key and print its secret (shown only once).")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Display name.") var name: String
+        @Option(help: "Cache namespace (default: the key's own id).") var namespace: String?
+        @Option(help: "Comma-separated model ids the key may use (default: all).") var models: String?
+        @Option(help: "Expiry: YYYY-MM-DD (valid through that UTC day) or an ISO 8601 timestamp.") var expires: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            if let expires, KeyExpiry.parse(expires) == nil {
+                throw ValidationError("--expires must be YYYY-MM-DD or an ISO 8601 timestamp, got '\(expires)'.")
+            }
+            if name.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--name must not be empty.") }
+        }
+
+        func run() async throws {
+            let store = try Keys.store(options)
+            let secret = KeySecret.generate()
+            let allowed = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            let key = try await store.create(
+                name: name, namespace: namespace, allowedModels: allowed, expiresAt: expires.flatMap(KeyExpiry.parse), secret: secret
+            )
+            if json {
+                var object = key.publicJSON.objectValue ?? [:]
+                object["key"] = .string(secret)
+                try Keys.printJSON(.object(object))
+            } else {
+                print("id:        \(key.id)")
+                print("name:      \(key.name)")
+                print("namespace: \(key.namespace)")
+                print("key:       \(secret)")
+                print("(store the key now: it is not shown again)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List keys (never their secrets).")
+        @OptionGroup var options: ConfigOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let keys = try await Keys.store(options).list()
+            if json {
+                try Keys.printJSON(.array(keys.map(\.publicJSON)))
+                return
+            }
+            print("ID                    PREFIX      STATUS   NAMESPACE             NAME")
+            for key in keys {
+                let columns = [key.id.padding(21), key.prefix.padding(11), key.status().padding(8), key.namespace.padding(21), key.name]
+                print(columns.joined(separator: " "))
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key: it stops working at once; its history stays.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Key id.") var id: String
+
+        func run() async throws {
+            guard let key = try await Keys.store(options).revoke(id: id) else {
+                throw ValidationError("No key with id '\(id)'.")
+            }
+            print("revoked \(key.id) (\(key.name))")
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give a key a new secret, keeping its id and history.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Key id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let secret = KeySecret.generate()
+            guard let key = try await Keys.store(options).rotate(id: id, newSecret: secret) else {
+                throw ValidationError("No key with id '\(id)'.")
+            }
+            if json {
+                var object = key.publicJSON.objectValue ?? [:]
+                object["key"] = .string(secret)
+                try Keys.printJSON(.object(object))
+            } else {
+                print("id:  \(key.id)")
+                print("key: \(secret)")
+                print("(the old secret no longer works)")
+            }
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

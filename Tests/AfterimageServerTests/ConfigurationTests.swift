@@ -1,0 +1,58 @@
+import AfterimageServer
+import Foundation
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func shippedConfigLoads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Config/afterimage.yaml").path
+        let configuration = try ConfigurationLoader.load(path: path, environment: [:])
+        #expect(configuration.models.map(\.id) == ["gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "dall-e-3", "dall-e-2"])
+        #expect(configuration.server.maxBodyBytes == 50 * 1024 * 1024)
+    }
+
+    @Test func environmentOverrides() throws {
+        let configuration = try ConfigurationLoader.parse(yaml: "server:\n  port: 1234\n", environment: [
+            "AFTERIMAGE_PORT": "4321", "AFTERIMAGE_HOST": "0.0.0.0", "AFTERIMAGE_DATA_DIR": "/tmp/x",
+            "AFTERIMAGE_UPSTREAM_BASE_URL": "http://127.0.0.1:9000/v1", "OPENAI_API_KEY": "sk-up",
+            "AFTERIMAGE_ADMIN_KEY": "adm", "AFTERIMAGE_PUBLIC_BASE_URL": "https://img.example.test/",
+        ])
+        #expect(configuration.server.port == 4321)
+        #expect(configuration.server.host == "0.0.0.0")
+        #expect(configuration.dataDirectory == "/tmp/x")
+        #expect(configuration.providers["openai"]?.baseURL == "http://127.0.0.1:9000/v1")
+        #expect(configuration.providers["openai"]?.apiKey == "sk-up")
+        #expect(configuration.adminKey == "adm")
+        #expect(configuration.publicBaseURL == "https://img.example.test")
+    }
+
+    @Test func defaultPublicBaseURLUsesHostAndPort() throws {
+        let configuration = try ConfigurationLoader.parse(yaml: "", environment: ["AFTERIMAGE_PORT": "8081"])
+        #expect(configuration.publicBaseURL == "http://127.0.0.1:8081")
+    }
+
+    @Test(arguments: [
+        ("server:\n  port: 70000\n", "server.port"),
+        ("server:\n  prot: 8080\n", "server.prot"),
+        ("upstream:\n  retry:\n    max_attempts: zero\n", "upstream.retry.max_attempts"),
+        ("models:\n  - id: x\n    sizes: [big]\n", "models[0].sizes[0]"),
+        ("models:\n  - id: x\n    sizes: [auto]\n    max_n: 11\n", "models[0].max_n"),
+        ("models:\n  - sizes: [auto]\n", "models[0].id"),
+        ("providers:\n  other:\n    base_url: ftp://x\n", "providers.other.base_url"),
+        ("default_provider: nope\n", "default_provider"),
+        ("log_level: loud\n", "log_level"),
+        ("server: [1, 2\n", "(file)"),
+    ])
+    func invalidConfigNamesTheKey(yaml: String, key: String) {
+        #expect {
+            _ = try ConfigurationLoader.parse(yaml: yaml, environment: [:])
+        } throws: { error in
+            (error as? ConfigurationError)?.key == key
+        }
+    }
+
+    @Test func invalidPortEnvironmentIsNamed() {
+        #expect(throws: ConfigurationError.self) {
+            _ = try ConfigurationLoader.parse(yaml: "", environment: ["AFTERIMAGE_PORT": "eighty"])
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import AfterimageCore
+import AfterimageServer
+import AfterimageTesting
+import Foundation
+import Testing
+
+/// A stub upstream, a gateway pointed at it and a fresh virtual key.
+struct Fixture {
+    let stub: StubUpstream
+    let gateway: TestGateway
+    let key: VirtualKey
+    let secret: String
+
+    var base: String { gateway.baseURL }
+
+    static func start(
+        urlLifetime: Duration = .seconds(3600),
+        configure: (inout AfterimageConfiguration) -> Void = { _ in }
+    ) async throws -> Fixture {
+        let stub = StubUpstream(urlLifetime: urlLifetime)
+        try await stub.start()
+        let gateway = try await TestGateway(upstream: stub, configure: configure)
+        let (key, secret) = try await gateway.createKey()
+        return Fixture(stub: stub, gateway: gateway, key: key, secret: secret)
+    }
+
+    func stop() async {
+        await gateway.stop()
+        await stub.stop()
+    }
+
+    func generate(_ body: [String: JSONValue], key: String? = nil, headers: [(String, String)] = []) async throws -> TestHTTP.Reply {
+        try await TestHTTP.postJSON("\(base)/v1/images/generations", .object(body), key: key ?? secret, headers: headers)
+    }
+
+    func edit(_ form: TestHTTP.Form, key: String? = nil) async throws -> TestHTTP.Reply {
+        try await TestHTTP.postForm("\(base)/v1/images/edits", form, key: key ?? secret)
+    }
+
+    func get(_ pathOrURL: String, headers: [(String, String)] = []) async throws -> TestHTTP.Reply {
+        try await TestHTTP.request(.GET, pathOrURL.hasPrefix("http") ? pathOrURL : base + pathOrURL, headers: headers)
+    }
+}
+
+/// Decodes `data[i].b64_json` of a success body.
+func imageBytes(_ reply: TestHTTP.Reply, _ index: Int = 0) -> Data? {
+    reply.json["data"]?.arrayValue?[index]["b64_json"]?.stringValue.flatMap { Data(base64Encoded: $0) }
+}
+
+/// Runs `body` with a started fixture and always stops it.
+func withFixture(
+    urlLifetime: Duration = .seconds(3600),
+    configure: (inout AfterimageConfiguration) -> Void = { _ in },
+    _ body: (Fixture) async throws -> Void
+) async throws {
+    let fixture = try await Fixture.start(urlLifetime: urlLifetime, configure: configure)
+    do {
+        try await body(fixture)
+    } catch {
+        await fixture.stop()
+        throw error
+    }
+    await fixture.stop()
+}

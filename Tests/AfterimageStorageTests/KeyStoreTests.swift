@@ -1,0 +1,66 @@
+import AfterimageCore
+import AfterimageStorage
+import AfterimageTesting
+import GRDB
+import Foundation
+import Testing
+
+@Suite struct KeyStoreTests {
+    func makeDatabase() throws -> (AppDatabase, URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-storage-\(UUID().uuidString)")
+        return (try AppDatabase.open(dataDirectory: directory), directory)
+    }
+
+    @Test func createFindRevokeRotate() async throws {
+        let (database, _) = try makeDatabase()
+        let store = SQLiteKeyStore(database: database)
+        let secret = KeySecret.generate()
+        let key = try await store.create(name: "team a", namespace: nil, allowedModels: ["gpt-image-1"], expiresAt: nil, secret: secret)
+        #expect(key.namespace == key.id)
+        #expect(key.secretHash == KeySecret.hash(secret))
+        #expect(key.prefix == String(secret.prefix(10)))
+        #expect(try await store.find(secretHash: KeySecret.hash(secret))?.id == key.id)
+        #expect(try await store.find(secretHash: KeySecret.hash("sk-af-other")) == nil)
+
+        let newSecret = KeySecret.generate()
+        let rotated = try #require(try await store.rotate(id: key.id, newSecret: newSecret))
+        #expect(rotated.id == key.id && rotated.rotatedAt != nil)
+        #expect(try await store.find(secretHash: KeySecret.hash(secret)) == nil)
+        #expect(try await store.find(secretHash: KeySecret.hash(newSecret))?.id == key.id)
+
+        let revoked = try #require(try await store.revoke(id: key.id))
+        #expect(revoked.revokedAt != nil && !revoked.isActive(at: Date()))
+        #expect(try await store.list().map(\.id) == [key.id])
+        #expect(try await store.revoke(id: "key_missing") == nil)
+    }
+
+    @Test func updateSetsAndClearsFields() async throws {
+        let (database, _) = try makeDatabase()
+        let store = SQLiteKeyStore(database: database)
+        let key = try await store.create(name: "a", namespace: "team", allowedModels: ["x"], expiresAt: Date(), secret: KeySecret.generate())
+        let updated = try #require(try await store.update(id: key.id, changes: KeyChanges(name: "b", allowedModels: .some(nil), expiresAt: .some(nil))))
+        #expect(updated.name == "b" && updated.namespace == "team" && updated.allowedModels == nil && updated.expiresAt == nil)
+    }
+
+    @Test func databaseIsInWALMode() async throws {
+        let (database, _) = try makeDatabase()
+        let mode = try await database.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+
+    @Test func blobStoreIsContentAddressed() async throws {
+        let (database, directory) = try makeDatabase()
+        let blobs = try FileBlobStore(database: database, dataDirectory: directory)
+        let png = TestImages.png(width: 16, height: 8, seed: "blob")
+        let info = try #require(ImageInfo.read(png))
+        let stored = try await blobs.put(png, info: info)
+        let again = try await blobs.put(png, info: info)
+        #expect(stored == again)
+        #expect(stored.id == png.sha256Hex && stored.width == 16 && stored.height == 8)
+        let (image, data) = try #require(try await blobs.get(id: stored.id))
+        #expect(image == stored && data == png)
+        #expect(try await blobs.get(id: "../../etc/passwd") == nil)
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: directory.appendingPathComponent("images").path)
+        #expect(leftovers.filter { $0.hasSuffix(".tmp") }.isEmpty)
+    }
+}

@@ -1,0 +1,32 @@
+import AfterimageUpstream
+import Foundation
+import Testing
+
+@Suite struct RetryPolicyTests {
+    @Test func retryAfterSecondsAndDates() {
+        #expect(RetryPolicy.parseRetryAfter("3") == 3)
+        #expect(RetryPolicy.parseRetryAfter(" 0.5 ") == 0.5)
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        let later = RetryPolicy.parseRetryAfter("Tue, 14 Nov 2023 22:13:30 GMT", now: now)
+        #expect(later == 10)
+        #expect(RetryPolicy.parseRetryAfter("soon") == nil)
+        #expect(RetryPolicy.parseRetryAfter("-1") == nil)
+    }
+
+    @Test func backoffGrowsAndIsCapped() {
+        let policy = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(400), maxTotal: .seconds(60))
+        for _ in 0..<50 {
+            let first = policy.delay(afterAttempt: 1, retryAfter: nil)
+            #expect(first >= .milliseconds(50) && first <= .milliseconds(100))
+            let third = policy.delay(afterAttempt: 3, retryAfter: nil)
+            #expect(third >= .milliseconds(200) && third <= .milliseconds(400))
+            let tenth = policy.delay(afterAttempt: 10, retryAfter: nil)
+            #expect(tenth <= .milliseconds(400))
+        }
+    }
+
+    @Test func retryAfterWins() {
+        let policy = RetryPolicy()
+        #expect(policy.delay(afterAttempt: 1, retryAfter: "2") == .seconds(2))
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what Afterimage needs on a Debian machine; idempotent and quiet when nothing is missing.
+#   scripts/setup.sh          system packages only (enough to build and run the server)
+#   scripts/setup.sh --test   also the Python venv with the openai SDK used by the tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libsqlite3-dev libcurl4-openssl-dev libblas-dev libopenblas0-pthread python3-venv)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import openai" 2>/dev/null; then
+    echo "setup: creating .venv with the openai SDK"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -r Tests/sdk/requirements.txt
+  fi
+fi
