@@ -206,6 +206,8 @@ import Testing
         try await withFixture(configure: {
             $0.providers["openai"]?.baseURL = "http://127.0.0.1:9/v1"
             $0.upstream.maxAttempts = 2
+            // AsyncHTTPClient keeps retrying a refused connect until this timeout.
+            $0.upstream.connectTimeoutMs = 300
         }) { f in
             expectError(try await f.generate(["model": "gpt-image-1", "prompt": "x"]), 503, "upstream_unavailable")
         }

@@ -1,0 +1,70 @@
+import AfterimageCore
+import AfterimageTesting
+import Foundation
+import Testing
+
+/// The built `afterimage` binary: key management against a running server, and config errors.
+@Suite struct CommandLineTests {
+    static let binary = OpenAISDKTests.packageRoot.appendingPathComponent(".build/debug/afterimage").path
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func run(_ arguments: [String], environment: [String: String]) async throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
+        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        let (o, e) = await (stdout, stderr)
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    func keysCreatedByTheCLIWorkWithoutRestart() async throws {
+        try await withFixture { f in
+            let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path]
+            let created = try await run(["keys", "create", "--name", "cli team", "--models", "gpt-image-1,dall-e-2", "--json"], environment: environment)
+            #expect(created.status == 0, "\(created.stderr)")
+            let json = try JSONDecoder().decode(JSONValue.self, from: Data(created.stdout.utf8))
+            let secret = try #require(json["key"]?.stringValue)
+            let id = try #require(json["id"]?.stringValue)
+            #expect(json["models"] == ["gpt-image-1", "dall-e-2"])
+            #expect(try await f.generate(["model": "gpt-image-1", "prompt": "from the cli"], key: secret).status == 200)
+
+            let listed = try await run(["keys", "list"], environment: environment)
+            #expect(listed.stdout.contains(id) && !listed.stdout.contains(secret))
+
+            let rotated = try await run(["keys", "rotate", id, "--json"], environment: environment)
+            let newSecret = try #require(try JSONDecoder().decode(JSONValue.self, from: Data(rotated.stdout.utf8))["key"]?.stringValue)
+            #expect(try await f.generate(["model": "gpt-image-1", "prompt": "old"], key: secret).status == 401)
+            #expect(try await f.generate(["model": "gpt-image-1", "prompt": "new"], key: newSecret).status == 200)
+
+            #expect(try await run(["keys", "revoke", id], environment: environment).status == 0)
+            #expect(try await f.generate(["model": "gpt-image-1", "prompt": "revoked"], key: newSecret).status == 401)
+            #expect(try await run(["keys", "revoke", "key_missing"], environment: environment).status != 0)
+            #expect(try await run(["keys", "create", "--name", "x", "--expires", "someday"], environment: environment).status != 0)
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    func invalidConfigExitsWithOneLineNamingTheKey() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml")
+        try "upstream:\n  retry:\n    max_attempts: 0\n".write(to: file, atomically: true, encoding: .utf8)
+        let outcome = try await run(["serve"], environment: ["AFTERIMAGE_CONFIG": file.path])
+        #expect(outcome.status != 0)
+        let lines = outcome.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(outcome.stderr)")
+        #expect(lines.first?.contains("upstream.retry.max_attempts") == true)
+    }
+}
