@@ -40,6 +40,18 @@ let package = Package(
             providers: [.apt(["libblas-dev"])]
         ),
         .target(
+            name: "AfterimageEmbedding",
+            dependencies: [
+                "AfterimageCore",
+                "AfterimageUpstream",
+                "CBLAS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
             name: "AfterimageStorage",
             dependencies: [
                 "AfterimageCore",
@@ -64,6 +76,7 @@ let package = Package(
                 "AfterimageCore",
                 "AfterimageStorage",
                 "AfterimageUpstream",
+                "AfterimageEmbedding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Yams", package: "Yams"),
@@ -81,6 +94,7 @@ let package = Package(
                 "AfterimageCore",
                 "AfterimageServer",
                 "AfterimageStorage",
+                "AfterimageEmbedding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,6 +123,12 @@ let package = Package(
         .testTarget(
             name: "AfterimageUpstreamTests",
             dependencies: ["AfterimageUpstream", "AfterimageCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AfterimageEmbeddingTests",
+            dependencies: ["AfterimageEmbedding", "AfterimageCore"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Afterimage needs on a Debian machine; idempotent and quiet when nothing is missing.
-#   scripts/setup.sh          system packages only (enough to build and run the server)
+#   scripts/setup.sh          system packages and the MiniLM model files (enough to build and run)
 #   scripts/setup.sh --test   also the Python venv with the openai SDK used by the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The default embedder's model files (verified against scripts/minilm.sha256).
+scripts/fetch-model.sh
 
 if [ "${1:-}" = "--test" ]; then
   if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import openai" 2>/dev/null; then

@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimageEmbedding
 import AfterimageStorage
 import AfterimageUpstream
 import Foundation
@@ -19,6 +20,7 @@ public enum AfterimageApp {
         var logger = logger ?? Logger(label: "afterimage")
         if logger.logLevel == .info, let level = Logger.Level(rawValue: configuration.logLevel) { logger.logLevel = level }
 
+        let embedder = try EmbedderFactory.make(configuration.embedder)
         let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
         let blobs = try FileBlobStore(database: database, dataDirectory: configuration.dataDirectoryURL)
         let keys = SQLiteKeyStore(database: database)
@@ -51,7 +53,7 @@ public enum AfterimageApp {
 
         let httpRouter = Router(context: AfterimageRequestContext.self)
         httpRouter.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
-        HealthController(database: database, metrics: metrics).addRoutes(to: httpRouter)
+        HealthController(database: database, metrics: metrics, embedder: embedder).addRoutes(to: httpRouter)
         ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
             .addRoutes(to: httpRouter.group("v1"))
         AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: httpRouter.group("admin"))

@@ -36,6 +36,8 @@ public final class TestGateway: Sendable {
             "OPENAI_API_KEY": "sk-upstream-secret",
             "AFTERIMAGE_ADMIN_KEY": Self.adminKey,
         ])
+        configuration.embedder.kind = .hashing
+        configuration.embedder.dimension = 384
         configuration.upstream.initialBackoffMs = 5
         configuration.upstream.maxBackoffMs = 50
         configure(&configuration)

@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimageEmbedding
 import Foundation
 
 /// Everything the server reads from `Config/afterimage.yaml` and the environment, typed and with defaults.
@@ -84,6 +85,8 @@ public struct AfterimageConfiguration: Sendable {
     public var providers: [String: Provider] = ["openai": Provider(baseURL: "https://api.openai.com/v1")]
     /// `models` (list, default the six shipped OpenAI image models): capability entries.
     public var models: [ModelCapability] = DefaultModels.all(provider: "openai")
+    /// `cache.embedder.*`: the prompt embedder (MiniLM in-process by default).
+    public var embedder = EmbedderSettings()
     /// The signing secret read from `files.signing_secret_env`, if set.
     public var signingSecret: String?
 

@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimageEmbedding
 import Foundation
 import Yams
 
@@ -86,6 +87,27 @@ public enum ConfigurationLoader {
             throw ConfigurationError(key: "default_provider", problem: "'\(config.defaultProvider)' is not a configured provider")
         }
 
+        var cache = try root.section("cache")
+        var embedder = try cache.section("embedder")
+        if let kind = try embedder.string("kind") {
+            guard let value = EmbedderSettings.Kind(rawValue: kind) else {
+                throw ConfigurationError(key: "cache.embedder.kind", problem: "must be minilm, openai or hashing, got '\(kind)'")
+            }
+            config.embedder.kind = value
+            if value == .hashing { config.embedder.dimension = 384 }
+        }
+        config.embedder.modelDirectory = try embedder.string("model_dir") ?? config.embedder.modelDirectory
+        if let baseURL = try embedder.string("base_url") {
+            try checkURL(baseURL, key: "cache.embedder.base_url")
+            config.embedder.baseURL = baseURL
+        }
+        config.embedder.model = try embedder.string("model") ?? config.embedder.model
+        config.embedder.apiKeyEnv = try embedder.string("api_key_env") ?? config.embedder.apiKeyEnv
+        config.embedder.dimension = try embedder.int("dimension", range: 8...65_536) ?? config.embedder.dimension
+        config.embedder.threads = try embedder.int("threads", range: 1...64) ?? config.embedder.threads
+        try embedder.finish()
+        try cache.finish()
+
         if let models = try root.list("models") {
             config.models = try models.enumerated().map { index, value in
                 try parseModel(value, path: "models[\(index)]", defaultProvider: config.defaultProvider, providers: config.providers)
@@ -161,6 +183,8 @@ public enum ConfigurationLoader {
         for (name, provider) in config.providers {
             config.providers[name]?.apiKey = environment[provider.apiKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
         }
+        if let modelDirectory = environment["AFTERIMAGE_MODEL_DIR"], !modelDirectory.isEmpty { config.embedder.modelDirectory = modelDirectory }
+        config.embedder.apiKey = environment[config.embedder.apiKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
         config.adminKey = environment[config.adminKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
         config.signingSecret = environment[config.files.signingSecretEnv].flatMap { $0.isEmpty ? nil : $0 }
         if let publicBaseURL = config.server.publicBaseURL { try checkURL(publicBaseURL, key: "server.public_base_url") }

@@ -1,3 +1,4 @@
+import AfterimageCore
 import AfterimageStorage
 import Hummingbird
 
@@ -5,6 +6,7 @@ import Hummingbird
 struct HealthController: Sendable {
     let database: AppDatabase
     let metrics: ServerMetrics
+    let embedder: any Embedder
 
     func addRoutes(to router: Router<AfterimageRequestContext>) {
         router.get("healthz") { _, _ in
@@ -13,7 +15,10 @@ struct HealthController: Sendable {
         router.get("readyz") { _, _ in
             let ready = await database.isReachable()
             return JSONResponse.make(
-                .object(["status": .string(ready ? "ready" : "unavailable"), "database": .bool(ready), "config": .bool(true)]),
+                .object([
+                    "status": .string(ready ? "ready" : "unavailable"), "database": .bool(ready), "config": .bool(true),
+                    "embedder": .object(["provider": .string(embedder.provider), "model": .string(embedder.modelID), "dimension": .integer(Int64(embedder.dimension))]),
+                ]),
                 status: ready ? .ok : .serviceUnavailable
             )
         }

@@ -55,12 +55,24 @@ enum EditRequestParser {
         parser.onHeader = { collector.header($0, $1) }
         parser.onBody = { collector.body(&$0) }
         parser.onPartComplete = { collector.complete() }
+        let closing = Array("--\(boundary)--".utf8)
+        var tail = [UInt8]()
         do {
-            try await BodyReader.stream(request, limit: limit) { chunk in try parser.execute(chunk) }
+            try await BodyReader.stream(request, limit: limit) { chunk in
+                try parser.execute(chunk)
+                tail.append(contentsOf: chunk.readableBytesView)
+                if tail.count > closing.count + 64 { tail.removeFirst(tail.count - closing.count - 64) }
+            }
         } catch let error as AfterimageError {
             throw error
         } catch {
             throw AfterimageError.invalidPayload("Malformed multipart body: \(error)")
+        }
+        while let last = tail.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") || last == UInt8(ascii: " ") {
+            tail.removeLast()
+        }
+        guard tail.suffix(closing.count).elementsEqual(closing) else {
+            throw AfterimageError.invalidPayload("Malformed multipart body: it ends before the closing boundary.")
         }
         guard !collector.parts.isEmpty else {
             throw AfterimageError.invalidPayload("Malformed multipart body: no parts found.")

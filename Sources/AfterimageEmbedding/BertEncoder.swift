@@ -1,0 +1,222 @@
+import CBLAS
+import Foundation
+
+/// The BERT encoder forward pass on BLAS: embeddings, self-attention layers, mean pooling and L2
+/// normalisation. A batch's sequences are packed end to end (no padding), so every linear layer is
+/// one `cblas_sgemm` over all tokens of the batch; attention runs per sequence and head.
+public struct BertEncoder: Sendable {
+    public let configuration: BertConfiguration
+    let weights: BertWeights
+
+    /// Loads weights for `configuration` from a safetensors file.
+    public init(configuration: BertConfiguration, weightsFile: Safetensors) throws {
+        self.configuration = configuration
+        self.weights = try BertWeights(file: weightsFile, configuration: configuration)
+    }
+
+    /// One L2-normalised, mean-pooled vector per id sequence (each `[CLS] … [SEP]`).
+    /// With a `profile`, the time spent in matrix products is added to it (for the benchmark).
+    public func encode(_ sequences: [[Int32]], profile: EncoderProfile? = nil) -> [[Float]] {
+        let c = configuration
+        let h = c.hiddenSize
+        let lengths = sequences.map { min($0.count, c.maxPositions) }
+        let tokens = lengths.reduce(0, +)
+        guard tokens > 0 else { return sequences.map { _ in [Float](repeating: 0, count: h) } }
+        let longest = lengths.max() ?? 0
+
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * h)
+        let qkv = UnsafeMutablePointer<Float>.allocate(capacity: tokens * 3 * h)
+        let context = UnsafeMutablePointer<Float>.allocate(capacity: tokens * h)
+        let projected = UnsafeMutablePointer<Float>.allocate(capacity: tokens * h)
+        let inner = UnsafeMutablePointer<Float>.allocate(capacity: tokens * c.intermediateSize)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest * longest)
+        defer {
+            x.deallocate(); qkv.deallocate(); context.deallocate(); projected.deallocate(); inner.deallocate(); scores.deallocate()
+        }
+
+        embed(sequences, lengths: lengths, into: x)
+        let scale = 1 / Float(c.headDimension).squareRoot()
+        for layer in weights.layers {
+            Self.linear(x, rows: tokens, layer.qkv, into: qkv, profile: profile)
+            var offset = 0
+            for length in lengths {
+                attention(qkv: qkv + offset * 3 * h, length: length, scale: scale, scores: scores, into: context + offset * h, profile: profile)
+                offset += length
+            }
+            Self.linear(context, rows: tokens, layer.attentionOutput, into: projected, profile: profile)
+            Self.addAndNormalize(projected, residual: x, rows: tokens, width: h, layer.attentionNorm, epsilon: c.layerNormEpsilon)
+            Self.linear(x, rows: tokens, layer.intermediate, into: inner, profile: profile)
+            Activation.gelu(inner, count: tokens * c.intermediateSize)
+            Self.linear(inner, rows: tokens, layer.output, into: projected, profile: profile)
+            Self.addAndNormalize(projected, residual: x, rows: tokens, width: h, layer.outputNorm, epsilon: c.layerNormEpsilon)
+        }
+        return Self.pool(x, lengths: lengths, width: h)
+    }
+
+    /// Word + position + token-type-0 embeddings, then LayerNorm, into `x`.
+    func embed(_ sequences: [[Int32]], lengths: [Int], into x: UnsafeMutablePointer<Float>) {
+        let h = configuration.hiddenSize
+        weights.wordEmbeddings.withUnsafeBufferPointer { words in
+            weights.positionEmbeddings.withUnsafeBufferPointer { positions in
+                weights.tokenTypeEmbedding.withUnsafeBufferPointer { tokenType in
+                    var row = 0
+                    for (sequence, length) in zip(sequences, lengths) {
+                        for position in 0..<length {
+                            let id = Int(sequence[position])
+                            let word = words.baseAddress! + (id < configuration.vocabularySize && id >= 0 ? id : 0) * h
+                            let place = positions.baseAddress! + position * h
+                            let out = x + row * h
+                            for j in 0..<h { out[j] = word[j] + place[j] + tokenType[j] }
+                            row += 1
+                        }
+                    }
+                }
+            }
+        }
+        Self.normalizeRows(x, rows: lengths.reduce(0, +), width: h, weights.embeddingNorm, epsilon: configuration.layerNormEpsilon)
+    }
+
+    /// Multi-head self-attention of one sequence: `qkv` is `[length × 3H]` (Q | K | V),
+    /// the result goes to `[length × H]` rows of stride H.
+    func attention(qkv: UnsafeMutablePointer<Float>, length: Int, scale: Float, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, profile: EncoderProfile?) {
+        let h = configuration.hiddenSize
+        let d = configuration.headDimension
+        let n = Int32(length)
+        for head in 0..<configuration.headCount {
+            let q = qkv + head * d
+            let k = qkv + h + head * d
+            let v = qkv + 2 * h + head * d
+            EncoderProfile.measure(profile) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d), scale, q, Int32(3 * h), k, Int32(3 * h), 0, scores, n)
+            }
+            for row in 0..<length { Activation.softmax(scores + row * length, count: length) }
+            EncoderProfile.measure(profile) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n, 1, scores, n, v, Int32(3 * h), 0, out + head * d, Int32(h))
+            }
+        }
+    }
+
+    /// `output[rows × out] = input[rows × in] · Wᵀ + b`, as one sgemm with the bias pre-filled.
+    static func linear(_ input: UnsafePointer<Float>, rows: Int, _ layer: Linear, into output: UnsafeMutablePointer<Float>, profile: EncoderProfile?) {
+        layer.bias.withUnsafeBufferPointer { bias in
+            for row in 0..<rows { (output + row * layer.outputs).update(from: bias.baseAddress!, count: layer.outputs) }
+        }
+        layer.weight.withUnsafeBufferPointer { weight in
+            EncoderProfile.measure(profile) {
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(layer.outputs), Int32(layer.inputs),
+                    1, input, Int32(layer.inputs), weight.baseAddress!, Int32(layer.inputs), 1, output, Int32(layer.outputs)
+                )
+            }
+        }
+    }
+
+    /// `residual = LayerNorm(values + residual)`.
+    static func addAndNormalize(_ values: UnsafePointer<Float>, residual: UnsafeMutablePointer<Float>, rows: Int, width: Int, _ norm: Norm, epsilon: Float) {
+        for i in 0..<(rows * width) { residual[i] += values[i] }
+        normalizeRows(residual, rows: rows, width: width, norm, epsilon: epsilon)
+    }
+
+    /// LayerNorm of each row in place (biased variance, as torch).
+    static func normalizeRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, _ norm: Norm, epsilon: Float) {
+        norm.weight.withUnsafeBufferPointer { gamma in
+            norm.bias.withUnsafeBufferPointer { beta in
+                for row in 0..<rows {
+                    let r = x + row * width
+                    var sum: Float = 0
+                    for j in 0..<width { sum += r[j] }
+                    let mean = sum / Float(width)
+                    var squares: Float = 0
+                    for j in 0..<width {
+                        let centred = r[j] - mean
+                        squares += centred * centred
+                    }
+                    let inverse = 1 / (squares / Float(width) + epsilon).squareRoot()
+                    for j in 0..<width { r[j] = (r[j] - mean) * inverse * gamma[j] + beta[j] }
+                }
+            }
+        }
+    }
+
+    /// Mean over each sequence's rows, then division by max(‖v‖, 1e-12).
+    static func pool(_ x: UnsafePointer<Float>, lengths: [Int], width: Int) -> [[Float]] {
+        var offset = 0
+        return lengths.map { length in
+            var mean = [Float](repeating: 0, count: width)
+            for row in offset..<(offset + length) {
+                let r = x + row * width
+                for j in 0..<width { mean[j] += r[j] }
+            }
+            offset += length
+            let count = Float(max(length, 1))
+            var norm: Float = 0
+            for j in 0..<width {
+                mean[j] /= count
+                norm += mean[j] * mean[j]
+            }
+            let divisor = max(norm.squareRoot(), 1e-12)
+            for j in 0..<width { mean[j] /= divisor }
+            return mean
+        }
+    }
+}
+
+/// Accumulates time spent in matrix products, for `afterimage bench embed`.
+public final class EncoderProfile {
+    public var matrixNanoseconds: UInt64 = 0
+    public init() {}
+
+    @inline(__always)
+    static func measure(_ profile: EncoderProfile?, _ work: () -> Void) {
+        guard let profile else { return work() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        work()
+        profile.matrixNanoseconds += DispatchTime.now().uptimeNanoseconds - start
+    }
+}
+
+/// Element-wise functions written so the compiler can vectorise them.
+enum Activation {
+    /// Exact-erf GELU, `0.5·x·(1 + erf(x/√2))`, with a rational erf accurate to ~1e-7.
+    static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let value = x[i]
+            x[i] = 0.5 * value * (1 + erf(value * 0.70710678118654752))
+        }
+    }
+
+    /// erf as a rational function of x² on [-4, 4] (float32 accurate; |error| < 1e-7).
+    @inline(__always)
+    static func erf(_ input: Float) -> Float {
+        let x = min(max(input, -4), 4)
+        let x2 = x * x
+        var p: Float = -2.72614225801306e-10
+        p = p * x2 + 2.77068142495902e-08
+        p = p * x2 + -2.10102402082508e-06
+        p = p * x2 + -5.69250639462346e-05
+        p = p * x2 + -7.34990630326855e-04
+        p = p * x2 + -2.95459980854025e-03
+        p = p * x2 + -1.60960333262415e-02
+        p *= x
+        var q: Float = -1.45660718464996e-05
+        q = q * x2 + -2.13374055278905e-04
+        q = q * x2 + -1.68282697438203e-03
+        q = q * x2 + -7.37332916720468e-03
+        q = q * x2 + -1.42647390514189e-02
+        return p / q
+    }
+
+    /// Softmax in place, shifted by the row maximum.
+    static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var maximum = -Float.infinity
+        for i in 0..<count { maximum = max(maximum, x[i]) }
+        var sum: Float = 0
+        for i in 0..<count {
+            let e = Foundation.exp(x[i] - maximum)
+            x[i] = e
+            sum += e
+        }
+        let inverse = 1 / sum
+        for i in 0..<count { x[i] *= inverse }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// The hyper-parameters of a BERT-family encoder, from `config.json`.
+public struct BertConfiguration: Sendable, Equatable {
+    public var hiddenSize: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var intermediateSize: Int
+    public var vocabularySize: Int
+    public var maxPositions: Int
+    public var layerNormEpsilon: Float
+
+    public var headDimension: Int { hiddenSize / headCount }
+
+    /// Reads and checks `config.json` (exact GELU and absolute positions only).
+    public init(file path: String) throws {
+        let name = "config.json"
+        guard let data = FileManager.default.contents(atPath: path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { throw Safetensors.FormatError(file: name, problem: "missing or not a JSON object") }
+        func int(_ key: String) throws -> Int {
+            guard let value = json[key] as? Int, value > 0 else {
+                throw Safetensors.FormatError(file: name, problem: "'\(key)' is missing or not a positive integer")
+            }
+            return value
+        }
+        hiddenSize = try int("hidden_size")
+        layerCount = try int("num_hidden_layers")
+        headCount = try int("num_attention_heads")
+        intermediateSize = try int("intermediate_size")
+        vocabularySize = try int("vocab_size")
+        maxPositions = try int("max_position_embeddings")
+        layerNormEpsilon = Float((json["layer_norm_eps"] as? Double) ?? 1e-12)
+        guard hiddenSize % headCount == 0 else {
+            throw Safetensors.FormatError(file: name, problem: "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
+        }
+        if let activation = json["hidden_act"] as? String, activation != "gelu" {
+            throw Safetensors.FormatError(file: name, problem: "hidden_act '\(activation)' is not supported (only exact gelu)")
+        }
+        if let positions = json["position_embedding_type"] as? String, positions != "absolute" {
+            throw Safetensors.FormatError(file: name, problem: "position_embedding_type '\(positions)' is not supported")
+        }
+    }
+}
+
+/// A linear layer: weight `[out × in]` (PyTorch layout) and bias `[out]`.
+struct Linear: Sendable {
+    var weight: [Float]
+    var bias: [Float]
+    var inputs: Int
+    var outputs: Int
+}
+
+/// Layer-norm parameters.
+struct Norm: Sendable {
+    var weight: [Float]
+    var bias: [Float]
+}
+
+/// One encoder layer, with Q, K and V fused into one `[3H × H]` projection.
+struct EncoderLayer: Sendable {
+    var qkv: Linear
+    var attentionOutput: Linear
+    var attentionNorm: Norm
+    var intermediate: Linear
+    var output: Linear
+    var outputNorm: Norm
+}
+
+/// All weights of the encoder, loaded from `model.safetensors` (an optional `bert.` prefix is accepted).
+struct BertWeights: Sendable {
+    var wordEmbeddings: [Float]
+    var positionEmbeddings: [Float]
+    var tokenTypeEmbedding: [Float]
+    var embeddingNorm: Norm
+    var layers: [EncoderLayer]
+
+    init(file: Safetensors, configuration c: BertConfiguration) throws {
+        let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        func tensor(_ name: String, _ shape: [Int]) throws -> [Float] { try file.floats(prefix + name, shape: shape) }
+        func linear(_ name: String, out: Int, in inputs: Int) throws -> Linear {
+            Linear(weight: try tensor(name + ".weight", [out, inputs]), bias: try tensor(name + ".bias", [out]), inputs: inputs, outputs: out)
+        }
+        func norm(_ name: String) throws -> Norm {
+            Norm(weight: try tensor(name + ".weight", [c.hiddenSize]), bias: try tensor(name + ".bias", [c.hiddenSize]))
+        }
+        let h = c.hiddenSize
+        wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [c.vocabularySize, h])
+        positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [c.maxPositions, h])
+        let tokenTypes = try file.floats(prefix + "embeddings.token_type_embeddings.weight")
+        guard tokenTypes.count >= h else {
+            throw Safetensors.FormatError(file: "model.safetensors", problem: "token_type_embeddings is smaller than one row")
+        }
+        tokenTypeEmbedding = Array(tokenTypes[0..<h])
+        embeddingNorm = try norm("embeddings.LayerNorm")
+        layers = try (0..<c.layerCount).map { index in
+            let p = "encoder.layer.\(index)."
+            let q = try linear(p + "attention.self.query", out: h, in: h)
+            let k = try linear(p + "attention.self.key", out: h, in: h)
+            let v = try linear(p + "attention.self.value", out: h, in: h)
+            return EncoderLayer(
+                qkv: Linear(weight: q.weight + k.weight + v.weight, bias: q.bias + k.bias + v.bias, inputs: h, outputs: 3 * h),
+                attentionOutput: try linear(p + "attention.output.dense", out: h, in: h),
+                attentionNorm: try norm(p + "attention.output.LayerNorm"),
+                intermediate: try linear(p + "intermediate.dense", out: c.intermediateSize, in: h),
+                output: try linear(p + "output.dense", out: h, in: c.intermediateSize),
+                outputNorm: try norm(p + "output.LayerNorm")
+            )
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import AfterimageCore
+import Crypto
+import Foundation
+
+/// The default embedder: a sentence-transformers BERT model (all-MiniLM-L6-v2) run in-process on
+/// BLAS — fast, private and free.
+public final class MiniLMEmbedder: Embedder {
+    public let dimension: Int
+    public let modelID: String
+    public let provider = "local"
+    public let tokenizer: WordPieceTokenizer
+    public let encoder: BertEncoder
+    let executor: EmbeddingExecutor
+    /// Largest number of texts encoded in one pass.
+    let batchSize: Int
+
+    /// Files a model directory must hold.
+    public static let requiredFiles = ["config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors", "1_Pooling/config.json"]
+
+    /// Loads a model directory. Errors name the file and the problem.
+    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 16) throws {
+        let root = URL(fileURLWithPath: directory)
+        func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+        for name in Self.requiredFiles where !FileManager.default.fileExists(atPath: path(name)) {
+            throw Safetensors.FormatError(file: path(name), problem: "missing")
+        }
+        let configuration = try BertConfiguration(file: path("config.json"))
+        let pooling = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("1_Pooling/config.json"))))) as? [String: Any]
+        guard pooling?["pooling_mode_mean_tokens"] as? Bool == true else {
+            throw Safetensors.FormatError(file: "1_Pooling/config.json", problem: "only mean pooling is supported")
+        }
+        var maxLength = 256
+        if let data = FileManager.default.contents(atPath: path("sentence_bert_config.json")),
+           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let value = json["max_seq_length"] as? Int {
+            maxLength = value
+        }
+        self.tokenizer = try WordPieceTokenizer(vocabularyFile: path("vocab.txt"), maxLength: min(maxLength, configuration.maxPositions))
+        self.encoder = try BertEncoder(configuration: configuration, weightsFile: try Safetensors(path: path("model.safetensors")))
+        self.dimension = configuration.hiddenSize
+        self.modelID = root.lastPathComponent
+        self.executor = executor
+        self.batchSize = max(1, batchSize)
+    }
+
+    public func embed(_ texts: [String]) async throws -> [Embedding] {
+        let tokenizer = self.tokenizer, encoder = self.encoder, batchSize = self.batchSize
+        return try await executor.run {
+            let ids = texts.map(tokenizer.encode)
+            var vectors = [[Float]]()
+            vectors.reserveCapacity(ids.count)
+            var start = 0
+            while start < ids.count {
+                let end = min(start + batchSize, ids.count)
+                vectors.append(contentsOf: encoder.encode(Array(ids[start..<end])))
+                start = end
+            }
+            return zip(vectors, ids).map { Embedding(vector: $0, tokenCount: $1.count) }
+        }
+    }
+
+    /// Token ids as the model sees them (for `afterimage embed`).
+    public func inputIDs(_ text: String) -> [Int32] { tokenizer.encode(text) }
+}
+
+/// The SHA-256 manifest of the all-MiniLM-L6-v2 files (`scripts/minilm.sha256` holds the same).
+public enum MiniLMManifest {
+    public static let defaultDirectory = "models/all-MiniLM-L6-v2"
+    public static let fetchCommand = "scripts/fetch-model.sh"
+    public static let sha256: [String: String] = [
+        "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+        "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+        "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+        "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+        "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+        "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+        "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+    ]
+
+    /// The first file that is missing or whose hash differs, as a one-line problem, or nil.
+    public static func problem(in directory: String) -> String? {
+        for name in sha256.keys.sorted() {
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                return "model file \(path) is missing; fetch it with: \(fetchCommand)"
+            }
+            defer { try? handle.close() }
+            var hasher = SHA256()
+            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+            if Data(hasher.finalize()).hexString != sha256[name] {
+                return "model file \(path) fails its SHA-256 check; fetch it again with: \(fetchCommand)"
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,114 @@
+import AfterimageCore
+import AfterimageUpstream
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// An OpenAI-compatible `POST {base_url}/embeddings` embedder (e.g. `text-embedding-3-small`),
+/// batched, with timeouts and retries, reporting the upstream's token usage.
+public final class RemoteEmbedder: Embedder {
+    public let dimension: Int
+    public let modelID: String
+    public let provider: String
+    let baseURL: String
+    let apiKey: String?
+    let client: HTTPClient
+    let retry: RetryPolicy
+    let timeout: TimeAmount
+    let batchSize: Int
+
+    public init(
+        baseURL: String, model: String, apiKey: String?, dimension: Int, provider: String = "openai",
+        retry: RetryPolicy = RetryPolicy(), timeout: TimeAmount = .seconds(30), batchSize: Int = 64
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.modelID = model
+        self.apiKey = apiKey
+        self.dimension = dimension
+        self.provider = provider
+        self.retry = retry
+        self.timeout = timeout
+        self.batchSize = max(1, batchSize)
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(10), read: timeout)))
+    }
+
+    deinit { try? client.syncShutdown() }
+
+    /// Problems talking to the embeddings API.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func embed(_ texts: [String]) async throws -> [Embedding] {
+        var result = [Embedding]()
+        var start = 0
+        while start < texts.count {
+            let end = min(start + batchSize, texts.count)
+            result.append(contentsOf: try await embedBatch(Array(texts[start..<end])))
+            start = end
+        }
+        return result
+    }
+
+    func embedBatch(_ texts: [String]) async throws -> [Embedding] {
+        let body = try JSONEncoder.afterimage.encode(JSONValue.object(["model": .string(modelID), "input": .array(texts.map(JSONValue.string))]))
+        var lastProblem = "no attempt made"
+        for attempt in 1...max(1, retry.maxAttempts) {
+            var request = HTTPClientRequest(url: baseURL + "/embeddings")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            var retryAfter: String?
+            do {
+                let response = try await client.execute(request, timeout: timeout)
+                let data = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+                let status = Int(response.status.code)
+                if (200..<300).contains(status) { return try parse(data, texts: texts) }
+                lastProblem = "HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))"
+                guard status == 429 || status >= 500 else { throw Failure(description: "embeddings API answered \(lastProblem)") }
+                retryAfter = response.headers.first(name: "Retry-After")
+            } catch let failure as Failure {
+                throw failure
+            } catch {
+                lastProblem = "\(error)"
+            }
+            if attempt < retry.maxAttempts { try await Task.sleep(for: retry.delay(afterAttempt: attempt, retryAfter: retryAfter)) }
+        }
+        throw Failure(description: "embeddings API unavailable after \(retry.maxAttempts) attempts: \(lastProblem)")
+    }
+
+    func parse(_ data: Data, texts: [String]) throws -> [Embedding] {
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), let items = json["data"]?.arrayValue, items.count == texts.count else {
+            throw Failure(description: "embeddings API answer has no data list of \(texts.count) items")
+        }
+        var vectors = [[Float]](repeating: [], count: texts.count)
+        for (position, item) in items.enumerated() {
+            let index = Int(item["index"]?.integerValue ?? Int64(position))
+            guard index >= 0, index < texts.count, let values = item["embedding"]?.arrayValue else {
+                throw Failure(description: "embeddings API answer has a malformed item \(position)")
+            }
+            var vector = values.map { value -> Float in
+                switch value {
+                case .number(let n): return Float(n)
+                case .integer(let n): return Float(n)
+                default: return .nan
+                }
+            }
+            guard vector.count == dimension, !vector.contains(where: \.isNaN) else {
+                throw Failure(description: "embeddings API returned \(vector.count) dimensions, configured \(dimension)")
+            }
+            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            if norm > 0 { vector = vector.map { $0 / norm } }
+            vectors[index] = vector
+        }
+        // The API reports one total; spread it over the texts by length so the parts add up.
+        let total = Int(json["usage"]?["prompt_tokens"]?.integerValue ?? json["usage"]?["total_tokens"]?.integerValue ?? 0)
+        let lengths = texts.map { max(1, $0.utf8.count) }
+        let sum = lengths.reduce(0, +)
+        var counts = lengths.map { total * $0 / sum }
+        if let last = counts.indices.last { counts[last] += total - counts.reduce(0, +) }
+        return zip(vectors, counts).map { Embedding(vector: $0, tokenCount: $1) }
+    }
+}

@@ -1,0 +1,82 @@
+import AfterimageEmbedding
+import AfterimageServer
+import ArgumentParser
+import Foundation
+
+/// `afterimage bench …`: benchmarks that print medians and ratios (never timed unit tests).
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchEmbed.self])
+}
+
+/// `afterimage bench embed`: single-threaded MiniLM latency, throughput, load time and memory.
+struct BenchEmbed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "embed", abstract: "Benchmark the MiniLM embedder on one core.")
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Model directory.") var modelDir: String?
+    @Option(help: "Timed runs per prompt length.") var runs = 200
+
+    func run() async throws {
+        let directory = try modelDir ?? options.load().embedder.modelDirectory
+        BLASRuntime.setThreads(1)
+        print("BLAS: \(BLASRuntime.implementation.prefix(80))")
+        let loadStart = DispatchTime.now().uptimeNanoseconds
+        let model = try MiniLMEmbedder(directory: directory)
+        let loadMs = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e6
+        print(String(format: "model load: %.1f ms, resident memory after load: %.1f MiB", loadMs, Self.residentMiB()))
+        print("tokens  median ms  p99 ms  matrix share  (one prompt at a time, tokenizer included)")
+        for tokens in [8, 32, 128] {
+            let text = Self.prompt(tokens: tokens, tokenizer: model.tokenizer)
+            let count = max(20, tokens == 128 ? runs / 4 : runs)
+            for _ in 0..<5 { _ = model.encoder.encode([model.tokenizer.encode(text)]) }
+            var times = [Double]()
+            let profile = EncoderProfile()
+            var total: UInt64 = 0
+            for _ in 0..<count {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = model.encoder.encode([model.tokenizer.encode(text)], profile: profile)
+                let elapsed = DispatchTime.now().uptimeNanoseconds - start
+                total += elapsed
+                times.append(Double(elapsed) / 1e6)
+            }
+            times.sort()
+            let share = Double(profile.matrixNanoseconds) / Double(total) * 100
+            print(String(format: "%6d  %9.2f  %6.2f  %11.1f%%", model.tokenizer.encode(text).count, Self.median(times), times[min(times.count - 1, Int(Double(times.count) * 0.99))], share))
+        }
+        let batch = (0..<16).map { index in Self.prompt(tokens: 32, tokenizer: model.tokenizer, salt: index) }
+        var batchTimes = [Double]()
+        for _ in 0..<max(10, runs / 10) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = model.encoder.encode(batch.map(model.tokenizer.encode))
+            batchTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        batchTimes.sort()
+        print(String(format: "batch of 16 × 32 tokens: %.0f prompts/s (median %.1f ms per batch)", 16 / Self.median(batchTimes), Self.median(batchTimes) * 1000))
+        print(String(format: "resident memory at end: %.1f MiB", Self.residentMiB()))
+    }
+
+    static func median(_ sorted: [Double]) -> Double { sorted[sorted.count / 2] }
+
+    /// A prompt of exactly `tokens` ids ([CLS] and [SEP] included), built from common words.
+    static func prompt(tokens: Int, tokenizer: WordPieceTokenizer, salt: Int = 0) -> String {
+        let words = ["a", "red", "fox", "sitting", "in", "the", "snowy", "forest", "at", "dawn", "highly", "detailed",
+                     "painting", "of", "old", "harbor", "with", "boats", "under", "soft", "light"]
+        var chosen = [String]()
+        var index = salt
+        while tokenizer.encode(chosen.joined(separator: " ")).count < tokens {
+            chosen.append(words[index % words.count])
+            index += 1
+        }
+        while tokenizer.encode(chosen.joined(separator: " ")).count > tokens { chosen.removeLast() }
+        while tokenizer.encode(chosen.joined(separator: " ")).count < tokens { chosen.append("a") }
+        return chosen.joined(separator: " ")
+    }
+
+    static func residentMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kb / 1024
+    }
+}
