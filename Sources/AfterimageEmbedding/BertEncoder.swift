@@ -7,6 +7,8 @@ import Foundation
 public struct BertEncoder: Sendable {
     public let configuration: BertConfiguration
     let weights: BertWeights
+    /// Longest sequence whose attention runs as SIMD loops rather than sgemm calls (0: always sgemm).
+    public var loopAttentionLimit = 16
 
     /// Loads weights for `configuration` from a safetensors file.
     public init(configuration: BertConfiguration, weightsFile: Safetensors) throws {
@@ -77,24 +79,48 @@ public struct BertEncoder: Sendable {
     }
 
     /// Multi-head self-attention of one sequence: `qkv` is `[length × 3H]` (Q | K | V),
-    /// the result goes to `[length × H]` rows of stride H.
+    /// the result goes to `[length × H]` rows of stride H. Short sequences use SIMD loops (a tiny
+    /// sgemm call costs more in overhead than its arithmetic); longer ones use sgemm.
     func attention(qkv: UnsafeMutablePointer<Float>, length: Int, scale: Float, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, profile: EncoderProfile?) {
         let h = configuration.hiddenSize
         let d = configuration.headDimension
         let n = Int32(length)
+        let useLoops = length <= loopAttentionLimit && d % 8 == 0
         for head in 0..<configuration.headCount {
             let q = qkv + head * d
             let k = qkv + h + head * d
             let v = qkv + 2 * h + head * d
-            EncoderProfile.measure(profile) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d), scale, q, Int32(3 * h), k, Int32(3 * h), 0, scores, n)
+            if useLoops {
+                for i in 0..<length {
+                    let row = scores + i * length
+                    let qi = q + i * 3 * h
+                    for j in 0..<length { row[j] = scale * Vectorised.dot(qi, k + j * 3 * h, count: d) }
+                }
+            } else {
+                EncoderProfile.measure(profile) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, Int32(d), scale, q, Int32(3 * h), k, Int32(3 * h), 0, scores, n)
+                }
             }
             for row in 0..<length { Activation.softmax(scores + row * length, count: length) }
-            EncoderProfile.measure(profile) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n, 1, scores, n, v, Int32(3 * h), 0, out + head * d, Int32(h))
+            if useLoops {
+                for i in 0..<length {
+                    let target = out + i * h + head * d
+                    target.initialize(repeating: 0, count: d)
+                    let weights = scores + i * length
+                    for j in 0..<length {
+                        let p = weights[j]
+                        let vj = v + j * 3 * h
+                        for c in 0..<d { target[c] += p * vj[c] }
+                    }
+                }
+            } else {
+                EncoderProfile.measure(profile) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, Int32(d), n, 1, scores, n, v, Int32(3 * h), 0, out + head * d, Int32(h))
+                }
             }
         }
     }
+
 
     /// `output[rows × out] = input[rows × in] · Wᵀ + b`, as one sgemm with the bias pre-filled.
     static func linear(_ input: UnsafePointer<Float>, rows: Int, _ layer: Linear, into output: UnsafeMutablePointer<Float>, profile: EncoderProfile?) {
@@ -104,8 +130,8 @@ public struct BertEncoder: Sendable {
         layer.weight.withUnsafeBufferPointer { weight in
             EncoderProfile.measure(profile) {
                 cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(layer.outputs), Int32(layer.inputs),
-                    1, input, Int32(layer.inputs), weight.baseAddress!, Int32(layer.inputs), 1, output, Int32(layer.outputs)
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(layer.outputs), Int32(layer.inputs),
+                    1, input, Int32(layer.inputs), weight.baseAddress!, Int32(layer.outputs), 1, output, Int32(layer.outputs)
                 )
             }
         }
@@ -123,14 +149,8 @@ public struct BertEncoder: Sendable {
             norm.bias.withUnsafeBufferPointer { beta in
                 for row in 0..<rows {
                     let r = x + row * width
-                    var sum: Float = 0
-                    for j in 0..<width { sum += r[j] }
-                    let mean = sum / Float(width)
-                    var squares: Float = 0
-                    for j in 0..<width {
-                        let centred = r[j] - mean
-                        squares += centred * centred
-                    }
+                    let mean = Vectorised.sum(r, count: width) / Float(width)
+                    let squares = Vectorised.sumOfSquaredDeviations(r, count: width, from: mean)
                     let inverse = 1 / (squares / Float(width) + epsilon).squareRoot()
                     for j in 0..<width { r[j] = (r[j] - mean) * inverse * gamma[j] + beta[j] }
                 }
@@ -206,17 +226,80 @@ enum Activation {
         return p / q
     }
 
+    /// e^x for x ≤ 0 (softmax inputs after the max shift), to about 2 ulp: Cody–Waite reduction
+    /// and a degree-6 polynomial, branch-free so loops over it vectorise. Underflows to 0 below −87.
+    @inline(__always)
+    static func fastExp(_ input: Float) -> Float {
+        let x = max(input, -87.3)
+        let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        let r = (x - n * 0.693145751953125) - n * 1.428606765330187045e-06
+        var p: Float = 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        return p * Float(bitPattern: UInt32(bitPattern: Int32(n) + 127) << 23)
+    }
+
     /// Softmax in place, shifted by the row maximum.
     static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         var maximum = -Float.infinity
         for i in 0..<count { maximum = max(maximum, x[i]) }
         var sum: Float = 0
         for i in 0..<count {
-            let e = Foundation.exp(x[i] - maximum)
+            let e = fastExp(x[i] - maximum)
             x[i] = e
             sum += e
         }
         let inverse = 1 / sum
         for i in 0..<count { x[i] *= inverse }
+    }
+}
+
+/// Reductions with explicit SIMD accumulators (the compiler will not reorder float sums itself).
+enum Vectorised {
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var accumulator = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            accumulator += x * y
+            i += 8
+        }
+        var total = accumulator.sum()
+        while i < count { total += a[i] * b[i]; i += 1 }
+        return total
+    }
+
+    @inline(__always)
+    static func sum(_ a: UnsafePointer<Float>, count: Int) -> Float {
+        var accumulator = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= count {
+            accumulator += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = accumulator.sum()
+        while i < count { total += a[i]; i += 1 }
+        return total
+    }
+
+    @inline(__always)
+    static func sumOfSquaredDeviations(_ a: UnsafePointer<Float>, count: Int, from mean: Float) -> Float {
+        var accumulator = SIMD8<Float>()
+        let centre = SIMD8<Float>(repeating: mean)
+        var i = 0
+        while i + 8 <= count {
+            let deviation = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) - centre
+            accumulator += deviation * deviation
+            i += 8
+        }
+        var total = accumulator.sum()
+        while i < count { total += (a[i] - mean) * (a[i] - mean); i += 1 }
+        return total
     }
 }

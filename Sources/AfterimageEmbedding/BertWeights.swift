@@ -43,12 +43,26 @@ public struct BertConfiguration: Sendable, Equatable {
     }
 }
 
-/// A linear layer: weight `[out × in]` (PyTorch layout) and bias `[out]`.
+/// A linear layer, `y = x·Wᵀ + b`. The weight is kept transposed, `[in × out]` row-major, so the
+/// product is a plain NoTrans sgemm (measurably faster for the few-row products of short prompts).
 struct Linear: Sendable {
+    /// `Wᵀ`, `[in × out]`.
     var weight: [Float]
     var bias: [Float]
     var inputs: Int
     var outputs: Int
+
+    /// From a PyTorch-layout weight `[out × in]`.
+    init(pytorchWeight: [Float], bias: [Float], inputs: Int, outputs: Int) {
+        var transposed = [Float](repeating: 0, count: pytorchWeight.count)
+        for o in 0..<outputs {
+            for i in 0..<inputs { transposed[i * outputs + o] = pytorchWeight[o * inputs + i] }
+        }
+        self.weight = transposed
+        self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
 }
 
 /// Layer-norm parameters.
@@ -78,8 +92,12 @@ struct BertWeights: Sendable {
     init(file: Safetensors, configuration c: BertConfiguration) throws {
         let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] { try file.floats(prefix + name, shape: shape) }
+        func raw(_ name: String, out: Int, in inputs: Int) throws -> (weight: [Float], bias: [Float]) {
+            (try tensor(name + ".weight", [out, inputs]), try tensor(name + ".bias", [out]))
+        }
         func linear(_ name: String, out: Int, in inputs: Int) throws -> Linear {
-            Linear(weight: try tensor(name + ".weight", [out, inputs]), bias: try tensor(name + ".bias", [out]), inputs: inputs, outputs: out)
+            let (weight, bias) = try raw(name, out: out, in: inputs)
+            return Linear(pytorchWeight: weight, bias: bias, inputs: inputs, outputs: out)
         }
         func norm(_ name: String) throws -> Norm {
             Norm(weight: try tensor(name + ".weight", [c.hiddenSize]), bias: try tensor(name + ".bias", [c.hiddenSize]))
@@ -95,11 +113,11 @@ struct BertWeights: Sendable {
         embeddingNorm = try norm("embeddings.LayerNorm")
         layers = try (0..<c.layerCount).map { index in
             let p = "encoder.layer.\(index)."
-            let q = try linear(p + "attention.self.query", out: h, in: h)
-            let k = try linear(p + "attention.self.key", out: h, in: h)
-            let v = try linear(p + "attention.self.value", out: h, in: h)
+            let q = try raw(p + "attention.self.query", out: h, in: h)
+            let k = try raw(p + "attention.self.key", out: h, in: h)
+            let v = try raw(p + "attention.self.value", out: h, in: h)
             return EncoderLayer(
-                qkv: Linear(weight: q.weight + k.weight + v.weight, bias: q.bias + k.bias + v.bias, inputs: h, outputs: 3 * h),
+                qkv: Linear(pytorchWeight: q.weight + k.weight + v.weight, bias: q.bias + k.bias + v.bias, inputs: h, outputs: 3 * h),
                 attentionOutput: try linear(p + "attention.output.dense", out: h, in: h),
                 attentionNorm: try norm(p + "attention.output.LayerNorm"),
                 intermediate: try linear(p + "intermediate.dense", out: c.intermediateSize, in: h),

@@ -24,24 +24,40 @@ struct BenchEmbed: AsyncParsableCommand {
         let model = try MiniLMEmbedder(directory: directory)
         let loadMs = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e6
         print(String(format: "model load: %.1f ms, resident memory after load: %.1f MiB", loadMs, Self.residentMiB()))
-        print("tokens  median ms  p99 ms  matrix share  (one prompt at a time, tokenizer included)")
+        print("tokens  median ms  p99 ms  matrix share   attention as loops: median ms  (one prompt at a time, tokenizer included)")
+        var loops = model.encoder
+        loops.loopAttentionLimit = Int.max
+        var gemm = model.encoder
+        gemm.loopAttentionLimit = 0
         for tokens in [8, 32, 128] {
             let text = Self.prompt(tokens: tokens, tokenizer: model.tokenizer)
             let count = max(20, tokens == 128 ? runs / 4 : runs)
-            for _ in 0..<5 { _ = model.encoder.encode([model.tokenizer.encode(text)]) }
-            var times = [Double]()
+            // Shipped encoder, all-sgemm attention and all-loop attention, interleaved so noise hits all alike.
+            var shipped = [Double](), loopTimes = [Double](), gemmTimes = [Double]()
             let profile = EncoderProfile()
             var total: UInt64 = 0
-            for _ in 0..<count {
+            for run in -5..<count {
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = model.encoder.encode([model.tokenizer.encode(text)], profile: profile)
                 let elapsed = DispatchTime.now().uptimeNanoseconds - start
+                let loopStart = DispatchTime.now().uptimeNanoseconds
+                _ = loops.encode([model.tokenizer.encode(text)])
+                let gemmStart = DispatchTime.now().uptimeNanoseconds
+                _ = gemm.encode([model.tokenizer.encode(text)])
+                let end = DispatchTime.now().uptimeNanoseconds
+                if run < 0 { profile.matrixNanoseconds = 0; continue }
                 total += elapsed
-                times.append(Double(elapsed) / 1e6)
+                shipped.append(Double(elapsed) / 1e6)
+                loopTimes.append(Double(gemmStart - loopStart) / 1e6)
+                gemmTimes.append(Double(end - gemmStart) / 1e6)
             }
-            times.sort()
+            shipped.sort(); loopTimes.sort(); gemmTimes.sort()
             let share = Double(profile.matrixNanoseconds) / Double(total) * 100
-            print(String(format: "%6d  %9.2f  %6.2f  %11.1f%%", model.tokenizer.encode(text).count, Self.median(times), times[min(times.count - 1, Int(Double(times.count) * 0.99))], share))
+            print(String(
+                format: "%6d  %9.2f  %6.2f  %11.1f%%   loops %.2f / sgemm %.2f",
+                model.tokenizer.encode(text).count, Self.median(shipped), shipped[min(shipped.count - 1, Int(Double(shipped.count) * 0.99))],
+                share, Self.median(loopTimes), Self.median(gemmTimes)
+            ))
         }
         let batch = (0..<16).map { index in Self.prompt(tokens: 32, tokenizer: model.tokenizer, salt: index) }
         var batchTimes = [Double]()
