@@ -22,8 +22,8 @@ public struct EmbedderSettings: Sendable, Equatable {
     public var apiKeyEnv = "OPENAI_API_KEY"
     /// The key read from `apiKeyEnv`.
     public var apiKey: String?
-    /// Vector length of the remote or hashing embedder (MiniLM reads its own).
-    public var dimension = 1536
+    /// Vector length of the remote (default 1536) or hashing (default 384) embedder; MiniLM reads its own.
+    public var dimension: Int?
     /// Threads for embedding work and for BLAS (1 by default: the server has its own concurrency).
     public var threads = 1
 
@@ -48,9 +48,9 @@ public enum EmbedderFactory {
                 throw EmbedderUnavailable(description: "model file \(error.description); fetch the default model with: \(MiniLMManifest.fetchCommand)")
             }
         case .openai:
-            return RemoteEmbedder(baseURL: settings.baseURL, model: settings.model, apiKey: settings.apiKey, dimension: settings.dimension)
+            return RemoteEmbedder(baseURL: settings.baseURL, model: settings.model, apiKey: settings.apiKey, dimension: settings.dimension ?? 1536)
         case .hashing:
-            return HashingEmbedder(dimension: settings.dimension)
+            return HashingEmbedder(dimension: settings.dimension ?? 384)
         }
     }
 }

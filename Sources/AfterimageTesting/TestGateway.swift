@@ -37,7 +37,6 @@ public final class TestGateway: Sendable {
             "AFTERIMAGE_ADMIN_KEY": Self.adminKey,
         ])
         configuration.embedder.kind = .hashing
-        configuration.embedder.dimension = 384
         configuration.upstream.initialBackoffMs = 5
         configuration.upstream.maxBackoffMs = 50
         configure(&configuration)

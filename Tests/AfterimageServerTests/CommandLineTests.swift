@@ -13,7 +13,7 @@ import Testing
         var stderr: String
     }
 
-    func run(_ arguments: [String], environment: [String: String]) async throws -> Outcome {
+    func run(_ arguments: [String], environment: [String: String], input: Data? = nil) async throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
@@ -22,7 +22,11 @@ import Testing
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = Pipe()
+        process.standardInput = stdin
         try process.run()
+        if let input { stdin.fileHandleForWriting.write(input) }
+        try stdin.fileHandleForWriting.close()
         async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
         async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
         let (o, e) = await (stdout, stderr)
@@ -66,5 +70,44 @@ import Testing
         let lines = outcome.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(outcome.stderr)")
         #expect(lines.first?.contains("upstream.retry.max_attempts") == true)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    func embedWritesOneJSONLinePerInputLine() async throws {
+        let input = Data("a red fox\n\tcafé au lait  \nthird line\n".utf8)
+        let outcome = try await run(["embed", "--embedder", "hashing"], environment: [:], input: input)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let lines = outcome.stdout.split(separator: "\n").map { try! JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+        #expect(lines.map { $0["text"]?.stringValue } == ["a red fox", "\tcafé au lait  ", "third line"])
+        #expect(lines.allSatisfy { $0["embedding"]?.arrayValue?.count == 384 && $0["input_ids"] == nil })
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    func embedWithMiniLMPrintsInputIDs() async throws {
+        let modelDirectory = OpenAISDKTests.packageRoot.appendingPathComponent("models/all-MiniLM-L6-v2").path
+        try #require(FileManager.default.fileExists(atPath: modelDirectory), "run scripts/fetch-model.sh")
+        let outcome = try await run(
+            ["embed", "--model-dir", modelDirectory], environment: [:],
+            input: Data("a red fox sitting in a snowy forest at dawn, highly detailed, 8k\n".utf8)
+        )
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let line = try JSONDecoder().decode(JSONValue.self, from: Data(outcome.stdout.utf8))
+        let ids = line["input_ids"]?.arrayValue?.compactMap(\.integerValue)
+        #expect(ids == [101, 1037, 2417, 4419, 3564, 1999, 1037, 20981, 3224, 2012, 6440, 1010, 3811, 6851, 1010, 1022, 2243, 102])
+        #expect(line["embedding"]?.arrayValue?.count == 384)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    func serveWithMissingModelExitsWithOneLine() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nomodel-\(UUID().uuidString)")
+        let outcome = try await run(["serve"], environment: [
+            "AFTERIMAGE_MODEL_DIR": directory.appendingPathComponent("models/all-MiniLM-L6-v2").path,
+            "AFTERIMAGE_DATA_DIR": directory.appendingPathComponent("data").path, "AFTERIMAGE_PORT": "0",
+        ])
+        #expect(outcome.status != 0)
+        let lines = outcome.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(outcome.stderr)")
+        #expect(lines.first?.contains("config.json") == true)
+        #expect(lines.first?.contains("scripts/fetch-model.sh") == true)
     }
 }

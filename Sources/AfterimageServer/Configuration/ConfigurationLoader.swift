@@ -94,7 +94,6 @@ public enum ConfigurationLoader {
                 throw ConfigurationError(key: "cache.embedder.kind", problem: "must be minilm, openai or hashing, got '\(kind)'")
             }
             config.embedder.kind = value
-            if value == .hashing { config.embedder.dimension = 384 }
         }
         config.embedder.modelDirectory = try embedder.string("model_dir") ?? config.embedder.modelDirectory
         if let baseURL = try embedder.string("base_url") {
