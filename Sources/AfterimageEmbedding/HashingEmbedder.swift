@@ -29,7 +29,7 @@ public struct HashingEmbedder: Embedder {
         let words = Self.words(text)
         var vector = [Float](repeating: 0, count: dimension)
         func add(_ feature: String, _ weight: Float) {
-            let hash = Self.fnv1a(feature)
+            let hash = FNV1a.hash(feature)
             let index = Int(hash % UInt64(dimension))
             vector[index] += (hash >> 63) == 0 ? weight : -weight
         }
@@ -44,14 +44,5 @@ public struct HashingEmbedder: Embedder {
         let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
         if norm > 0 { for i in vector.indices { vector[i] /= norm } }
         return Embedding(vector: vector, tokenCount: words.count)
-    }
-
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
     }
 }

@@ -1,3 +1,4 @@
+import AfterimageCore
 import Foundation
 
 /// Small, valid image files for tests: PNGs of any size (1-bit palette, stored deflate blocks),
@@ -6,7 +7,7 @@ public enum TestImages {
     /// A valid PNG of `width`×`height` whose two palette colours and stripe pattern derive from `seed`:
     /// equal seeds give byte-identical files.
     public static func png(width: Int, height: Int, seed: String = "") -> Data {
-        let hash = fnv1a(seed)
+        let hash = FNV1a.hash(seed)
         let colorA = [UInt8(truncatingIfNeeded: hash), UInt8(truncatingIfNeeded: hash >> 8), UInt8(truncatingIfNeeded: hash >> 16)]
         let colorB = [UInt8(truncatingIfNeeded: hash >> 24), UInt8(truncatingIfNeeded: hash >> 32), UInt8(truncatingIfNeeded: hash >> 40)]
         let stripe = Int(hash >> 48 & 0x1F) + 1
@@ -50,15 +51,6 @@ public enum TestImages {
         data.append(contentsOf: [UInt8(w & 0xFF), UInt8(w >> 8 & 0xFF), UInt8(w >> 16 & 0xFF)])
         data.append(contentsOf: [UInt8(h & 0xFF), UInt8(h >> 8 & 0xFF), UInt8(h >> 16 & 0xFF)])
         return data
-    }
-
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
     }
 
     /// zlib stream of stored (uncompressed) deflate blocks.
