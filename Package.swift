@@ -52,6 +52,16 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
+            name: "AfterimageIndex",
+            dependencies: ["CBLAS"],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "AfterimageCache",
+            dependencies: ["AfterimageCore", "AfterimageIndex"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AfterimageStorage",
             dependencies: [
                 "AfterimageCore",
@@ -77,6 +87,8 @@ let package = Package(
                 "AfterimageStorage",
                 "AfterimageUpstream",
                 "AfterimageEmbedding",
+                "AfterimageCache",
+                "AfterimageIndex",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Yams", package: "Yams"),
@@ -95,6 +107,7 @@ let package = Package(
                 "AfterimageServer",
                 "AfterimageStorage",
                 "AfterimageEmbedding",
+                "AfterimageCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,6 +142,11 @@ let package = Package(
             name: "AfterimageEmbeddingTests",
             dependencies: ["AfterimageEmbedding", "AfterimageCore"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AfterimageCacheTests",
+            dependencies: ["AfterimageCache", "AfterimageIndex", "AfterimageCore", "AfterimageEmbedding"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

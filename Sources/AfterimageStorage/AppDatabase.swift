@@ -53,6 +53,32 @@ public struct AppDatabase: Sendable {
                 t.column("created_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v2") { db in
+            try db.create(table: "cache_entries") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("namespace", .text).notNull()
+                t.column("partition_key", .text).notNull()
+                t.column("direct_key", .text).notNull()
+                t.column("prompt", .text).notNull()
+                t.column("normalized_prompt", .text).notNull()
+                t.column("embedding", .blob)
+                t.column("embedding_model", .text)
+                t.column("endpoint", .text).notNull()
+                t.column("provider", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("response", .text).notNull()
+                t.column("images", .text).notNull()
+                t.column("image_extras", .text).notNull()
+                t.column("byte_count", .integer).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("expires_at", .datetime).notNull()
+                t.column("last_hit_at", .datetime)
+                t.column("hit_count", .integer).notNull().defaults(to: 0)
+                t.uniqueKey(["namespace", "partition_key", "direct_key"])
+            }
+            try db.create(index: "cache_entries_expiry", on: "cache_entries", columns: ["expires_at"])
+            try db.create(index: "cache_entries_lru", on: "cache_entries", columns: ["last_hit_at"])
+        }
         return migrator
     }
 }

@@ -1,3 +1,4 @@
+import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
 import Foundation
@@ -85,6 +86,8 @@ public struct AfterimageConfiguration: Sendable {
     public var providers: [String: Provider] = ["openai": Provider(baseURL: "https://api.openai.com/v1")]
     /// `models` (list, default the six shipped OpenAI image models): capability entries.
     public var models: [ModelCapability] = DefaultModels.all(provider: "openai")
+    /// `cache.*`: the semantic cache's policy (threshold, guard, TTL).
+    public var cache = CacheSettings()
     /// `cache.embedder.*`: the prompt embedder (MiniLM in-process by default).
     public var embedder = EmbedderSettings()
     /// The signing secret read from `files.signing_secret_env`, if set.

@@ -1,3 +1,4 @@
+import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
 import Foundation
@@ -88,6 +89,20 @@ public enum ConfigurationLoader {
         }
 
         var cache = try root.section("cache")
+        config.cache.enabled = try cache.bool("enabled") ?? config.cache.enabled
+        if let threshold = try cache.double("threshold") {
+            guard (0...1).contains(threshold) else { throw ConfigurationError(key: "cache.threshold", problem: "must be between 0 and 1") }
+            config.cache.threshold = Float(threshold)
+        }
+        config.cache.candidates = try cache.int("candidates", range: 1...100) ?? config.cache.candidates
+        config.cache.ttlSeconds = try cache.int("ttl_seconds", range: 1...(3650 * 86_400)) ?? config.cache.ttlSeconds
+        var guardSection = try cache.section("guard")
+        config.cache.vocabularyDirectory = try guardSection.string("vocabulary_dir") ?? config.cache.vocabularyDirectory
+        if let similarity = try guardSection.double("word_similarity") {
+            guard (0...1).contains(similarity) else { throw ConfigurationError(key: "cache.guard.word_similarity", problem: "must be between 0 and 1") }
+            config.cache.wordSimilarity = Float(similarity)
+        }
+        try guardSection.finish()
         var embedder = try cache.section("embedder")
         if let kind = try embedder.string("kind") {
             guard let value = EmbedderSettings.Kind(rawValue: kind) else {

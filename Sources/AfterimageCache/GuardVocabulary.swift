@@ -1,0 +1,84 @@
+import Foundation
+
+/// The word lists of the false-hit guard, read from plain-text files (`Config/guard/*.txt`) so
+/// admins can extend them without touching code.
+public struct GuardVocabulary: @unchecked Sendable {
+    /// Regular expressions removed from the lower-cased prompt (NSRegularExpression is immutable).
+    public var fillers: [NSRegularExpression] = []
+    public var stopwords: Set<String> = []
+    public var light: Set<String> = []
+    public var negators: Set<String> = []
+    public var numbers: [String: String] = [:]
+    public var canonical: [String: String] = [:]
+    /// Multi-word replacements, longest phrase first.
+    public var phrases: [(phrase: String, replacement: String)] = []
+    /// Category name → words; each category's set must be equal on both sides.
+    public var categories: [(name: String, words: Set<String>)] = []
+    public var sizesSmall: Set<String> = []
+    public var sizesBig: Set<String> = []
+    public var antonyms: [(String, String)] = []
+
+    public init() {}
+
+    /// Reads every file of a vocabulary directory; names the file and line of any problem.
+    public static func load(directory: String) throws -> GuardVocabulary {
+        var vocabulary = GuardVocabulary()
+        func lines(_ name: String) throws -> [(Int, String)] {
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw GuardVocabularyError(description: "guard vocabulary file \(path) is missing")
+            }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, raw in
+                let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                let trimmed = name == "filler.txt" ? String(raw).trimmingCharacters(in: .whitespaces) : line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { return nil }
+                return (index + 1, trimmed.lowercased())
+            }
+        }
+        func words(_ name: String) throws -> Set<String> { Set(try lines(name).map(\.1)) }
+        func pairs(_ name: String) throws -> [(String, String)] {
+            try lines(name).map { number, line in
+                let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw GuardVocabularyError(description: "\(name):\(number): expected 'word=value', got '\(line)'")
+                }
+                return (parts[0], parts[1])
+            }
+        }
+        for (number, pattern) in try lines("filler.txt") {
+            do {
+                vocabulary.fillers.append(try NSRegularExpression(pattern: pattern))
+            } catch {
+                throw GuardVocabularyError(description: "filler.txt:\(number): invalid regular expression '\(pattern)'")
+            }
+        }
+        vocabulary.stopwords = try words("stopwords.txt")
+        vocabulary.light = try words("light.txt")
+        vocabulary.negators = try words("negators.txt")
+        vocabulary.numbers = Dictionary(try pairs("numbers.txt"), uniquingKeysWith: { _, last in last })
+        vocabulary.canonical = Dictionary(try pairs("canonical.txt"), uniquingKeysWith: { _, last in last })
+        vocabulary.phrases = try pairs("phrases.txt").map { (phrase: $0.0, replacement: $0.1) }.sorted { $0.phrase.count > $1.phrase.count }
+        vocabulary.categories = try ["colours", "styles", "materials", "times", "eras"].map { name in (name, try words("\(name).txt")) }
+        vocabulary.sizesSmall = try words("sizes-small.txt")
+        vocabulary.sizesBig = try words("sizes-big.txt")
+        vocabulary.antonyms = try lines("antonyms.txt").map { number, line in
+            let parts = line.split(separator: " ").map(String.init)
+            guard parts.count == 2 else { throw GuardVocabularyError(description: "antonyms.txt:\(number): expected two words") }
+            return (parts[0], parts[1])
+        }
+        return vocabulary
+    }
+
+    /// Words that keep their surface form (never stemmed): every categorised word.
+    var unstemmed: Set<String> {
+        var set = negators.union(numbers.keys).union(sizesSmall).union(sizesBig)
+        for category in categories { set.formUnion(category.words) }
+        for (a, b) in antonyms { set.insert(a); set.insert(b) }
+        return set
+    }
+}
+
+/// A vocabulary file is missing or malformed.
+public struct GuardVocabularyError: Error, CustomStringConvertible {
+    public let description: String
+}

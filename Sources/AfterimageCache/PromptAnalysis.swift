@@ -1,0 +1,120 @@
+import Foundation
+
+/// What the guard needs to know about one prompt, computed once per prompt.
+public struct PromptAnalysis: Sendable, Equatable {
+    /// Quoted text to render ('OPEN'), lower-cased, sorted.
+    public var quoted: [String]
+    /// `--name value` parameters.
+    public var parameters: [String: String]
+    /// Content words after filler removal, canonicalisation and plural folding, in order.
+    public var words: [String]
+    /// `words` with verb endings folded (for alignment).
+    public var stems: [String]
+    /// Counts and numbers, sorted.
+    public var numbers: [String]
+    /// Words that follow a negator.
+    public var negated: Set<String>
+
+    /// The text that is embedded and compared: the content words joined.
+    public var embeddingText: String { words.joined(separator: " ") }
+}
+
+/// Turns prompts into `PromptAnalysis` with a vocabulary.
+public struct PromptAnalyzer: Sendable {
+    public let vocabulary: GuardVocabulary
+    let unstemmed: Set<String>
+    static let quoteExpression = try! NSRegularExpression(pattern: #"(?:^|[\s:(])['"]([^'"]+)['"]"#)
+    static let parameterExpression = try! NSRegularExpression(pattern: #"--(\w+)(?:\s+([^\s-][^\s]*))?"#)
+    static let wordExpression = try! NSRegularExpression(pattern: #"[\p{L}\p{N}]+(?:'[\p{L}]+)?"#)
+
+    public init(vocabulary: GuardVocabulary) {
+        self.vocabulary = vocabulary
+        self.unstemmed = vocabulary.unstemmed
+    }
+
+    public func analyze(_ prompt: String) -> PromptAnalysis {
+        var text = prompt.precomposedStringWithCompatibilityMapping.lowercased()
+            .replacingOccurrences(of: "\u{2019}", with: "'").replacingOccurrences(of: "\u{201C}", with: "\"")
+            .replacingOccurrences(of: "\u{201D}", with: "\"")
+        let quoted = Self.matches(Self.quoteExpression, in: text).compactMap { $0[1] }.sorted()
+        var parameters = [String: String]()
+        for match in Self.matches(Self.parameterExpression, in: text) {
+            if let name = match[1] { parameters[name] = match[2] ?? "" }
+        }
+        text = Self.replace(Self.parameterExpression, in: text, with: " ")
+        text = Self.replace(Self.quoteExpression, in: text, with: " ")
+        for filler in vocabulary.fillers { text = Self.replace(filler, in: text, with: " ") }
+        for (phrase, replacement) in vocabulary.phrases {
+            guard text.contains(phrase) else { continue }
+            let expression = try? NSRegularExpression(pattern: "\\b" + NSRegularExpression.escapedPattern(for: phrase) + "\\b")
+            if let expression { text = Self.replace(expression, in: text, with: replacement) }
+        }
+        text = text.replacingOccurrences(of: "-", with: " ")
+        let raw = Self.matches(Self.wordExpression, in: text).compactMap { $0[0] }
+        let lemmas = raw.map(lemma)
+        let words = raw.enumerated().compactMap { index, word in vocabulary.stopwords.contains(word) ? nil : lemmas[index] }
+            .filter { !vocabulary.stopwords.contains($0) }
+        var numbers = [String]()
+        for word in words {
+            if let value = vocabulary.numbers[word] {
+                numbers.append(value)
+            } else if word.first?.isNumber == true, word.range(of: #"^\d+(s|th|st|nd|rd|mm|k)?$"#, options: .regularExpression) != nil {
+                numbers.append(word)
+            }
+        }
+        var negated = Set<String>()
+        for (index, word) in lemmas.enumerated() where vocabulary.negators.contains(word) {
+            if let next = lemmas[(index + 1)...].prefix(2).first(where: { !vocabulary.stopwords.contains($0) }) { negated.insert(next) }
+        }
+        return PromptAnalysis(
+            quoted: quoted, parameters: parameters, words: words,
+            stems: words.map { unstemmed.contains($0) ? $0 : canonical(Self.stem($0)) },
+            numbers: numbers.sorted(), negated: negated
+        )
+    }
+
+    func canonical(_ word: String) -> String { vocabulary.canonical[word] ?? word }
+
+    /// Canonical form, then plural folding, then canonical again.
+    func lemma(_ input: String) -> String {
+        var word = canonical(input)
+        if word.count > 4, word.hasSuffix("ies") {
+            word = String(word.dropLast(3)) + "y"
+        } else if word.count > 4, word.range(of: "(ss|x|ch|sh)es$", options: .regularExpression) != nil {
+            word = String(word.dropLast(2))
+        } else if word.count > 3, word.hasSuffix("s"), !word.hasSuffix("ss"), !word.hasSuffix("us") {
+            word = String(word.dropLast())
+        }
+        return canonical(word)
+    }
+
+    /// Folds -ing / -ed / final -e so "reads", "reading" and "read" meet.
+    static func stem(_ input: String) -> String {
+        var word = Array(input)
+        func undouble() {
+            if word.count > 2, word[word.count - 1] == word[word.count - 2], !"ls".contains(word[word.count - 1]) { word.removeLast() }
+        }
+        if word.count > 5, input.hasSuffix("ing") {
+            word.removeLast(3)
+            undouble()
+        } else if word.count > 4, input.hasSuffix("ed") {
+            word.removeLast(2)
+            undouble()
+        }
+        if word.count > 3, word.last == "e" { word.removeLast() }
+        return String(word)
+    }
+
+    static func matches(_ expression: NSRegularExpression, in text: String) -> [[String?]] {
+        let range = NSRange(text.startIndex..., in: text)
+        return expression.matches(in: text, range: range).map { match in
+            (0..<match.numberOfRanges).map { group in
+                Range(match.range(at: group), in: text).map { String(text[$0]) }
+            }
+        }
+    }
+
+    static func replace(_ expression: NSRegularExpression, in text: String, with template: String) -> String {
+        expression.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: NSRegularExpression.escapedTemplate(for: template))
+    }
+}

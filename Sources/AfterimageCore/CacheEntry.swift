@@ -1,0 +1,90 @@
+import Foundation
+
+/// A cached answer: the request it answered (namespace, partition, prompt, embedding) and the
+/// stored response it can be served from.
+public struct CacheEntry: Sendable, Equatable {
+    public var id: Int64?
+    /// Tenant isolation: an entry is only ever served within its namespace.
+    public var namespace: String
+    /// SHA-256 of the canonical exact-match parameters (endpoint, model, size, …, input images).
+    public var partitionKey: String
+    /// SHA-256 of the normalised prompt (the direct-hit key).
+    public var directKey: String
+    public var prompt: String
+    public var normalizedPrompt: String
+    /// The prompt's embedding (unit length), or nil when it could not be computed.
+    public var embedding: [Float]?
+    public var embeddingModel: String?
+    public var endpoint: ImageEndpoint
+    public var provider: String
+    public var model: String
+    /// The upstream answer's top-level fields except `data` (`created`, `usage`, `size`, …).
+    public var response: [String: JSONValue]
+    /// The answer's images in order, with each item's other fields (e.g. `revised_prompt`).
+    public var images: [StoredImage]
+    public var imageExtras: [[String: JSONValue]]
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var lastHitAt: Date?
+    public var hitCount: Int
+
+    public init(
+        id: Int64? = nil, namespace: String, partitionKey: String, directKey: String, prompt: String, normalizedPrompt: String,
+        embedding: [Float]?, embeddingModel: String?, endpoint: ImageEndpoint, provider: String, model: String,
+        response: [String: JSONValue], images: [StoredImage], imageExtras: [[String: JSONValue]],
+        createdAt: Date, expiresAt: Date, lastHitAt: Date? = nil, hitCount: Int = 0
+    ) {
+        self.id = id
+        self.namespace = namespace
+        self.partitionKey = partitionKey
+        self.directKey = directKey
+        self.prompt = prompt
+        self.normalizedPrompt = normalizedPrompt
+        self.embedding = embedding
+        self.embeddingModel = embeddingModel
+        self.endpoint = endpoint
+        self.provider = provider
+        self.model = model
+        self.response = response
+        self.images = images
+        self.imageExtras = imageExtras
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastHitAt = lastHitAt
+        self.hitCount = hitCount
+    }
+
+    /// Bytes of the entry's images.
+    public var byteCount: Int { images.reduce(0) { $0 + $1.byteCount } }
+}
+
+/// An index row: what the in-memory vector index needs of an entry.
+public struct CacheVector: Sendable {
+    public var id: Int64
+    public var namespace: String
+    public var partitionKey: String
+    public var embedding: [Float]
+    public init(id: Int64, namespace: String, partitionKey: String, embedding: [Float]) {
+        self.id = id
+        self.namespace = namespace
+        self.partitionKey = partitionKey
+        self.embedding = embedding
+    }
+}
+
+/// Persistent cache entries.
+public protocol CacheStore: Sendable {
+    /// Stores an entry, replacing one with the same namespace, partition and direct key;
+    /// returns the new id and the id it replaced, if any.
+    func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: Int64?)
+    /// The unexpired entry with this direct key.
+    func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry?
+    /// The entry with this id if it exists and has not expired.
+    func get(id: Int64, now: Date) async throws -> CacheEntry?
+    /// Records a hit (count and time, for LRU).
+    func recordHit(id: Int64, at: Date) async throws
+    /// Every unexpired entry's vector, for building the index at startup.
+    func vectors(now: Date) async throws -> [CacheVector]
+    /// Deletes entries; returns the ids actually deleted.
+    func delete(ids: [Int64]) async throws -> [Int64]
+}
