@@ -1,3 +1,4 @@
+import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
 import AfterimageStorage
@@ -40,6 +41,12 @@ public enum AfterimageApp {
         )
         let signer = URLSigner(secret: try SigningSecret.load(configuration: configuration), lifetime: configuration.files.urlTTLSeconds)
         let router = ModelRouter(configuration: configuration)
+        var cache: SemanticCache?
+        if configuration.cache.enabled {
+            let vocabulary = try GuardVocabulary.load(directory: configuration.cache.vocabularyDirectory)
+            cache = SemanticCache(settings: configuration.cache, store: SQLiteCacheStore(database: database), embedder: embedder, vocabulary: vocabulary)
+            try await cache?.loadIndex()
+        }
         let publicBaseURL = PublicBaseURL(configuration.publicBaseURL)
 
         let pipeline = ImagePipeline(
@@ -48,7 +55,8 @@ public enum AfterimageApp {
             dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry),
             assembler: ImageResponseAssembler(upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL),
             metrics: metrics,
-            maxBodyBytes: configuration.server.maxBodyBytes
+            maxBodyBytes: configuration.server.maxBodyBytes,
+            cache: cache
         )
 
         let httpRouter = Router(context: AfterimageRequestContext.self)

@@ -37,6 +37,7 @@ public final class TestGateway: Sendable {
             "AFTERIMAGE_ADMIN_KEY": Self.adminKey,
         ])
         configuration.embedder.kind = .hashing
+        configuration.cache.vocabularyDirectory = Self.packageRoot.appendingPathComponent("Config/guard").path
         configuration.upstream.initialBackoffMs = 5
         configuration.upstream.maxBackoffMs = 50
         configure(&configuration)
@@ -67,6 +68,9 @@ public final class TestGateway: Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// The repository root (for `Config/…`).
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Creates a key directly in the database, as the CLI does; returns (key, secret).
     public func createKey(name: String = "test", namespace: String? = nil, models: [String]? = nil, expiresAt: Date? = nil) async throws -> (VirtualKey, String) {

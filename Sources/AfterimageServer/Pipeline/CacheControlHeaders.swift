@@ -1,0 +1,66 @@
+import AfterimageCore
+import HTTPTypes
+import Hummingbird
+
+/// Per-request cache controls: `Cache-Control: no-cache` (skip lookup, still store), `no-store`
+/// (do not store), `x-afterimage-cache-threshold` (may only raise the threshold),
+/// `x-afterimage-cache-ttl` (seconds), `x-afterimage-cache-type` (`direct` | `semantic`);
+/// the `x-bf-cache-*` names are accepted too. Invalid values are a 400 naming the header.
+struct CacheControlHeaders: Sendable {
+    enum LookupType: String { case direct, semantic }
+
+    var skipLookup = false
+    var noStore = false
+    var threshold: Float?
+    var ttlSeconds: Int?
+    var type: LookupType?
+
+    init(_ headers: HTTPFields) throws {
+        if let cacheControl = headers[.cacheControl]?.lowercased() {
+            let directives = cacheControl.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            skipLookup = directives.contains("no-cache")
+            noStore = directives.contains("no-store")
+        }
+        if let (name, value) = Self.value(headers, "cache-threshold") {
+            guard let threshold = Float(value), threshold >= 0, threshold <= 1 else {
+                throw AfterimageError.invalidPayload("Header '\(name)' must be a number between 0 and 1, got '\(value)'.", param: name)
+            }
+            self.threshold = threshold
+        }
+        if let (name, value) = Self.value(headers, "cache-ttl") {
+            guard let seconds = Self.seconds(value), seconds > 0 else {
+                throw AfterimageError.invalidPayload("Header '\(name)' must be a positive number of seconds (or like 30m, 12h, 7d), got '\(value)'.", param: name)
+            }
+            ttlSeconds = seconds
+        }
+        if let (name, value) = Self.value(headers, "cache-type") {
+            guard let type = LookupType(rawValue: value.lowercased()) else {
+                throw AfterimageError.invalidPayload("Header '\(name)' must be 'direct' or 'semantic', got '\(value)'.", param: name)
+            }
+            self.type = type
+        }
+    }
+
+    /// The `x-afterimage-…` header, else its `x-bf-…` twin.
+    static func value(_ headers: HTTPFields, _ suffix: String) -> (String, String)? {
+        for name in ["x-afterimage-\(suffix)", "x-bf-\(suffix)"] {
+            if let field = HTTPField.Name(name), let value = headers[field] {
+                return (name, value.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return nil
+    }
+
+    /// `3600`, `30s`, `30m`, `12h` or `7d` as seconds.
+    static func seconds(_ text: String) -> Int? {
+        if let plain = Int(text) { return plain }
+        guard let unit = text.last, let number = Int(text.dropLast()) else { return nil }
+        switch unit {
+        case "s": return number
+        case "m": return number * 60
+        case "h": return number * 3600
+        case "d": return number * 86_400
+        default: return nil
+        }
+    }
+}

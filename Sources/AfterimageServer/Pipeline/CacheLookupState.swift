@@ -1,0 +1,94 @@
+import AfterimageCache
+import AfterimageCore
+import Foundation
+import HTTPTypes
+
+/// One request's dealings with the cache: its keys, the controls it sent, the lookup (direct,
+/// then semantic) and what to store after a miss.
+struct CacheLookupState: Sendable {
+    let cache: SemanticCache?
+    let namespace: String
+    let partitionKey: String
+    let prompt: String
+    let controls: CacheControlHeaders
+    let threshold: Float
+    var debug: CacheDebug
+    /// The prompt's embedding, once computed by the semantic lookup.
+    var embedding: [Float]?
+
+    init(request: ImageRequest, model: ModelCapability, namespace: String, controls: CacheControlHeaders, cache: SemanticCache?) {
+        self.cache = cache
+        self.namespace = namespace
+        self.partitionKey = CacheKeys.partitionKey(request, model: model)
+        self.prompt = request.prompt ?? ""
+        self.controls = controls
+        let configured = cache?.settings.threshold ?? 1
+        // A header may raise the threshold, never lower it.
+        self.threshold = max(configured, controls.threshold ?? configured)
+        self.debug = CacheDebug(requestedProvider: model.provider, requestedModel: model.id)
+        if let cache {
+            debug.embeddingProvider = cache.embedder.provider
+            debug.embeddingModel = cache.embedder.modelID
+            debug.threshold = threshold
+        }
+    }
+
+    /// Whether a miss's answer is stored.
+    var shouldStore: Bool { cache != nil && !controls.noStore }
+
+    var ttlSeconds: Int { controls.ttlSeconds ?? cache?.settings.ttlSeconds ?? 0 }
+
+    /// Concurrent misses with this key share one upstream call.
+    var flightKey: String? {
+        shouldStore ? [namespace, partitionKey, CacheKeys.directKey(prompt)].joined(separator: "\u{1F}") : nil
+    }
+
+    /// Direct, then semantic lookup; nil on a miss or bypass (`debug` says which).
+    mutating func find() async throws -> CacheEntry? {
+        guard let cache, !controls.skipLookup else {
+            debug.outcome = "bypass"
+            return nil
+        }
+        debug.outcome = "miss"
+        if controls.type != .semantic, let entry = try await cache.lookupDirect(namespace: namespace, partitionKey: partitionKey, prompt: prompt) {
+            debug.outcome = "direct"
+            debug.entryID = entry.id
+            return entry
+        }
+        guard controls.type != .direct, !prompt.isEmpty else { return nil }
+        do {
+            let outcome = try await cache.lookupSemantic(namespace: namespace, partitionKey: partitionKey, prompt: prompt, threshold: threshold)
+            embedding = outcome.embedding
+            debug.inputTokens = outcome.tokens
+            debug.similarity = outcome.similarity
+            debug.refusedBy = outcome.refusedBy
+            if let entry = outcome.entry {
+                debug.outcome = "semantic"
+                debug.entryID = entry.id
+                return entry
+            }
+        } catch {
+            // An embedder failure costs the semantic lookup, never the request.
+            debug.refusedBy = "embedding_failed"
+        }
+        return nil
+    }
+
+    /// The embedding to store with a new entry: the lookup's, or computed now (nil if it fails).
+    func embeddingForStore() async -> [Float]? {
+        if let embedding { return embedding }
+        guard let cache, shouldStore, !prompt.isEmpty else { return nil }
+        return try? await cache.embed(prompt).vector
+    }
+}
+
+extension CacheDebug {
+    /// `x-afterimage-cache` and, when known, `x-afterimage-cache-similarity`.
+    var headers: HTTPFields {
+        var fields: HTTPFields = [HTTPField.Name("x-afterimage-cache")!: headerValue]
+        if let similarity, outcome != "direct" {
+            fields[HTTPField.Name("x-afterimage-cache-similarity")!] = String(format: "%.6f", similarity)
+        }
+        return fields
+    }
+}
