@@ -63,6 +63,15 @@ extension JSONValue {
         }
     }
 
+    /// The value as a floating-point number (integers included).
+    public var doubleValue: Double? {
+        switch self {
+        case .number(let value): return value
+        case .integer(let value): return Double(value)
+        default: return nil
+        }
+    }
+
     /// The object payload, if this is an object.
     public var objectValue: [String: JSONValue]? {
         if case .object(let value) = self { return value }

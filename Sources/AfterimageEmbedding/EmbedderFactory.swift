@@ -37,13 +37,12 @@ public enum EmbedderFactory {
     public static func make(_ settings: EmbedderSettings, verifyManifest: Bool = true) throws -> any Embedder {
         switch settings.kind {
         case .minilm:
-            BLASRuntime.setThreads(settings.threads)
             if verifyManifest, settings.modelDirectory.hasSuffix(MiniLMManifest.defaultDirectory),
                let problem = MiniLMManifest.problem(in: settings.modelDirectory) {
                 throw EmbedderUnavailable(description: problem)
             }
             do {
-                return try MiniLMEmbedder(directory: settings.modelDirectory, executor: EmbeddingExecutor(workers: settings.threads))
+                return try MiniLMEmbedder(directory: settings.modelDirectory, executor: EmbeddingExecutor(workers: settings.threads), blasThreads: settings.threads)
             } catch let error as Safetensors.FormatError {
                 throw EmbedderUnavailable(description: "model file \(error.description); fetch the default model with: \(MiniLMManifest.fetchCommand)")
             }

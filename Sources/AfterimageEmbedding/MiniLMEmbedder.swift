@@ -18,7 +18,8 @@ public final class MiniLMEmbedder: Embedder {
     public static let requiredFiles = ["config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors", "1_Pooling/config.json"]
 
     /// Loads a model directory. Errors name the file and the problem.
-    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 16) throws {
+    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 16, blasThreads: Int = 1) throws {
+        BLASRuntime.setThreads(blasThreads)
         let root = URL(fileURLWithPath: directory)
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
         for name in Self.requiredFiles where !FileManager.default.fileExists(atPath: path(name)) {

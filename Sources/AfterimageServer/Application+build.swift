@@ -21,6 +21,8 @@ public enum AfterimageApp {
         var logger = logger ?? Logger(label: "afterimage")
         if logger.logLevel == .info, let level = Logger.Level(rawValue: configuration.logLevel) { logger.logLevel = level }
 
+        // Before any BLAS call: OpenBLAS's own threads deadlock under concurrent callers.
+        BLASRuntime.setThreads(configuration.embedder.threads)
         let embedder = try EmbedderFactory.make(configuration.embedder)
         let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
         let blobs = try FileBlobStore(database: database, dataDirectory: configuration.dataDirectoryURL)

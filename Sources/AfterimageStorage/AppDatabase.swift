@@ -10,6 +10,10 @@ public struct AppDatabase: Sendable {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        // GRDB waits for a free reader by blocking a Dispatch thread; on a 2-core machine a few such
+        // waits can starve the threads that would release the readers. Enough readers that
+        // concurrent requests never wait.
+        configuration.maximumReaderCount = 64
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }

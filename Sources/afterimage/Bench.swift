@@ -1,3 +1,4 @@
+import AfterimageCore
 import AfterimageEmbedding
 import AfterimageServer
 import ArgumentParser

@@ -7,31 +7,11 @@ import Testing
 @Suite struct CommandLineTests {
     static let binary = OpenAISDKTests.packageRoot.appendingPathComponent(".build/debug/afterimage").path
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func run(_ arguments: [String], environment: [String: String], input: Data? = nil) async throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
-        process.currentDirectoryURL = FileManager.default.temporaryDirectory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
-        let (o, e) = await (stdout, stderr)
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    func run(_ arguments: [String], environment: [String: String], input: Data? = nil) async throws -> ChildProcess.Outcome {
+        try await ChildProcess.run(
+            Self.binary, arguments, environment: environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a },
+            input: input, directory: FileManager.default.temporaryDirectory
+        )
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))

@@ -26,20 +26,12 @@ import Testing
             try TestImages.png(width: 256, height: 256, seed: "sdk-image").write(to: image)
             try TestImages.png(width: 256, height: 256, seed: "sdk-mask").write(to: mask)
 
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [
+            let outcome = try await ChildProcess.run(python, [
                 Self.packageRoot.appendingPathComponent("Tests/sdk/sdk_check.py").path,
                 f.base, f.secret, image.path, mask.path,
-            ]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = try await Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "\(text)")
+            ])
+            let text = outcome.stdout + outcome.stderr
+            #expect(outcome.status == 0, "\(text)")
             #expect(text.contains("sdk checks passed"))
             let edits = f.stub.received.filter { $0.path == "edits" }
             #expect(edits.count == 3)

@@ -2,6 +2,10 @@ import Foundation
 
 /// Facts about and settings of the BLAS library loaded at run time (OpenBLAS when
 /// `libopenblas0-pthread` provides `libblas.so.3`, otherwise the reference BLAS).
+///
+/// OpenBLAS's own thread pool must not be used while several threads call BLAS at once (the
+/// server's request tasks do): that can deadlock. Every entry point sets the thread count first
+/// (`setThreads(1)` unless configured), before any BLAS call.
 public enum BLASRuntime {
     private typealias SetThreads = @convention(c) (Int32) -> Void
     private typealias GetConfig = @convention(c) () -> UnsafePointer<CChar>?
