@@ -91,3 +91,25 @@ import Testing
         #expect(lines.first?.contains("scripts/fetch-model.sh") == true)
     }
 }
+
+extension CommandLineTests {
+    /// `cache eval` on the public pairs with MiniLM: the goal is zero false hits and recall ≥ 60%.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    func cacheEvalMeetsTheGoalOnThePublicPairs() async throws {
+        let root = OpenAISDKTests.packageRoot
+        try #require(FileManager.default.fileExists(atPath: root.appendingPathComponent("models/all-MiniLM-L6-v2/model.safetensors").path), "run scripts/fetch-model.sh")
+        let pairs = root.appendingPathComponent("Tests/AfterimageServerTests/Fixtures/cache-pairs-public.jsonl").path
+        let outcome = try await ChildProcess.run(
+            Self.binary, ["cache", "eval", "--pairs", pairs, "--json", "--config", root.appendingPathComponent("Config/afterimage.yaml").path],
+            environment: ["PATH": "/usr/bin:/bin"], directory: root
+        )
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let result = try JSONDecoder().decode(JSONValue.self, from: Data(outcome.stdout.utf8))
+        #expect(result["pairs"] == 167 && result["same_pairs"] == 84 && result["different_pairs"] == 83)
+        #expect(result["false_hits"] == 0)
+        #expect((result["recall"]?.doubleValue ?? 0) >= 0.6)
+        #expect(result["precision"]?.doubleValue == 1)
+        #expect(result["per_kind"]?["trivial"]?["pairs"] == 31)
+        #expect(result["threshold"]?.doubleValue.map { abs($0 - 0.85) < 1e-6 } == true)
+    }
+}

@@ -1,0 +1,65 @@
+import AfterimageCache
+import AfterimageCore
+import AfterimageEmbedding
+import Foundation
+import Testing
+
+/// The guard's rules on sentences of our own (not the public pairs), with the hashing embedder so
+/// only exact alignment counts.
+@Suite struct FalseHitGuardTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let vocabulary = try! GuardVocabulary.load(directory: root.appendingPathComponent("Config/guard").path)
+    let matcher = CacheMatcher(vocabulary: Self.vocabulary, embedder: HashingEmbedder(), wordSimilarity: 0.75)
+
+    func verdict(_ a: String, _ b: String) async -> FalseHitGuard.Verdict {
+        await matcher.falseHitGuard.verdict(cached: matcher.analyzer.analyze(a), incoming: matcher.analyzer.analyze(b))
+    }
+
+    @Test(arguments: [
+        ("Please generate an image of a copper kettle on a stove", "copper kettle on a stove"),
+        ("a grey mouse in a colourful theatre", "a gray mouse in a colorful theater"),
+        ("Can you make me a lighthouse at sunset? Thanks!", "lighthouse at sunset"),
+        ("tulips, windmill, watercolor --ar 3:2 --v 6", "watercolor, windmill, tulips --v 6 --ar 3:2"),
+        ("A Bowl Of Cherries", "a bowl of cherries."),
+    ])
+    func allowsParaphrasesFillerSpellingAndReordering(_ a: String, _ b: String) async {
+        let result = await verdict(a, b)
+        #expect(result.allowed, "refused by \(result.rule ?? "?")")
+    }
+
+    @Test(arguments: [
+        ("a green umbrella in the rain", "a purple umbrella in the rain", "colours"),
+        ("two owls on a branch", "seven owls on a branch", "numbers"),
+        ("a toaster with no cord", "a toaster with a cord", "negation"),
+        ("a shop sign reading 'SALE'", "a shop sign reading 'SOLD'", "quoted_text"),
+        ("a desert road --ar 16:9", "a desert road --ar 9:16", "parameters"),
+        ("a pencil sketch of a bicycle", "an oil painting of a bicycle", "styles"),
+        ("a glass vase on a shelf", "a wooden vase on a shelf", "materials"),
+        ("a harbour at dawn", "a harbour at midnight", "times"),
+        ("a tiny dragon on a desk", "a huge dragon on a desk", "size"),
+        ("a black hat and a white scarf", "a white hat and a black scarf", "colour_binding"),
+        ("a fox chasing a rabbit", "a rabbit chasing a fox", "role_swap"),
+        ("a lamp on the left, a chair on the right", "a lamp on the right, a chair on the left", "spatial_binding"),
+    ])
+    func refusesConflicts(_ a: String, _ b: String, _ rule: String) async {
+        let result = await verdict(a, b)
+        #expect(!result.allowed)
+        #expect(result.rule == rule)
+    }
+
+    @Test func refusesAddedAndRemovedObjects() async {
+        #expect(await verdict("a desk with a lamp", "a desk with a lamp and a cactus").rule == "unaligned:cactus")
+        #expect(await !verdict("a kettle, a teapot and a mug", "a kettle and a mug").allowed)
+    }
+
+    @Test func vocabularyErrorsNameTheFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vocab-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        #expect(throws: GuardVocabularyError.self) { try GuardVocabulary.load(directory: directory.path) }
+        do {
+            _ = try GuardVocabulary.load(directory: directory.path)
+        } catch {
+            #expect("\(error)".contains("filler.txt"))
+        }
+    }
+}
