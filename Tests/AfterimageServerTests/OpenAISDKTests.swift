@@ -33,6 +33,8 @@ import Testing
             let text = outcome.stdout + outcome.stderr
             #expect(outcome.status == 0, "\(text)")
             #expect(text.contains("sdk checks passed"))
+            #expect(text.contains("ok cache hit served as url"))
+            #expect(f.stub.received.filter { $0.path == "generations" }.count == 3, "the repeated prompt was a cache hit")
             let edits = f.stub.received.filter { $0.path == "edits" }
             #expect(edits.count == 3)
             #expect(edits.allSatisfy { $0.files.allSatisfy { $0.contentType == "image/png" } })

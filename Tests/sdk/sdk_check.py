@@ -30,10 +30,10 @@ def check_item(item, response_format, expected_size=None):
         assert size == expected_size, f"size {size} != {expected_size}"
 
 
-def check_extra(response, request_type):
+def check_extra(response, request_type, cache_hit=False):
     extra = response.to_dict()["extra_fields"]
     assert extra["request_type"] == request_type, extra
-    assert extra["cache_debug"]["cache_hit"] is False, extra
+    assert extra["cache_debug"]["cache_hit"] is cache_hit, extra
 
 
 def main():
@@ -44,6 +44,13 @@ def main():
     check_item(result.data[0], "b64_json", (1024, 1536))
     check_extra(result, "image_generation")
     print("ok generate b64_json")
+
+    hit = client.images.generate(model="gpt-image-1", prompt="A watercolor fox!", size="1024x1536", response_format="url")
+    check_item(hit.data[0], "url", (1024, 1536))
+    check_extra(hit, "image_generation", cache_hit=True)
+    assert hit.to_dict()["extra_fields"]["cache_debug"]["hit_type"] == "direct"
+    assert hit.usage is None or hit.usage.output_tokens == 0, hit.usage
+    print("ok cache hit served as url")
 
     result = client.images.generate(model="gpt-image-1", prompt="a watercolor fox", response_format="url", n=2)
     assert len(result.data) == 2
