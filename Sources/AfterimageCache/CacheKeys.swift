@@ -15,7 +15,12 @@ public enum CacheKeys {
 
     /// SHA-256 of the normalised prompt.
     public static func directKey(_ prompt: String) -> String {
-        Data(normalizedPrompt(prompt).utf8).sha256Hex
+        directKey(normalized: normalizedPrompt(prompt))
+    }
+
+    /// SHA-256 of an already normalised prompt.
+    public static func directKey(normalized: String) -> String {
+        Data(normalized.utf8).sha256Hex
     }
 
     /// SHA-256 of the canonical exact-match parameters: endpoint, provider and model, every other

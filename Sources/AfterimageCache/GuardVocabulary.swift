@@ -10,8 +10,8 @@ public struct GuardVocabulary: @unchecked Sendable {
     public var negators: Set<String> = []
     public var numbers: [String: String] = [:]
     public var canonical: [String: String] = [:]
-    /// Multi-word replacements, longest phrase first.
-    public var phrases: [(phrase: String, replacement: String)] = []
+    /// Multi-word replacements, longest phrase first, each compiled once with word boundaries.
+    public var phrases: [(phrase: String, expression: NSRegularExpression, replacement: String)] = []
     /// Category name → words; each category's set must be equal on both sides.
     public var categories: [(name: String, words: Set<String>)] = []
     public var sizesSmall: Set<String> = []
@@ -57,7 +57,13 @@ public struct GuardVocabulary: @unchecked Sendable {
         vocabulary.negators = try words("negators.txt")
         vocabulary.numbers = Dictionary(try pairs("numbers.txt"), uniquingKeysWith: { _, last in last })
         vocabulary.canonical = Dictionary(try pairs("canonical.txt"), uniquingKeysWith: { _, last in last })
-        vocabulary.phrases = try pairs("phrases.txt").map { (phrase: $0.0, replacement: $0.1) }.sorted { $0.phrase.count > $1.phrase.count }
+        vocabulary.phrases = try pairs("phrases.txt").sorted { $0.0.count > $1.0.count }.map { phrase, replacement in
+            let pattern = "\\b" + NSRegularExpression.escapedPattern(for: phrase) + "\\b"
+            guard let expression = try? NSRegularExpression(pattern: pattern) else {
+                throw GuardVocabularyError(description: "phrases.txt: cannot match '\(phrase)'")
+            }
+            return (phrase, expression, replacement)
+        }
         vocabulary.categories = try ["colours", "styles", "materials", "times", "eras"].map { name in (name, try words("\(name).txt")) }
         vocabulary.sizesSmall = try words("sizes-small.txt")
         vocabulary.sizesBig = try words("sizes-big.txt")

@@ -44,10 +44,8 @@ public struct PromptAnalyzer: Sendable {
         text = Self.replace(Self.parameterExpression, in: text, with: " ")
         text = Self.replace(Self.quoteExpression, in: text, with: " ")
         for filler in vocabulary.fillers { text = Self.replace(filler, in: text, with: " ") }
-        for (phrase, replacement) in vocabulary.phrases {
-            guard text.contains(phrase) else { continue }
-            let expression = try? NSRegularExpression(pattern: "\\b" + NSRegularExpression.escapedPattern(for: phrase) + "\\b")
-            if let expression { text = Self.replace(expression, in: text, with: replacement) }
+        for (phrase, expression, replacement) in vocabulary.phrases where text.contains(phrase) {
+            text = Self.replace(expression, in: text, with: replacement)
         }
         text = text.replacingOccurrences(of: "-", with: " ")
         let raw = Self.matches(Self.wordExpression, in: text).compactMap { $0[0] }

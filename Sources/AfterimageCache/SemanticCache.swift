@@ -63,12 +63,9 @@ public final class SemanticCache: Sendable {
         return vectors.count
     }
 
-    /// Entries in the in-memory index.
-    public var indexedCount: Int { index.count }
-
-    /// The unexpired entry with the same normalised prompt, namespace and partition.
-    public func lookupDirect(namespace: String, partitionKey: String, prompt: String, now: Date = Date()) async throws -> CacheEntry? {
-        try await store.findDirect(namespace: namespace, partitionKey: partitionKey, directKey: CacheKeys.directKey(prompt), now: now)
+    /// The unexpired entry with the same direct key (`CacheKeys.directKey`), namespace and partition.
+    public func lookupDirect(namespace: String, partitionKey: String, directKey: String, now: Date = Date()) async throws -> CacheEntry? {
+        try await store.findDirect(namespace: namespace, partitionKey: partitionKey, directKey: directKey, now: now)
     }
 
     /// Embeds the prompt's content words for lookup and storage.

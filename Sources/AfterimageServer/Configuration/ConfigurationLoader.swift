@@ -67,8 +67,8 @@ public enum ConfigurationLoader {
         try upstream.finish()
 
         config.defaultProvider = try root.string("default_provider") ?? config.defaultProvider
-        if root.values["providers"] != nil {
-            var providersSection = try root.section("providers")
+        var providersSection = try root.section("providers")
+        if !providersSection.values.isEmpty {
             var providers = [String: AfterimageConfiguration.Provider]()
             for name in providersSection.values.keys.sorted() {
                 var entry = try providersSection.section(name)
@@ -81,8 +81,6 @@ public enum ConfigurationLoader {
             }
             try providersSection.finish()
             config.providers = providers
-        } else {
-            _ = root.raw("providers")
         }
         guard config.providers[config.defaultProvider] != nil else {
             throw ConfigurationError(key: "default_provider", problem: "'\(config.defaultProvider)' is not a configured provider")

@@ -10,6 +10,9 @@ struct CacheLookupState: Sendable {
     let namespace: String
     let partitionKey: String
     let prompt: String
+    /// The normalised prompt and its SHA-256, computed once per request.
+    let normalizedPrompt: String
+    let directKey: String
     let controls: CacheControlHeaders
     let threshold: Float
     var debug: CacheDebug
@@ -21,6 +24,8 @@ struct CacheLookupState: Sendable {
         self.namespace = namespace
         self.partitionKey = CacheKeys.partitionKey(request, model: model)
         self.prompt = request.prompt ?? ""
+        self.normalizedPrompt = CacheKeys.normalizedPrompt(prompt)
+        self.directKey = CacheKeys.directKey(normalized: normalizedPrompt)
         self.controls = controls
         let configured = cache?.settings.threshold ?? 1
         // A header may raise the threshold, never lower it.
@@ -40,7 +45,7 @@ struct CacheLookupState: Sendable {
 
     /// Concurrent misses with this key share one upstream call.
     var flightKey: String? {
-        shouldStore ? [namespace, partitionKey, CacheKeys.directKey(prompt)].joined(separator: "\u{1F}") : nil
+        shouldStore ? [namespace, partitionKey, directKey].joined(separator: "\u{1F}") : nil
     }
 
     /// Direct, then semantic lookup; nil on a miss or bypass (`debug` says which).
@@ -50,7 +55,7 @@ struct CacheLookupState: Sendable {
             return nil
         }
         debug.outcome = "miss"
-        if controls.type != .semantic, let entry = try await cache.lookupDirect(namespace: namespace, partitionKey: partitionKey, prompt: prompt) {
+        if controls.type != .semantic, let entry = try await cache.lookupDirect(namespace: namespace, partitionKey: partitionKey, directKey: directKey) {
             debug.outcome = "direct"
             debug.entryID = entry.id
             return entry

@@ -112,8 +112,8 @@ struct ImagePipeline: Sendable {
             let now = Date()
             let vector = await embedding
             miss.entry = try await cache.store(CacheEntry(
-                namespace: lookup.namespace, partitionKey: lookup.partitionKey, directKey: CacheKeys.directKey(lookup.prompt),
-                prompt: lookup.prompt, normalizedPrompt: CacheKeys.normalizedPrompt(lookup.prompt),
+                namespace: lookup.namespace, partitionKey: lookup.partitionKey, directKey: lookup.directKey,
+                prompt: lookup.prompt, normalizedPrompt: lookup.normalizedPrompt,
                 embedding: vector, embeddingModel: vector == nil ? nil : cache.embedder.modelID,
                 endpoint: plan.request.endpoint, provider: result.target.model.provider, model: result.target.model.id,
                 response: top, images: outputs.map(\.image), imageExtras: outputs.map(\.extra),

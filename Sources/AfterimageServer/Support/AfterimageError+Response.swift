@@ -46,10 +46,4 @@ enum JSONResponse {
         let data = (try? JSONEncoder.afterimage.encode(value)) ?? Data()
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
-
-    /// A JSON response of any `Encodable`.
-    static func make(encodable value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONEncoder.afterimage.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
-    }
 }

@@ -47,6 +47,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         if let keyID = info.keyID { metadata["key_id"] = .string(keyID) }
         if let model = info.modelRequested { metadata["model"] = .string(model) }
         if info.endpoint != nil { metadata["cache"] = .string(info.cacheOutcome) }
+        if info.upstreamAttempts > 0 { metadata["upstream_attempts"] = .stringConvertible(info.upstreamAttempts) }
         if let errorCode { metadata["error"] = .string(errorCode) }
         logger.info("request", metadata: metadata)
         return response
