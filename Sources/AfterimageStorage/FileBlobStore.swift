@@ -26,8 +26,8 @@ public struct FileBlobStore: BlobStore {
             height: info.dimensions.height, byteCount: data.count
         )
         let url = fileURL(id: image.id, format: image.format)
-        if !FileManager.default.fileExists(atPath: url.path) {
-            try DurableFile.write(data, to: url)
+        try await BlockingIO.run {
+            if !FileManager.default.fileExists(atPath: url.path) { try DurableFile.write(data, to: url) }
         }
         try await database.writer.write { db in
             try db.execute(
@@ -48,7 +48,8 @@ public struct FileBlobStore: BlobStore {
         }
         guard let row, let format = ImageFormat(rawValue: row["format"]) else { return nil }
         let image = StoredImage(id: id, format: format, width: row["width"], height: row["height"], byteCount: row["byte_count"])
-        guard let data = FileManager.default.contents(atPath: fileURL(id: id, format: format).path) else { return nil }
+        let path = fileURL(id: id, format: format).path
+        guard let data = try await BlockingIO.run({ FileManager.default.contents(atPath: path) }) else { return nil }
         return (image, data)
     }
 }
