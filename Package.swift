@@ -108,6 +108,7 @@ let package = Package(
                 "AfterimageStorage",
                 "AfterimageEmbedding",
                 "AfterimageCache",
+                "AfterimageIndex",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,24 +1,7 @@
 import AfterimageCore
 import AfterimageIndex
 import Foundation
-
-/// Tunables of the cache.
-public struct CacheSettings: Sendable {
-    /// Minimum cosine for a semantic hit (`cache.threshold`).
-    public var threshold: Float = 0.85
-    /// Word-embedding cosine for two words to align (`cache.guard.word_similarity`).
-    public var wordSimilarity: Float = 0.75
-    /// Nearest candidates above the threshold the guard looks at (`cache.candidates`).
-    public var candidates = 5
-    /// Entry lifetime (`cache.ttl_seconds`, default 30 days).
-    public var ttlSeconds = 30 * 86_400
-    /// Guard vocabulary directory (`cache.guard.vocabulary_dir`).
-    public var vocabularyDirectory = "Config/guard"
-    /// Whether caching is on at all (`cache.enabled`).
-    public var enabled = true
-
-    public init() {}
-}
+import Synchronization
 
 /// The outcome of a semantic lookup.
 public struct SemanticOutcome: Sendable {
@@ -41,6 +24,9 @@ public final class SemanticCache: Sendable {
     public let embedder: any Embedder
     let store: any CacheStore
     let index: VectorIndex
+    /// Live entries and bytes as this process last saw them; when they pass a limit, the store
+    /// evicts by exact counts (another process may have purged meanwhile).
+    let totals = Mutex(CacheTotals(entries: 0, bytes: 0))
     public let matcher: CacheMatcher
     var analyzer: PromptAnalyzer { matcher.analyzer }
 
@@ -56,6 +42,8 @@ public final class SemanticCache: Sendable {
     @discardableResult
     public func loadIndex(now: Date = Date()) async throws -> Int {
         index.removeAll()
+        let current = try await store.totals(now: now)
+        totals.withLock { $0 = current }
         let vectors = try await store.vectors(now: now)
         for vector in vectors where vector.embedding.count == index.dimension {
             index.upsert(.init(namespace: vector.namespace, partition: vector.partitionKey), id: vector.id, vector: vector.embedding)
@@ -103,22 +91,76 @@ public final class SemanticCache: Sendable {
         return outcome
     }
 
-    /// Stores an answer (SQLite first, then the index) and returns it with its id.
+    /// Stores an answer (SQLite first, then the index), evicts least-recently-used entries if a
+    /// size limit is passed, and returns the entry with its id.
     public func store(_ entry: CacheEntry) async throws -> CacheEntry {
         let (id, replaced) = try await store.insert(entry)
         let partition = VectorIndex.PartitionID(namespace: entry.namespace, partition: entry.partitionKey)
-        if let replaced { index.remove(partition, id: replaced) }
+        if let replaced { index.remove(partition, id: replaced.id) }
         if let embedding = entry.embedding, embedding.count == index.dimension {
             index.upsert(partition, id: id, vector: embedding)
         }
+        let overLimit = totals.withLock { totals in
+            totals.entries += replaced == nil ? 1 : 0
+            totals.bytes += entry.byteCount
+            return totals.entries > settings.maxEntries || totals.bytes > settings.maxBytes
+        }
+        if overLimit { try await evict() }
         var stored = entry
         stored.id = id
         return stored
     }
 
     /// Counts a hit for LRU and stats.
-    public func recordHit(_ entry: CacheEntry, now: Date = Date()) async {
+    public func recordHit(_ entry: CacheEntry, kind: CacheHitKind, now: Date = Date()) async {
         guard let id = entry.id else { return }
-        try? await store.recordHit(id: id, at: now)
+        try? await store.recordHit(id: id, kind: kind, at: now)
+    }
+
+    /// Deletes least-recently-used entries until the size limits hold; returns how many.
+    @discardableResult
+    public func evict(now: Date = Date()) async throws -> Int {
+        let (deleted, remaining) = try await store.evict(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, now: now)
+        forget(deleted)
+        totals.withLock { $0 = remaining }
+        return deleted.count
+    }
+
+    /// Deletes expired entries and enforces the size limits (the periodic sweep).
+    public func sweep(now: Date = Date()) async throws -> (expired: Int, evicted: Int) {
+        let expired = try await store.deleteExpired(now: now)
+        forget(expired)
+        return (expired.count, try await evict(now: now))
+    }
+
+    /// Deletes the entries matching `filter`; returns how many.
+    public func purge(_ filter: CachePurgeFilter) async throws -> Int {
+        let deleted = try await store.purge(filter)
+        forget(deleted)
+        try await refreshTotals()
+        return deleted.count
+    }
+
+    /// Deletes one entry; false if there was none.
+    public func delete(id: Int64) async throws -> Bool {
+        guard let deleted = try await store.delete(id: id) else { return false }
+        forget([deleted])
+        try await refreshTotals()
+        return true
+    }
+
+    func refreshTotals(now: Date = Date()) async throws {
+        let current = try await store.totals(now: now)
+        totals.withLock { $0 = current }
+    }
+
+    /// Entries, bytes and hits, overall and by namespace and model.
+    public func stats(now: Date = Date()) async throws -> CacheStats {
+        try await store.stats(now: now)
+    }
+
+    /// Drops deleted rows from the index (SQLite already lost them).
+    func forget(_ refs: [CacheEntryRef]) {
+        for ref in refs { index.remove(.init(namespace: ref.namespace, partition: ref.partitionKey), id: ref.id) }
     }
 }

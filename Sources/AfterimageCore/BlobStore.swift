@@ -27,4 +27,7 @@ public protocol BlobStore: Sendable {
     func put(_ data: Data, info: ImageInfo) async throws -> StoredImage
     /// The record and bytes of an image, or nil.
     func get(id: String) async throws -> (StoredImage, Data)?
+    /// Deletes images no cache entry uses and nobody stored or served since `cutoff` (so every
+    /// signed URL handed out for them has expired); returns how many and their bytes.
+    func sweepUnreferenced(unusedSince cutoff: Date) async throws -> (images: Int, bytes: Int)
 }

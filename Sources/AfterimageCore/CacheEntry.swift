@@ -74,17 +74,28 @@ public struct CacheVector: Sendable {
 
 /// Persistent cache entries.
 public protocol CacheStore: Sendable {
-    /// Stores an entry, replacing one with the same namespace, partition and direct key;
-    /// returns the new id and the id it replaced, if any.
-    func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: Int64?)
+    /// Stores an entry (and counts the miss that produced it), replacing one with the same
+    /// namespace, partition and direct key; returns the new id and the entry it replaced, if any.
+    func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?)
     /// The unexpired entry with this direct key.
     func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry?
     /// The entry with this id if it exists and has not expired.
     func get(id: Int64, now: Date) async throws -> CacheEntry?
-    /// Records a hit (count and time, for LRU).
-    func recordHit(id: Int64, at: Date) async throws
+    /// Records a hit: the entry's counters and last-used time (LRU), its images' last use, the stats.
+    func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws
     /// Every unexpired entry's vector, for building the index at startup.
     func vectors(now: Date) async throws -> [CacheVector]
-    /// Deletes entries; returns the ids actually deleted.
-    func delete(ids: [Int64]) async throws -> [Int64]
+    /// Live entries and their bytes.
+    func totals(now: Date) async throws -> CacheTotals
+    /// Deletes least-recently-used entries (last hit, else creation) until at most `maxEntries`
+    /// entries and `maxBytes` bytes remain; returns what it deleted and the totals left.
+    func evict(maxEntries: Int, maxBytes: Int, now: Date) async throws -> (deleted: [CacheEntryRef], remaining: CacheTotals)
+    /// Deletes every entry whose TTL has passed.
+    func deleteExpired(now: Date) async throws -> [CacheEntryRef]
+    /// Deletes the entries matching the filter.
+    func purge(_ filter: CachePurgeFilter) async throws -> [CacheEntryRef]
+    /// Deletes one entry; nil if there was none with that id.
+    func delete(id: Int64) async throws -> CacheEntryRef?
+    /// Entries, bytes and hit counters, overall and by namespace and model.
+    func stats(now: Date) async throws -> CacheStats
 }

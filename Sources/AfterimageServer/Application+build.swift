@@ -43,10 +43,11 @@ public enum AfterimageApp {
         )
         let signer = URLSigner(secret: try SigningSecret.load(configuration: configuration), lifetime: configuration.files.urlTTLSeconds)
         let router = ModelRouter(configuration: configuration)
+        let cacheStore = SQLiteCacheStore(database: database)
         var cache: SemanticCache?
         if configuration.cache.enabled {
             let vocabulary = try GuardVocabulary.load(directory: configuration.cache.vocabularyDirectory)
-            cache = SemanticCache(settings: configuration.cache, store: SQLiteCacheStore(database: database), embedder: embedder, vocabulary: vocabulary)
+            cache = SemanticCache(settings: configuration.cache, store: cacheStore, embedder: embedder, vocabulary: vocabulary)
             try await cache?.loadIndex()
         }
         let publicBaseURL = PublicBaseURL(configuration.publicBaseURL)
@@ -66,12 +67,18 @@ public enum AfterimageApp {
         HealthController(database: database, metrics: metrics, embedder: embedder).addRoutes(to: httpRouter)
         ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
             .addRoutes(to: httpRouter.group("v1"))
-        AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: httpRouter.group("admin"))
+        let admin = httpRouter.group("admin")
+        AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: admin)
+        AdminCacheController(cache: cache, store: cacheStore, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
+        let sweeper = CacheSweeper(
+            cache: cache, blobs: blobs, interval: .seconds(configuration.cache.sweepIntervalSeconds),
+            urlLifetimeSeconds: configuration.files.urlTTLSeconds, logger: logger
+        )
 
         return Application(
             router: httpRouter,
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
-            services: [ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }],
+            services: [ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }, sweeper],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.server.port
                 if configuration.server.publicBaseURL == nil {

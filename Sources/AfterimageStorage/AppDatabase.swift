@@ -83,6 +83,38 @@ public struct AppDatabase: Sendable {
             try db.create(index: "cache_entries_expiry", on: "cache_entries", columns: ["expires_at"])
             try db.create(index: "cache_entries_lru", on: "cache_entries", columns: ["last_hit_at"])
         }
+        migrator.registerMigration("v3") { db in
+            // Hits by type, an LRU order over "last used" (last hit, else creation), the images each
+            // entry uses (so unreferenced files can be found), and counters that outlive purges.
+            try db.alter(table: "cache_entries") { t in
+                t.add(column: "direct_hits", .integer).notNull().defaults(to: 0)
+                t.add(column: "semantic_hits", .integer).notNull().defaults(to: 0)
+            }
+            try db.execute(sql: "CREATE INDEX cache_entries_last_used ON cache_entries(COALESCE(last_hit_at, created_at))")
+            try db.execute(sql: "CREATE INDEX cache_entries_scope ON cache_entries(namespace, model)")
+            try db.create(table: "cache_entry_images") { t in
+                t.column("entry_id", .integer).notNull().references("cache_entries", onDelete: .cascade)
+                t.column("position", .integer).notNull()
+                t.column("image_id", .text).notNull()
+                t.primaryKey(["entry_id", "position"])
+            }
+            try db.create(index: "cache_entry_images_image", on: "cache_entry_images", columns: ["image_id"])
+            try db.execute(sql: """
+                INSERT INTO cache_entry_images (entry_id, position, image_id)
+                SELECT cache_entries.id, item.key, json_extract(item.value, '$.id') FROM cache_entries, json_each(cache_entries.images) AS item
+                """)
+            try db.create(table: "cache_counters") { t in
+                t.column("namespace", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("direct_hits", .integer).notNull().defaults(to: 0)
+                t.column("semantic_hits", .integer).notNull().defaults(to: 0)
+                t.column("misses", .integer).notNull().defaults(to: 0)
+                t.primaryKey(["namespace", "model"])
+            }
+            try db.alter(table: "images") { t in
+                t.add(column: "last_used_at", .datetime)
+            }
+        }
         return migrator
     }
 }

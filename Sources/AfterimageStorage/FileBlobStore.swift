@@ -4,10 +4,13 @@ import GRDB
 
 /// `BlobStore` keeping bytes in content-addressed files under `{dataDir}/images/ab/{sha256}.{ext}`
 /// and metadata in the `images` table. The file is written to a temporary name, fsynced and renamed
-/// before its row is committed, so a row never points at a missing or partial file.
+/// before its row is committed, so a row never points at a missing or partial file. Storing and
+/// sweeping the same image are serialised per image id, so a sweep never deletes a file a
+/// concurrent store has just relied on.
 public struct FileBlobStore: BlobStore {
     let database: AppDatabase
     let root: URL
+    let lock = KeyedLock<String>()
 
     public init(database: AppDatabase, dataDirectory: URL) throws {
         self.database = database
@@ -26,19 +29,54 @@ public struct FileBlobStore: BlobStore {
             height: info.dimensions.height, byteCount: data.count
         )
         let url = fileURL(id: image.id, format: image.format)
-        try await BlockingIO.run {
-            if !FileManager.default.fileExists(atPath: url.path) { try DurableFile.write(data, to: url) }
-        }
-        try await database.writer.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO images (id, format, width, height, byte_count, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
-                    """,
-                arguments: [image.id, image.format.rawValue, image.width, image.height, image.byteCount, Date()]
-            )
+        let database = database
+        try await lock.withLock(image.id) {
+            try await BlockingIO.run {
+                if !FileManager.default.fileExists(atPath: url.path) { try DurableFile.write(data, to: url) }
+            }
+            let now = Date()
+            try await database.writer.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO images (id, format, width, height, byte_count, created_at, last_used_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_used_at = excluded.last_used_at
+                        """,
+                    arguments: [image.id, image.format.rawValue, image.width, image.height, image.byteCount, now, now]
+                )
+            }
         }
         return image
+    }
+
+    public func sweepUnreferenced(unusedSince cutoff: Date) async throws -> (images: Int, bytes: Int) {
+        let unused = """
+            COALESCE(last_used_at, created_at) < ? AND NOT EXISTS (SELECT 1 FROM cache_entry_images WHERE image_id = images.id)
+            """
+        let candidates = try await database.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, format FROM images WHERE \(unused)", arguments: [cutoff])
+        }
+        var swept = (images: 0, bytes: 0)
+        for row in candidates {
+            let id: String = row["id"]
+            guard let format = ImageFormat(rawValue: row["format"]) else { continue }
+            let url = fileURL(id: id, format: format)
+            let database = database
+            // Row first, then file: a crash in between leaves an orphan file, never a dangling row.
+            let bytes: Int? = try await lock.withLock(id) {
+                let deleted = try await database.writer.write { db -> Int? in
+                    let bytes = try Int.fetchOne(db, sql: "SELECT byte_count FROM images WHERE id = ? AND \(unused)", arguments: [id, cutoff])
+                    if bytes != nil { try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id]) }
+                    return bytes
+                }
+                if deleted != nil { try await BlockingIO.run { try? FileManager.default.removeItem(at: url) } }
+                return deleted
+            }
+            if let bytes {
+                swept.images += 1
+                swept.bytes += bytes
+            }
+        }
+        return swept
     }
 
     public func get(id: String) async throws -> (StoredImage, Data)? {

@@ -10,18 +10,47 @@ public struct SQLiteCacheStore: CacheStore {
         self.database = database
     }
 
-    public func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: Int64?) {
+    public func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?) {
         let row = try CacheEntryRow(entry)
-        return try await database.writer.write { db in
-            let replaced = try Int64.fetchOne(
-                db, sql: "SELECT id FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ?",
-                arguments: [row.namespace, row.partition_key, row.direct_key]
-            )
-            if let replaced { try db.execute(sql: "DELETE FROM cache_entries WHERE id = ?", arguments: [replaced]) }
-            var inserted = row
-            try inserted.insert(db)
-            return (db.lastInsertedRowID, replaced)
+        return try await database.writer.write { db in try Self.insert(row, images: entry.images, db) }
+    }
+
+    /// Stores many entries in one transaction (bulk loads, benchmarks).
+    public func insert(contentsOf entries: [CacheEntry]) async throws {
+        let rows = try entries.map { (try CacheEntryRow($0), $0.images) }
+        try await database.writer.write { db in
+            for (row, images) in rows { _ = try Self.insert(row, images: images, db) }
         }
+    }
+
+    static func insert(_ row: CacheEntryRow, images: [StoredImage], _ db: Database) throws -> (id: Int64, replaced: CacheEntryRef?) {
+        let replacedID = try Int64.fetchOne(
+            db, sql: "SELECT id FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ?",
+            arguments: [row.namespace, row.partition_key, row.direct_key]
+        )
+        if let replacedID { try db.execute(sql: "DELETE FROM cache_entries WHERE id = ?", arguments: [replacedID]) }
+        var inserted = row
+        try inserted.insert(db)
+        let id = db.lastInsertedRowID
+        for (position, image) in images.enumerated() {
+            try db.execute(
+                sql: "INSERT INTO cache_entry_images (entry_id, position, image_id) VALUES (?, ?, ?)",
+                arguments: [id, position, image.id]
+            )
+        }
+        try count(db, column: "misses", namespace: row.namespace, model: row.model)
+        return (id, replacedID.map { CacheEntryRef(id: $0, namespace: row.namespace, partitionKey: row.partition_key) })
+    }
+
+    /// Adds one to a `cache_counters` column.
+    static func count(_ db: Database, column: String, namespace: String, model: String) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO cache_counters (namespace, model, \(column)) VALUES (?, ?, 1)
+                ON CONFLICT(namespace, model) DO UPDATE SET \(column) = \(column) + 1
+                """,
+            arguments: [namespace, model]
+        )
     }
 
     public func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry? {
@@ -39,9 +68,20 @@ public struct SQLiteCacheStore: CacheStore {
         }
     }
 
-    public func recordHit(id: Int64, at: Date) async throws {
+    public func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws {
+        let column = kind == .direct ? "direct_hits" : "semantic_hits"
         try await database.writer.write { db in
-            try db.execute(sql: "UPDATE cache_entries SET hit_count = hit_count + 1, last_hit_at = ? WHERE id = ?", arguments: [at, id])
+            guard let row = try Row.fetchOne(db, sql: "SELECT namespace, model FROM cache_entries WHERE id = ?", arguments: [id]) else { return }
+            try db.execute(
+                sql: "UPDATE cache_entries SET hit_count = hit_count + 1, \(column) = \(column) + 1, last_hit_at = ? WHERE id = ?",
+                arguments: [at, id]
+            )
+            // The hit hands out fresh signed URLs: the images must outlive them.
+            try db.execute(
+                sql: "UPDATE images SET last_used_at = ? WHERE id IN (SELECT image_id FROM cache_entry_images WHERE entry_id = ?)",
+                arguments: [at, id]
+            )
+            try Self.count(db, column: column, namespace: row["namespace"], model: row["model"])
         }
     }
 
@@ -58,92 +98,5 @@ public struct SQLiteCacheStore: CacheStore {
             }
             return vectors
         }
-    }
-
-    public func delete(ids: [Int64]) async throws -> [Int64] {
-        guard !ids.isEmpty else { return [] }
-        return try await database.writer.write { db in
-            var deleted = [Int64]()
-            for id in ids {
-                try db.execute(sql: "DELETE FROM cache_entries WHERE id = ?", arguments: [id])
-                if db.changesCount > 0 { deleted.append(id) }
-            }
-            return deleted
-        }
-    }
-}
-
-/// Float32 vectors as little-endian BLOBs.
-public enum EmbeddingBlob {
-    public static func encode(_ vector: [Float]) -> Data {
-        vector.withUnsafeBufferPointer { Data(buffer: $0) }
-    }
-
-    public static func decode(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
-    }
-}
-
-/// Row of `cache_entries`.
-struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
-    static let databaseTableName = "cache_entries"
-    var id: Int64?
-    var namespace: String
-    var partition_key: String
-    var direct_key: String
-    var prompt: String
-    var normalized_prompt: String
-    var embedding: Data?
-    var embedding_model: String?
-    var endpoint: String
-    var provider: String
-    var model: String
-    var response: String
-    var images: String
-    var image_extras: String
-    var byte_count: Int
-    var created_at: Date
-    var expires_at: Date
-    var last_hit_at: Date?
-    var hit_count: Int
-
-    init(_ entry: CacheEntry) throws {
-        let encoder = JSONEncoder.afterimage
-        id = entry.id
-        namespace = entry.namespace
-        partition_key = entry.partitionKey
-        direct_key = entry.directKey
-        prompt = entry.prompt
-        normalized_prompt = entry.normalizedPrompt
-        embedding = entry.embedding.map(EmbeddingBlob.encode)
-        embedding_model = entry.embeddingModel
-        endpoint = entry.endpoint.rawValue
-        provider = entry.provider
-        model = entry.model
-        response = String(decoding: try encoder.encode(JSONValue.object(entry.response)), as: UTF8.self)
-        images = String(decoding: try encoder.encode(entry.images), as: UTF8.self)
-        image_extras = String(decoding: try encoder.encode(entry.imageExtras.map(JSONValue.object)), as: UTF8.self)
-        byte_count = entry.byteCount
-        created_at = entry.createdAt
-        expires_at = entry.expiresAt
-        last_hit_at = entry.lastHitAt
-        hit_count = entry.hitCount
-    }
-
-    func entry() throws -> CacheEntry {
-        let decoder = JSONDecoder()
-        return CacheEntry(
-            id: id, namespace: namespace, partitionKey: partition_key, directKey: direct_key, prompt: prompt,
-            normalizedPrompt: normalized_prompt, embedding: embedding.map(EmbeddingBlob.decode), embeddingModel: embedding_model,
-            endpoint: ImageEndpoint(rawValue: endpoint) ?? .generations, provider: provider, model: model,
-            response: try decoder.decode(JSONValue.self, from: Data(response.utf8)).objectValue ?? [:],
-            images: try decoder.decode([StoredImage].self, from: Data(images.utf8)),
-            imageExtras: try decoder.decode([JSONValue].self, from: Data(image_extras.utf8)).map { $0.objectValue ?? [:] },
-            createdAt: created_at, expiresAt: expires_at, lastHitAt: last_hit_at, hitCount: hit_count
-        )
-    }
-
-    mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
     }
 }

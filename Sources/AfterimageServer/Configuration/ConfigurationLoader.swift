@@ -94,6 +94,21 @@ public enum ConfigurationLoader {
         }
         config.cache.candidates = try cache.int("candidates", range: 1...100) ?? config.cache.candidates
         config.cache.ttlSeconds = try cache.int("ttl_seconds", range: 1...(3650 * 86_400)) ?? config.cache.ttlSeconds
+        config.cache.maxEntries = try cache.int("max_entries", range: 1...Int(Int32.max)) ?? config.cache.maxEntries
+        config.cache.maxBytes = try cache.int("max_bytes", range: 1...Int.max) ?? config.cache.maxBytes
+        config.cache.sweepIntervalSeconds = try cache.int("sweep_interval_seconds", range: 1...86_400) ?? config.cache.sweepIntervalSeconds
+        var namespaces = try cache.section("namespaces")
+        for name in namespaces.values.keys.sorted() {
+            var section = try namespaces.section(name)
+            var override = CacheSettings.NamespaceOverride()
+            if let threshold = try section.double("threshold") {
+                guard (0...1).contains(threshold) else { throw ConfigurationError(key: section.keyPath("threshold"), problem: "must be between 0 and 1") }
+                override.threshold = Float(threshold)
+            }
+            override.ttlSeconds = try section.int("ttl_seconds", range: 1...(3650 * 86_400))
+            try section.finish()
+            config.cache.namespaces[name] = override
+        }
         var guardSection = try cache.section("guard")
         config.cache.vocabularyDirectory = try guardSection.string("vocabulary_dir") ?? config.cache.vocabularyDirectory
         if let similarity = try guardSection.double("word_similarity") {

@@ -61,15 +61,7 @@ struct AdminKeysController: Sendable {
     }
 
     func authorize(_ request: Request) throws {
-        guard let adminKey else {
-            throw AfterimageError.unauthorized("The admin API is disabled: set AFTERIMAGE_ADMIN_KEY.")
-        }
-        guard let presented = Authenticator.presentedSecret(request.headers) else {
-            throw AfterimageError.unauthorized("Missing admin key: send 'Authorization: Bearer <admin key>'.")
-        }
-        guard KeySecret.constantTimeEquals(KeySecret.hash(presented), KeySecret.hash(adminKey)) else {
-            throw AfterimageError.unauthorized("Invalid admin key.")
-        }
+        try AdminAuthorizer(adminKey: adminKey).authorize(request)
     }
 
     func found(_ key: VirtualKey?) throws -> VirtualKey {

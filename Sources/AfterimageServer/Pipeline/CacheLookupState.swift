@@ -27,7 +27,7 @@ struct CacheLookupState: Sendable {
         self.normalizedPrompt = CacheKeys.normalizedPrompt(prompt)
         self.directKey = CacheKeys.directKey(normalized: normalizedPrompt)
         self.controls = controls
-        let configured = cache?.settings.threshold ?? 1
+        let configured = cache?.settings.threshold(for: namespace) ?? 1
         // A header may raise the threshold, never lower it.
         self.threshold = max(configured, controls.threshold ?? configured)
         self.debug = CacheDebug(requestedProvider: model.provider, requestedModel: model.id)
@@ -41,7 +41,7 @@ struct CacheLookupState: Sendable {
     /// Whether a miss's answer is stored.
     var shouldStore: Bool { cache != nil && !controls.noStore }
 
-    var ttlSeconds: Int { controls.ttlSeconds ?? cache?.settings.ttlSeconds ?? 0 }
+    var ttlSeconds: Int { controls.ttlSeconds ?? cache?.settings.ttlSeconds(for: namespace) ?? 0 }
 
     /// Concurrent misses with this key share one upstream call.
     var flightKey: String? {

@@ -1,0 +1,53 @@
+import AfterimageCache
+import AfterimageCore
+import Foundation
+import Hummingbird
+
+/// `/admin/cache`: stats and purges. Works while caching is disabled too (on the stored entries).
+struct AdminCacheController: Sendable {
+    /// The running cache, which also keeps its in-memory index in step; nil when disabled.
+    let cache: SemanticCache?
+    let store: any CacheStore
+    let authorizer: AdminAuthorizer
+
+    func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
+        group.get("cache/stats") { request, _ in
+            try authorizer.authorize(request)
+            let stats = if let cache { try await cache.stats() } else { try await store.stats(now: Date()) }
+            return JSONResponse.make(stats.json)
+        }
+        group.delete("cache/entries") { request, _ in
+            try authorizer.authorize(request)
+            let filter = try Self.filter(request.uri.queryParameters)
+            let deleted = if let cache { try await cache.purge(filter) } else { try await store.purge(filter).count }
+            return JSONResponse.make(.object(["object": "cache.purge", "deleted": .integer(Int64(deleted))]))
+        }
+        group.delete("cache/entries/:id") { request, context in
+            try authorizer.authorize(request)
+            guard let id = context.parameters.get("id").flatMap(Int64.init) else { throw AfterimageError.notFound("No such cache entry.") }
+            let deleted = if let cache { try await cache.delete(id: id) } else { try await store.delete(id: id) != nil }
+            guard deleted else { throw AfterimageError.notFound("No such cache entry.") }
+            return JSONResponse.make(.object(["object": "cache.entry", "id": .integer(id), "deleted": true]))
+        }
+    }
+
+    /// `namespace`, `model` and `older_than` (e.g. `7d`) from the query; anything else is an error.
+    static func filter(_ query: Parameters, now: Date = Date()) throws -> CachePurgeFilter {
+        var filter = CachePurgeFilter()
+        for (name, value) in query {
+            let value = String(value)
+            switch String(name) {
+            case "namespace": filter.namespace = value
+            case "model": filter.model = value
+            case "older_than":
+                guard let seconds = AgeText.seconds(value) else {
+                    throw AfterimageError.invalidPayload("'older_than' must be a number and a unit (s, m, h, d, w), e.g. 7d; got '\(value)'.", param: "older_than")
+                }
+                filter.createdBefore = now.addingTimeInterval(-TimeInterval(seconds))
+            default:
+                throw AfterimageError.invalidPayload("Unknown query parameter '\(name)'; use namespace, model or older_than.", param: String(name))
+            }
+        }
+        return filter
+    }
+}

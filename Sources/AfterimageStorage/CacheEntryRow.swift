@@ -1,0 +1,78 @@
+import AfterimageCore
+import Foundation
+import GRDB
+
+/// Float32 vectors as little-endian BLOBs.
+public enum EmbeddingBlob {
+    public static func encode(_ vector: [Float]) -> Data {
+        vector.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    public static func decode(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
+    }
+}
+
+/// Row of `cache_entries`.
+struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "cache_entries"
+    var id: Int64?
+    var namespace: String
+    var partition_key: String
+    var direct_key: String
+    var prompt: String
+    var normalized_prompt: String
+    var embedding: Data?
+    var embedding_model: String?
+    var endpoint: String
+    var provider: String
+    var model: String
+    var response: String
+    var images: String
+    var image_extras: String
+    var byte_count: Int
+    var created_at: Date
+    var expires_at: Date
+    var last_hit_at: Date?
+    var hit_count: Int
+
+    init(_ entry: CacheEntry) throws {
+        let encoder = JSONEncoder.afterimage
+        id = entry.id
+        namespace = entry.namespace
+        partition_key = entry.partitionKey
+        direct_key = entry.directKey
+        prompt = entry.prompt
+        normalized_prompt = entry.normalizedPrompt
+        embedding = entry.embedding.map(EmbeddingBlob.encode)
+        embedding_model = entry.embeddingModel
+        endpoint = entry.endpoint.rawValue
+        provider = entry.provider
+        model = entry.model
+        response = String(decoding: try encoder.encode(JSONValue.object(entry.response)), as: UTF8.self)
+        images = String(decoding: try encoder.encode(entry.images), as: UTF8.self)
+        image_extras = String(decoding: try encoder.encode(entry.imageExtras.map(JSONValue.object)), as: UTF8.self)
+        byte_count = entry.byteCount
+        created_at = entry.createdAt
+        expires_at = entry.expiresAt
+        last_hit_at = entry.lastHitAt
+        hit_count = entry.hitCount
+    }
+
+    func entry() throws -> CacheEntry {
+        let decoder = JSONDecoder()
+        return CacheEntry(
+            id: id, namespace: namespace, partitionKey: partition_key, directKey: direct_key, prompt: prompt,
+            normalizedPrompt: normalized_prompt, embedding: embedding.map(EmbeddingBlob.decode), embeddingModel: embedding_model,
+            endpoint: ImageEndpoint(rawValue: endpoint) ?? .generations, provider: provider, model: model,
+            response: try decoder.decode(JSONValue.self, from: Data(response.utf8)).objectValue ?? [:],
+            images: try decoder.decode([StoredImage].self, from: Data(images.utf8)),
+            imageExtras: try decoder.decode([JSONValue].self, from: Data(image_extras.utf8)).map { $0.objectValue ?? [:] },
+            createdAt: created_at, expiresAt: expires_at, lastHitAt: last_hit_at, hitCount: hit_count
+        )
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}

@@ -1,0 +1,106 @@
+import AfterimageCache
+import AfterimageCore
+import AfterimageEmbedding
+import AfterimageIndex
+import AfterimageStorage
+import ArgumentParser
+import Foundation
+
+/// `afterimage bench index`: vector-index lookup time by partition size, the cost of other
+/// partitions, and startup load time from SQLite. Synthetic unit vectors; prints medians.
+struct BenchIndex: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "index", abstract: "Benchmark the vector index (lookups and startup load).")
+
+    @Option(help: "Partition sizes to time lookups at, comma-separated.") var sizes = "10000,100000,1000000"
+    @Option(help: "Vector dimension.") var dimension = 384
+    @Option(help: "Timed lookups per size.") var queries = 200
+    @Option(help: "Entries to store in SQLite and load as at startup (0 skips).") var load = 100_000
+
+    func run() async throws {
+        BLASRuntime.setThreads(1)
+        var generator = SplitMix64(seed: 42)
+        let sizeList = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        print("BLAS: \(BLASRuntime.implementation.prefix(80)); dimension \(dimension); top-5 search, one thread")
+        print("entries in partition   median ms   p99 ms   ns per entry")
+        let queryVectors = (0..<16).map { _ in Self.unitVector(dimension, &generator) }
+        var largest: VectorIndex?
+        for size in sizeList {
+            let index = VectorIndex(dimension: dimension)
+            let partition = VectorIndex.PartitionID(namespace: "bench", partition: "p")
+            for id in 0..<size { index.upsert(partition, id: Int64(id), vector: Self.unitVector(dimension, &generator)) }
+            let times = Self.time(queries) { run in _ = index.search(partition, query: queryVectors[run % queryVectors.count], k: 5) }
+            print(String(format: "%21d   %9.3f   %6.3f   %12.2f", size, times.median, times.p99, times.median * 1e6 / Double(size)))
+            largest = index
+        }
+        if let largest, let biggest = sizeList.max() {
+            // A small partition beside the biggest one: its cost must not depend on the neighbour.
+            let small = VectorIndex.PartitionID(namespace: "bench", partition: "small")
+            for id in 0..<1000 { largest.upsert(small, id: Int64(biggest + id), vector: Self.unitVector(dimension, &generator)) }
+            let times = Self.time(queries) { run in _ = largest.search(small, query: queryVectors[run % queryVectors.count], k: 5) }
+            print(String(format: "1000 beside %d others: median %.3f ms", biggest, times.median))
+        }
+        if load > 0 { try await benchLoad(&generator) }
+    }
+
+    /// Stores `load` entries in a temporary database, then times `SemanticCache.loadIndex()`.
+    func benchLoad(_ generator: inout SplitMix64) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = SQLiteCacheStore(database: try AppDatabase.open(dataDirectory: directory))
+        let now = Date()
+        var batch = [CacheEntry]()
+        for id in 0..<load {
+            batch.append(CacheEntry(
+                namespace: "ns\(id % 10)", partitionKey: "p\(id % 100)", directKey: "d\(id)", prompt: "prompt \(id)", normalizedPrompt: "prompt \(id)",
+                embedding: Self.unitVector(dimension, &generator), embeddingModel: "bench", endpoint: .generations, provider: "bench", model: "bench",
+                response: [:], images: [], imageExtras: [], createdAt: now, expiresAt: now.addingTimeInterval(86_400)
+            ))
+            if batch.count == 10_000 || id == load - 1 {
+                try await store.insert(contentsOf: batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        let cache = SemanticCache(settings: CacheSettings(), store: store, embedder: HashingEmbedder(dimension: dimension), vocabulary: GuardVocabulary())
+        var times = [Double]()
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let loaded = try await cache.loadIndex()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            precondition(loaded == load)
+        }
+        times.sort()
+        print(String(format: "startup load of %d entries from SQLite (100 partitions): median %.0f ms of 3", load, times[1]))
+    }
+
+    static func time(_ runs: Int, _ body: (Int) -> Void) -> (median: Double, p99: Double) {
+        for run in 0..<5 { body(run) }
+        var times = [Double]()
+        for run in 0..<max(runs, 1) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body(run)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        times.sort()
+        return (times[times.count / 2], times[min(times.count - 1, Int(Double(times.count) * 0.99))])
+    }
+
+    static func unitVector(_ dimension: Int, _ generator: inout SplitMix64) -> [Float] {
+        var vector = (0..<dimension).map { _ in Float.random(in: -1...1, using: &generator) }
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for i in vector.indices { vector[i] /= norm }
+        return vector
+    }
+}
+
+/// A small seeded generator, so benchmark runs use the same vectors.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
