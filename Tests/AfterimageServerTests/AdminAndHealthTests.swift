@@ -7,12 +7,7 @@ import Testing
 
 @Suite struct AdminAndHealthTests {
     func admin(_ f: Fixture, _ method: HTTPMethod, _ path: String, _ body: JSONValue? = nil, key: String = TestGateway.adminKey) async throws -> TestHTTP.Reply {
-        let data = try body.map { try JSONEncoder.afterimage.encode($0) }
-        return try await TestHTTP.request(
-            method, f.base + path,
-            headers: [("Authorization", "Bearer \(key)"), ("Content-Type", "application/json")],
-            body: data.map { .bytes(ByteBuffer(bytes: $0)) }
-        )
+        try await f.admin(method, path, body, key: key)
     }
 
     @Test func keyLifecycleThroughTheAdminAPI() async throws {

@@ -41,6 +41,9 @@ import Testing
         ("default_provider: nope\n", "default_provider"),
         ("log_level: loud\n", "log_level"),
         ("server: [1, 2\n", "(file)"),
+        ("cache:\n  max_entries: 0\n", "cache.max_entries"),
+        ("cache:\n  namespaces:\n    team-a:\n      threshold: 2\n", "cache.namespaces.team-a.threshold"),
+        ("cache:\n  namespaces:\n    team-a:\n      ttl: 5\n", "cache.namespaces.team-a.ttl"),
     ])
     func invalidConfigNamesTheKey(yaml: String, key: String) {
         #expect {
@@ -48,6 +51,23 @@ import Testing
         } throws: { error in
             (error as? ConfigurationError)?.key == key
         }
+    }
+
+    @Test func cacheLimitsAndNamespaceOverrides() throws {
+        let yaml = """
+            cache:
+              max_entries: 500
+              max_bytes: 1048576
+              sweep_interval_seconds: 30
+              namespaces:
+                team-a: {threshold: 0.93, ttl_seconds: 600}
+                team-b: {ttl_seconds: 60}
+            """
+        let cache = try ConfigurationLoader.parse(yaml: yaml, environment: [:]).cache
+        #expect(cache.maxEntries == 500 && cache.maxBytes == 1_048_576 && cache.sweepIntervalSeconds == 30)
+        #expect(cache.threshold(for: "team-a") == 0.93 && cache.ttlSeconds(for: "team-a") == 600)
+        #expect(cache.threshold(for: "team-b") == 0.85 && cache.ttlSeconds(for: "team-b") == 60)
+        #expect(cache.threshold(for: "anyone") == 0.85 && cache.ttlSeconds(for: "anyone") == 30 * 86_400)
     }
 
     @Test func invalidPortEnvironmentIsNamed() {

@@ -2,6 +2,8 @@ import AfterimageCore
 import AfterimageServer
 import AfterimageTesting
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 
 /// A stub upstream, a gateway pointed at it and a fresh virtual key.
@@ -35,6 +37,16 @@ struct Fixture {
 
     func edit(_ form: TestHTTP.Form, key: String? = nil) async throws -> TestHTTP.Reply {
         try await TestHTTP.postForm("\(base)/v1/images/edits", form, key: key ?? secret)
+    }
+
+    /// An admin API call (admin key by default).
+    func admin(_ method: HTTPMethod, _ path: String, _ body: JSONValue? = nil, key: String = TestGateway.adminKey) async throws -> TestHTTP.Reply {
+        let data = try body.map { try JSONEncoder.afterimage.encode($0) }
+        return try await TestHTTP.request(
+            method, base + path,
+            headers: [("Authorization", "Bearer \(key)"), ("Content-Type", "application/json")],
+            body: data.map { .bytes(ByteBuffer(bytes: $0)) }
+        )
     }
 
     func get(_ pathOrURL: String, headers: [(String, String)] = []) async throws -> TestHTTP.Reply {

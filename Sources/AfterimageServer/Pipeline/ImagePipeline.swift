@@ -80,15 +80,17 @@ struct ImagePipeline: Sendable {
         // 7. Meter: arrives with metering (issue #5).
 
         // 8. Respond.
+        var debug = lookup.debug
+        debug.entryID = miss.entry?.id
         var body = miss.top
         body["data"] = .array(assembler.render(miss.outputs, format: plan.request.responseFormat))
         body["id"] = .string(context.info.values.requestID)
         body["model"] = .string(miss.target.model.id)
         body["extra_fields"] = extraFields(
             endpoint: endpoint, provider: miss.target.model.provider, requested: parsed.model, deployment: miss.target.model.id,
-            since: started, debug: lookup.debug, attempts: miss.attempts
+            since: started, debug: debug, attempts: miss.attempts
         )
-        return JSONResponse.make(.object(body), headers: lookup.debug.headers)
+        return JSONResponse.make(.object(body), headers: debug.headers)
     }
 
     /// What a miss produced: the upstream answer, its stored images and (unless `no-store`) the cache entry.
