@@ -52,6 +52,15 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
+            name: "AfterimageMetering",
+            dependencies: [
+                "AfterimageCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AfterimageIndex",
             dependencies: ["CBLAS"],
             swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
@@ -143,6 +152,11 @@ let package = Package(
             name: "AfterimageEmbeddingTests",
             dependencies: ["AfterimageEmbedding", "AfterimageCore"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AfterimageMeteringTests",
+            dependencies: ["AfterimageMetering", "AfterimageCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
