@@ -92,6 +92,7 @@ let package = Package(
         .target(
             name: "AfterimageServer",
             dependencies: [
+                "AfterimageMetering",
                 "AfterimageCore",
                 "AfterimageStorage",
                 "AfterimageUpstream",

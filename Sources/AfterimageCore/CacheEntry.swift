@@ -27,12 +27,14 @@ public struct CacheEntry: Sendable, Equatable {
     public var expiresAt: Date
     public var lastHitAt: Date?
     public var hitCount: Int
+    /// What the miss that stored this entry cost (a hit's saved amount); nil if unpriced.
+    public var cost: Money?
 
     public init(
         id: Int64? = nil, namespace: String, partitionKey: String, directKey: String, prompt: String, normalizedPrompt: String,
         embedding: [Float]?, embeddingModel: String?, endpoint: ImageEndpoint, provider: String, model: String,
         response: [String: JSONValue], images: [StoredImage], imageExtras: [[String: JSONValue]],
-        createdAt: Date, expiresAt: Date, lastHitAt: Date? = nil, hitCount: Int = 0
+        createdAt: Date, expiresAt: Date, lastHitAt: Date? = nil, hitCount: Int = 0, cost: Money? = nil
     ) {
         self.id = id
         self.namespace = namespace
@@ -52,6 +54,7 @@ public struct CacheEntry: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.lastHitAt = lastHitAt
         self.hitCount = hitCount
+        self.cost = cost
     }
 
     /// Bytes of the entry's images.

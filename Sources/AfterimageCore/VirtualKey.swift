@@ -16,6 +16,8 @@ public struct VirtualKey: Sendable, Equatable, Codable {
     public var expiresAt: Date?
     public var revokedAt: Date?
     public var rotatedAt: Date?
+    /// Spend budget and rate limits of this key.
+    public var limits = SpendLimits()
 
     public init(
         id: String, name: String, namespace: String, allowedModels: [String]?, prefix: String, secretHash: String,
@@ -55,11 +57,13 @@ public struct KeyChanges: Sendable, Equatable {
     public var allowedModels: [String]??
     /// `.some(nil)` clears the expiry.
     public var expiresAt: Date??
+    public var limits = LimitChanges()
 
-    public init(name: String? = nil, namespace: String? = nil, allowedModels: [String]?? = nil, expiresAt: Date?? = nil) {
+    public init(name: String? = nil, namespace: String? = nil, allowedModels: [String]?? = nil, expiresAt: Date?? = nil, limits: LimitChanges = LimitChanges()) {
         self.name = name
         self.namespace = namespace
         self.allowedModels = allowedModels
         self.expiresAt = expiresAt
+        self.limits = limits
     }
 }

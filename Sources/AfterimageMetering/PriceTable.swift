@@ -1,3 +1,4 @@
+import AfterimageCore
 import Foundation
 
 /// What one model costs: token prices, and per-image prices by quality and size for models that

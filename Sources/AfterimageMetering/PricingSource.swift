@@ -1,9 +1,10 @@
+import AfterimageCore
 import Foundation
 import Logging
 import Synchronization
 
 /// The current price table, reloaded when the pricing file changes (checked at most once a
-/// second, by modification time and size). A file that fails to parse keeps the previous table
+/// second, by content hash). A file that fails to parse keeps the previous table
 /// and logs the error once per change.
 public final class PricingSource: Sendable {
     struct State {
@@ -62,9 +63,8 @@ public final class PricingSource: Sendable {
         return state.withLock { $0.table }
     }
 
+    /// The file's content hash: a change is seen even within one mtime tick.
     static func stamp(_ path: String) -> String? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let modified = attributes[.modificationDate] as? Date else { return nil }
-        return "\(modified.timeIntervalSince1970)|\(attributes[.size] ?? 0)"
+        FileManager.default.contents(atPath: path)?.sha256Hex
     }
 }

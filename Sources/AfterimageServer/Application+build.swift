@@ -1,6 +1,7 @@
 import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
+import AfterimageMetering
 import AfterimageStorage
 import AfterimageUpstream
 import Foundation
@@ -51,6 +52,18 @@ public enum AfterimageApp {
             try await cache?.loadIndex()
         }
         let publicBaseURL = PublicBaseURL(configuration.publicBaseURL)
+        let pricing: PricingSource
+        do {
+            pricing = try PricingSource(path: configuration.pricingFile, logger: logger)
+        } catch {
+            throw ConfigurationError(key: "pricing_file", problem: "\(error)")
+        }
+        let ledger = SQLiteUsageLedger(database: database)
+        let meter = Meter(
+            pricing: pricing, ledger: ledger, namespaces: SQLiteNamespaceLimitStore(database: database),
+            embeddingModel: configuration.embedder.kind == .openai ? configuration.embedder.model : nil,
+            metrics: metrics, logger: logger
+        )
 
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
@@ -58,6 +71,7 @@ public enum AfterimageApp {
             dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry),
             assembler: ImageResponseAssembler(upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL),
             metrics: metrics,
+            meter: meter,
             maxBodyBytes: configuration.server.maxBodyBytes,
             cache: cache
         )

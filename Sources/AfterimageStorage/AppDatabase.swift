@@ -115,6 +115,55 @@ public struct AppDatabase: Sendable {
                 t.add(column: "last_used_at", .datetime)
             }
         }
+        migrator.registerMigration("v4") { db in
+            try db.create(table: "usage_ledger") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("request_id", .text).notNull().unique()
+                t.column("created_at", .datetime).notNull()
+                t.column("key_id", .text)
+                t.column("key_name", .text)
+                t.column("namespace", .text)
+                t.column("endpoint", .text).notNull()
+                t.column("provider", .text)
+                t.column("model_requested", .text)
+                t.column("model_used", .text)
+                t.column("status", .integer).notNull()
+                t.column("error_code", .text)
+                t.column("cache", .text)
+                t.column("similarity", .double)
+                t.column("images", .integer).notNull()
+                t.column("size", .text)
+                t.column("quality", .text)
+                t.column("text_input_tokens", .integer).notNull()
+                t.column("cached_text_input_tokens", .integer).notNull()
+                t.column("image_input_tokens", .integer).notNull()
+                t.column("cached_image_input_tokens", .integer).notNull()
+                t.column("image_output_tokens", .integer).notNull()
+                t.column("text_output_tokens", .integer).notNull()
+                t.column("usage_source", .text)
+                t.column("cost_nanos", .integer)
+                t.column("saved_nanos", .integer).notNull()
+                t.column("embedding_tokens", .integer).notNull()
+                t.column("latency_ms", .integer).notNull()
+                t.column("upstream_latency_ms", .integer)
+                t.column("price_version", .text)
+                t.column("cache_entry_id", .integer)
+            }
+            try db.create(index: "usage_ledger_time", on: "usage_ledger", columns: ["created_at"])
+            try db.create(index: "usage_ledger_key_time", on: "usage_ledger", columns: ["key_id", "created_at"])
+            try db.create(index: "usage_ledger_namespace_time", on: "usage_ledger", columns: ["namespace", "created_at"])
+            // Spend budgets and rate limits per key and per namespace.
+            try db.alter(table: "virtual_keys") { t in
+                t.add(column: "limits", .text)
+            }
+            try db.create(table: "namespace_limits") { t in
+                t.primaryKey("namespace", .text)
+                t.column("limits", .text).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+            // What the miss that stored an entry cost: a hit's saved amount.
+            try db.alter(table: "cache_entries") { t in t.add(column: "cost_nanos", .integer) }
+        }
         return migrator
     }
 }

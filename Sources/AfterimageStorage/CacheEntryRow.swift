@@ -35,6 +35,7 @@ struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
     var expires_at: Date
     var last_hit_at: Date?
     var hit_count: Int
+    var cost_nanos: Int64?
 
     init(_ entry: CacheEntry) throws {
         let encoder = JSONEncoder.afterimage
@@ -57,6 +58,7 @@ struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
         expires_at = entry.expiresAt
         last_hit_at = entry.lastHitAt
         hit_count = entry.hitCount
+        cost_nanos = entry.cost?.nanos
     }
 
     func entry() throws -> CacheEntry {
@@ -68,7 +70,8 @@ struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
             response: try decoder.decode(JSONValue.self, from: Data(response.utf8)).objectValue ?? [:],
             images: try decoder.decode([StoredImage].self, from: Data(images.utf8)),
             imageExtras: try decoder.decode([JSONValue].self, from: Data(image_extras.utf8)).map { $0.objectValue ?? [:] },
-            createdAt: created_at, expiresAt: expires_at, lastHitAt: last_hit_at, hitCount: hit_count
+            createdAt: created_at, expiresAt: expires_at, lastHitAt: last_hit_at, hitCount: hit_count,
+            cost: cost_nanos.map(Money.init(nanos:))
         )
     }
 

@@ -17,6 +17,7 @@ struct KeyRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     var expires_at: Date?
     var revoked_at: Date?
     var rotated_at: Date?
+    var limits: String?
 
     init(_ key: VirtualKey) {
         id = key.id
@@ -29,14 +30,17 @@ struct KeyRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
         expires_at = key.expiresAt
         revoked_at = key.revokedAt
         rotated_at = key.rotatedAt
+        limits = key.limits.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(key.limits)) ?? Data(), as: UTF8.self)
     }
 
     var key: VirtualKey {
-        VirtualKey(
+        var key = VirtualKey(
             id: id, name: name, namespace: namespace,
             allowedModels: allowed_models.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
             prefix: prefix, secretHash: secret_hash, createdAt: created_at, expiresAt: expires_at,
             revokedAt: revoked_at, rotatedAt: rotated_at
         )
+        if let limits, let decoded = try? JSONDecoder().decode(SpendLimits.self, from: Data(limits.utf8)) { key.limits = decoded }
+        return key
     }
 }

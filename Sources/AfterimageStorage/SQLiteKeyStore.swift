@@ -11,14 +11,16 @@ public struct SQLiteKeyStore: KeyStore {
         self.database = database
     }
 
-    public func create(name: String, namespace: String?, allowedModels: [String]?, expiresAt: Date?, secret: String) async throws -> VirtualKey {
+    public func create(name: String, namespace: String?, allowedModels: [String]?, expiresAt: Date?, limits: SpendLimits, secret: String) async throws -> VirtualKey {
         let id = KeySecret.generateID()
-        let key = VirtualKey(
+        var key = VirtualKey(
             id: id, name: name, namespace: namespace ?? id, allowedModels: allowedModels,
             prefix: KeySecret.displayPrefix(secret), secretHash: KeySecret.hash(secret),
             createdAt: Date(), expiresAt: expiresAt
         )
-        try await database.writer.write { db in try KeyRecord(key).insert(db) }
+        key.limits = limits
+        let record = KeyRecord(key)
+        try await database.writer.write { db in try record.insert(db) }
         return key
     }
 
@@ -47,6 +49,7 @@ public struct SQLiteKeyStore: KeyStore {
             if let namespace = changes.namespace { key.namespace = namespace }
             if let allowedModels = changes.allowedModels { key.allowedModels = allowedModels }
             if let expiresAt = changes.expiresAt { key.expiresAt = expiresAt }
+            changes.limits.apply(to: &key.limits)
         }
     }
 

@@ -38,6 +38,7 @@ public final class TestGateway: Sendable {
         ])
         configuration.embedder.kind = .hashing
         configuration.cache.vocabularyDirectory = Self.packageRoot.appendingPathComponent("Config/guard").path
+        configuration.pricingFile = Self.packageRoot.appendingPathComponent("Config/pricing.yaml").path
         configuration.upstream.initialBackoffMs = 5
         configuration.upstream.maxBackoffMs = 50
         configure(&configuration)
@@ -73,11 +74,18 @@ public final class TestGateway: Sendable {
     public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Creates a key directly in the database, as the CLI does; returns (key, secret).
-    public func createKey(name: String = "test", namespace: String? = nil, models: [String]? = nil, expiresAt: Date? = nil) async throws -> (VirtualKey, String) {
+    public func createKey(
+        name: String = "test", namespace: String? = nil, models: [String]? = nil, expiresAt: Date? = nil, limits: SpendLimits = SpendLimits()
+    ) async throws -> (VirtualKey, String) {
         let store = SQLiteKeyStore(database: try AppDatabase.open(dataDirectory: dataDirectory))
         let secret = KeySecret.generate()
-        let key = try await store.create(name: name, namespace: namespace, allowedModels: models, expiresAt: expiresAt, secret: secret)
+        let key = try await store.create(name: name, namespace: namespace, allowedModels: models, expiresAt: expiresAt, limits: limits, secret: secret)
         return (key, secret)
+    }
+
+    /// The ledger row of a request (by its `id` / `x-request-id`).
+    public func ledgerRow(_ requestID: String) async throws -> UsageRecord? {
+        try await SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: dataDirectory)).row(requestID: requestID)
     }
 }
 

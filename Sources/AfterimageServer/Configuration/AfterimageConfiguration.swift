@@ -75,6 +75,9 @@ public struct AfterimageConfiguration: Sendable {
     public var adminKeyEnv = "AFTERIMAGE_ADMIN_KEY"
     /// The admin key read from `adminKeyEnv`.
     public var adminKey: String?
+    /// `pricing_file` (string, default `Config/pricing.yaml`; env `AFTERIMAGE_PRICING_FILE`): model
+    /// prices, reloaded when the file changes; a missing file means every cost is null.
+    public var pricingFile = "Config/pricing.yaml"
     /// `log_level` (string, default `info`): trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
     public var files = Files()

@@ -41,6 +41,7 @@ public enum ConfigurationLoader {
         config.dataDirectory = try root.string("data_dir") ?? config.dataDirectory
         config.adminKeyEnv = try root.string("admin_key_env") ?? config.adminKeyEnv
         config.logLevel = try root.string("log_level") ?? config.logLevel
+        config.pricingFile = try root.string("pricing_file") ?? config.pricingFile
         let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
         guard levels.contains(config.logLevel) else {
             throw ConfigurationError(key: "log_level", problem: "must be one of \(levels.joined(separator: ", "))")
@@ -199,6 +200,7 @@ public enum ConfigurationLoader {
             config.server.port = value
         }
         if let dataDirectory = environment["AFTERIMAGE_DATA_DIR"], !dataDirectory.isEmpty { config.dataDirectory = dataDirectory }
+        if let pricing = environment["AFTERIMAGE_PRICING_FILE"], !pricing.isEmpty { config.pricingFile = pricing }
         if let base = environment["AFTERIMAGE_PUBLIC_BASE_URL"], !base.isEmpty {
             try checkURL(base, key: "AFTERIMAGE_PUBLIC_BASE_URL")
             config.server.publicBaseURL = base

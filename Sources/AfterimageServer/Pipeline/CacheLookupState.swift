@@ -79,11 +79,11 @@ struct CacheLookupState: Sendable {
         return nil
     }
 
-    /// The embedding to store with a new entry: the lookup's, or computed now (nil if it fails).
-    func embeddingForStore() async -> [Float]? {
-        if let embedding { return embedding }
-        guard let cache, shouldStore, !prompt.isEmpty else { return nil }
-        return try? await cache.embed(prompt).vector
+    /// The embedding to store with a new entry when the lookup computed none (nil if it fails
+    /// or is not needed), with the tokens it took.
+    func embeddingForStore() async -> (vector: [Float], tokens: Int)? {
+        guard embedding == nil, let cache, shouldStore, !prompt.isEmpty else { return nil }
+        return try? await cache.embed(prompt)
     }
 }
 

@@ -1,18 +1,21 @@
 import AfterimageCache
 import AfterimageCore
+import AfterimageMetering
 import AfterimageUpstream
 import Foundation
 import HTTPTypes
 import Hummingbird
 
 /// The request pipeline of both image endpoints, in order:
-/// auth → parse and validate → limits → cache lookup → upstream (retries, fallbacks) → store → meter → respond.
+/// auth → parse and validate → limits → cache lookup → budget → upstream (retries, fallbacks) → store
+/// → meter → ledger → respond.
 struct ImagePipeline: Sendable {
     let authenticator: Authenticator
     let router: ModelRouter
     let dispatcher: UpstreamDispatcher
     let assembler: ImageResponseAssembler
     let metrics: ServerMetrics
+    let meter: Meter
     let maxBodyBytes: Int
     /// The semantic cache; nil when `cache.enabled` is false.
     let cache: SemanticCache?
@@ -25,17 +28,53 @@ struct ImagePipeline: Sendable {
     }
 
     func handle(_ request: Request, context: AfterimageRequestContext, endpoint: ImageEndpoint) async throws -> Response {
-        let clock = ContinuousClock()
-        let started = clock.now
+        let started = ContinuousClock.now
         context.info.update { $0.endpoint = endpoint }
+        var record = UsageRecord(requestID: context.info.values.requestID, createdAt: Date(), endpoint: endpoint)
+        var reservation: LimitEnforcer.Reservation?
+        let response: Response
+        do {
+            response = try await process(request, context: context, started: started, record: &record, reservation: &reservation)
+        } catch {
+            // Failures are metered too, before the error goes out.
+            let failure = AfterimageError.from(error)
+            record.status = failure.status
+            record.errorCode = failure.code.rawValue
+            record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
+            await meter.settle(reservation, actual: record.cost)
+            do { try await meter.commit(record) } catch { meter.logger.error("usage ledger write failed", metadata: ["request_id": "\(record.requestID)", "error": "\(error)"]) }
+            throw failure
+        }
+        // 9. A success is answered only once its ledger row is committed.
+        record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
+        do {
+            try await meter.commit(record)
+        } catch {
+            await meter.settle(reservation, actual: record.cost)
+            throw AfterimageError.internalError("The usage ledger could not be written; the answer was withheld.")
+        }
+        await meter.settle(reservation, actual: record.cost)
+        return response
+    }
+
+    /// The pipeline proper; `record` collects the ledger row as it goes.
+    func process(
+        _ request: Request, context: AfterimageRequestContext, started: ContinuousClock.Instant,
+        record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?
+    ) async throws -> Response {
+        let endpoint = record.endpoint
 
         // 1. Auth: before the body is read, so an unknown caller cannot make us buffer anything.
         let key = try await authenticator.authenticate(request.headers)
         context.info.update { $0.keyID = key.id }
+        (record.keyID, record.keyName, record.namespace) = (key.id, key.name, key.namespace)
 
         // 2. Parse and validate against the model's capabilities; read the cache controls.
         let parsed = try await parse(request, endpoint: endpoint)
         context.info.update { $0.modelRequested = parsed.model }
+        record.modelRequested = parsed.model
+        record.size = parsed.fields["size"]?.stringValue
+        record.quality = parsed.fields["quality"]?.stringValue
         let plan = try makePlan(parsed, key: key)
         let controls = try CacheControlHeaders(request.headers)
         let primary = plan.targets[0].model
@@ -43,18 +82,27 @@ struct ImagePipeline: Sendable {
             $0.provider = primary.provider
             $0.modelLabel = primary.id
         }
+        (record.provider, record.modelUsed) = (primary.provider, primary.id)
 
-        // 3. Limits and budget reservation: arrive with metering (issue #5).
+        // 3. Limits: requests and images per minute, for the key and its namespace (hits count).
+        let scopes = try await meter.scopes(for: key)
+        try await meter.admit(scopes, imageCount: plan.request.imageCount)
 
         // 4. Cache lookup: direct (normalised prompt), then semantic (index + false-hit guard).
         var lookup = CacheLookupState(request: plan.request, model: primary, namespace: key.namespace, controls: controls, cache: cache)
-        if let entry = try await lookup.find() {
-            context.info.update { $0.cacheOutcome = lookup.debug.outcome }
-            return try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started)
-        }
+        let found = try await lookup.find()
         context.info.update { $0.cacheOutcome = lookup.debug.outcome }
+        record.cache = lookup.debug.outcome
+        record.similarity = lookup.debug.similarity.map(Double.init)
+        record.embeddingTokens = lookup.debug.inputTokens
+        if let entry = found {
+            return try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started, record: &record)
+        }
 
-        // 5–6. Upstream with retries and fallbacks, then store the images and the cache entry.
+        // 5. Budget: reserve the worst-case cost before anything goes upstream (a hit spends none).
+        reservation = try await meter.reserve(scopes, plan: plan)
+
+        // 6–7. Upstream with retries and fallbacks, then store the images and the cache entry.
         // Concurrent identical misses in a namespace share one upstream call.
         let miss: MissResult
         let leader: Bool
@@ -69,7 +117,8 @@ struct ImagePipeline: Sendable {
             debug.outcome = "direct"
             debug.entryID = entry.id
             context.info.update { $0.cacheOutcome = "direct" }
-            return try await respondFromCache(entry, plan: plan, debug: debug, context: context, since: started)
+            record.cache = "direct"
+            return try await respondFromCache(entry, plan: plan, debug: debug, context: context, since: started, record: &record)
         }
         metrics.recordUpstream(model: miss.target.model.id, duration: miss.upstreamDuration)
         context.info.update {
@@ -77,9 +126,16 @@ struct ImagePipeline: Sendable {
             $0.upstreamAttempts = miss.attempts
         }
 
-        // 7. Meter: arrives with metering (issue #5).
+        // 8. Meter: what the upstream consumed and cost (its `usage`, else an estimate).
+        record.apply(miss.charge)
+        (record.provider, record.modelUsed) = (miss.target.model.provider, miss.target.model.id)
+        record.images = miss.outputs.count
+        record.upstreamLatencyMs = RequestLogMiddleware.milliseconds(miss.upstreamDuration)
+        record.embeddingTokens += miss.embeddingTokens
+        record.cacheEntryID = miss.entry?.id
+        meter.chargeEmbedding(into: &record)
 
-        // 8. Respond.
+        // 10. Respond.
         var debug = lookup.debug
         debug.entryID = miss.entry?.id
         var body = miss.top
@@ -93,40 +149,53 @@ struct ImagePipeline: Sendable {
         return JSONResponse.make(.object(body), headers: debug.headers)
     }
 
-    /// What a miss produced: the upstream answer, its stored images and (unless `no-store`) the cache entry.
+    /// What a miss produced: the upstream answer, its stored images, its usage and cost, and
+    /// (unless `no-store`) the cache entry.
     struct MissResult: Sendable {
         var target: UpstreamTarget
         var top: [String: JSONValue]
         var outputs: [ImageResponseAssembler.Output]
         var attempts: Int
         var upstreamDuration: Duration
+        var charge: UsageRecord
+        var embeddingTokens = 0
         var entry: CacheEntry?
     }
 
-    /// Upstream call, image storage and cache store; the embedding (when the lookup did not
-    /// compute it) runs concurrently with the upstream call.
+    /// Upstream call, metering, image storage and cache store; the embedding (when the lookup did
+    /// not compute it) runs concurrently with the upstream call.
     func forward(_ plan: Plan, lookup: CacheLookupState) async throws -> MissResult {
         async let embedding = lookup.embeddingForStore()
         let result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() })
         let (top, outputs) = try await assembler.store(upstreamBody: result.reply.body)
-        var miss = MissResult(target: result.target, top: top, outputs: outputs, attempts: result.attempts, upstreamDuration: result.duration)
+        var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
+        meter.charge(plan.request, model: result.target.model, upstream: top, images: outputs.count, into: &charge)
+        var miss = MissResult(
+            target: result.target, top: top, outputs: outputs, attempts: result.attempts,
+            upstreamDuration: result.duration, charge: charge
+        )
+        let computed = await embedding
+        miss.embeddingTokens = computed?.tokens ?? 0
         if let cache, lookup.shouldStore {
             let now = Date()
-            let vector = await embedding
+            let vector = lookup.embedding ?? computed?.vector
             miss.entry = try await cache.store(CacheEntry(
                 namespace: lookup.namespace, partitionKey: lookup.partitionKey, directKey: lookup.directKey,
                 prompt: lookup.prompt, normalizedPrompt: lookup.normalizedPrompt,
                 embedding: vector, embeddingModel: vector == nil ? nil : cache.embedder.modelID,
                 endpoint: plan.request.endpoint, provider: result.target.model.provider, model: result.target.model.id,
                 response: top, images: outputs.map(\.image), imageExtras: outputs.map(\.extra),
-                createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds))
+                createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds)), cost: charge.cost
             ))
         }
         return miss
     }
 
     /// A hit: the stored images in the format the client asked for, `usage` zeroed, `created` now.
-    func respondFromCache(_ entry: CacheEntry, plan: Plan, debug: CacheDebug, context: AfterimageRequestContext, since started: ContinuousClock.Instant) async throws -> Response {
+    func respondFromCache(
+        _ entry: CacheEntry, plan: Plan, debug: CacheDebug, context: AfterimageRequestContext, since started: ContinuousClock.Instant,
+        record: inout UsageRecord
+    ) async throws -> Response {
         var outputs = [ImageResponseAssembler.Output]()
         for (image, extra) in zip(entry.images, entry.imageExtras) {
             guard let (stored, data) = try await assembler.blobs.get(id: image.id) else {
@@ -146,6 +215,14 @@ struct ImagePipeline: Sendable {
             since: started, debug: debug, attempts: 0
         )
         context.info.update { $0.provider = entry.provider }
+        // A hit consumed nothing upstream; it saved what the original miss cost.
+        (record.provider, record.modelUsed, record.cacheEntryID) = (entry.provider, entry.model, entry.id)
+        record.images = outputs.count
+        record.size = entry.response["size"]?.stringValue ?? record.size
+        record.quality = entry.response["quality"]?.stringValue ?? record.quality
+        record.cost = .zero
+        record.saved = entry.cost ?? .zero
+        meter.chargeEmbedding(into: &record)
         return JSONResponse.make(.object(body), headers: debug.headers)
     }
 

@@ -42,6 +42,14 @@ public final class ServerMetrics: Sendable {
         registry.makeCounter(descriptor: .init(metricName: "afterimage_upstream_retries_total", helpText: "Upstream calls repeated after a retryable failure or moved to a fallback model.")).increment()
     }
 
+    /// Counts a request whose model has no price (its cost is null).
+    public func recordUnpriced(model: String) {
+        registry.makeCounter(
+            descriptor: .init(metricName: "afterimage_unpriced_requests_total", helpText: "Requests whose model has no price in the pricing file (cost recorded as null)."),
+            labels: [("model", model)]
+        ).increment()
+    }
+
     /// The Prometheus text exposition.
     public func render() -> String { registry.emitToString() }
 }

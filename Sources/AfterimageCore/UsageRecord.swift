@@ -1,0 +1,57 @@
+import Foundation
+
+/// One row of the usage ledger: everything finance and admins need about one image request —
+/// success, error, cache hit or miss.
+public struct UsageRecord: Sendable, Equatable {
+    public var requestID: String
+    public var createdAt: Date
+    public var keyID: String?
+    public var keyName: String?
+    public var namespace: String?
+    public var endpoint: ImageEndpoint
+    public var provider: String?
+    public var modelRequested: String?
+    /// The model that served the request (the cached entry's model on a hit).
+    public var modelUsed: String?
+    public var status: Int
+    public var errorCode: String?
+    /// `miss`, `direct`, `semantic` or `bypass`; nil when the request failed before the lookup.
+    public var cache: String?
+    public var similarity: Double?
+    public var images = 0
+    public var size: String?
+    public var quality: String?
+    public var textInputTokens = 0
+    public var cachedTextInputTokens = 0
+    public var imageInputTokens = 0
+    public var cachedImageInputTokens = 0
+    public var imageOutputTokens = 0
+    public var textOutputTokens = 0
+    /// `upstream` or `estimated`; nil when nothing was consumed upstream.
+    public var usageSource: String?
+    /// What this request cost; nil when a model it used has no price (never zero for unknown).
+    public var cost: Money?
+    /// On a hit: what the original miss cost (for the same images); else zero.
+    public var saved = Money.zero
+    public var embeddingTokens = 0
+    public var latencyMs = 0
+    public var upstreamLatencyMs: Int?
+    /// The pricing file version the cost was computed with.
+    public var priceVersion: String?
+    public var cacheEntryID: Int64?
+
+    public init(requestID: String, createdAt: Date, endpoint: ImageEndpoint, status: Int = 200) {
+        self.requestID = requestID
+        self.createdAt = createdAt
+        self.endpoint = endpoint
+        self.status = status
+    }
+}
+
+/// The durable usage ledger.
+public protocol UsageLedger: Sendable {
+    /// Commits the row durably; returns only once it is on disk.
+    func record(_ row: UsageRecord) async throws
+    /// What a key (or, with `keyID` nil, a namespace) has spent since `since`.
+    func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money
+}

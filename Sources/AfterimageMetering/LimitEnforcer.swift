@@ -1,0 +1,166 @@
+import AfterimageCore
+import Foundation
+
+/// Rate limits and spend budgets of keys and namespaces, enforced in this process.
+///
+/// Rate limits count requests and requested images in a sliding minute. Budgets never overspend
+/// under concurrency: a request reserves its worst-case cost before it goes upstream and settles
+/// to its real cost afterwards; one that would fit only once in-flight requests settle waits for
+/// them, and one that cannot fit even then is refused. Spend per period is loaded from the ledger
+/// the first time a scope is seen (and when its period rolls over), then kept in memory.
+public actor LimitEnforcer {
+    /// Whose limit: a key (by id, with its name for messages) or a namespace.
+    public enum Scope: Hashable, Sendable {
+        case key(id: String, name: String)
+        case namespace(String)
+
+        var label: String {
+            switch self {
+            case .key(_, let name): return "key '\(name)'"
+            case .namespace(let name): return "namespace '\(name)'"
+            }
+        }
+    }
+
+    /// A budget hold to settle after the request.
+    public struct Reservation: Sendable {
+        var holds: [(scope: Scope, period: Date, amount: Money)]
+    }
+
+    struct Budget {
+        var periodStart: Date
+        var spent: Money
+        var reserved = Money.zero
+    }
+
+    let ledger: any UsageLedger
+    private var requests: [Scope: [Date]] = [:]
+    private var images: [Scope: [(at: Date, count: Int)]] = [:]
+    private var budgets: [Scope: Budget] = [:]
+    private var loading: [Scope: Task<Money, any Error>] = [:]
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(ledger: any UsageLedger) {
+        self.ledger = ledger
+    }
+
+    /// Counts a request of `imageCount` images against each scope's per-minute limits, or throws
+    /// 429 naming the limit, with `Retry-After` until a slot frees.
+    public func admit(_ scopes: [(Scope, SpendLimits)], imageCount: Int, now: Date = Date()) throws {
+        let windowStart = now.addingTimeInterval(-60)
+        for (scope, limits) in scopes {
+            requests[scope]?.removeAll { $0 <= windowStart }
+            images[scope]?.removeAll { $0.at <= windowStart }
+            if let rpm = limits.requestsPerMinute, let times = requests[scope], times.count >= rpm {
+                let wait = Self.seconds(until: times[times.count - rpm].addingTimeInterval(60), from: now)
+                throw AfterimageError(
+                    status: 429, code: .rateLimited,
+                    message: "Rate limit reached for \(scope.label): \(rpm) requests per minute. Resets in \(wait) s.",
+                    retryAfterSeconds: wait
+                )
+            }
+            if let ipm = limits.imagesPerMinute {
+                let events = images[scope] ?? []
+                var used = events.reduce(0) { $0 + $1.count }
+                if used + imageCount > ipm {
+                    // Wait until enough old events leave the window.
+                    var freeAt = now
+                    for event in events where used + imageCount > ipm {
+                        used -= event.count
+                        freeAt = event.at.addingTimeInterval(60)
+                    }
+                    let wait = Self.seconds(until: freeAt, from: now)
+                    throw AfterimageError(
+                        status: 429, code: .rateLimited,
+                        message: "Rate limit reached for \(scope.label): \(ipm) images per minute (this request asks for \(imageCount)). Resets in \(wait) s.",
+                        retryAfterSeconds: wait
+                    )
+                }
+            }
+        }
+        for (scope, limits) in scopes {
+            if limits.requestsPerMinute != nil { requests[scope, default: []].append(now) }
+            if limits.imagesPerMinute != nil { images[scope, default: []].append((now, imageCount)) }
+        }
+    }
+
+    /// Reserves `worstCase` in every scope that has a budget; waits while in-flight reservations
+    /// could still free enough; throws 429 when the budget cannot cover it.
+    public func reserve(_ scopes: [(Scope, SpendLimits)], worstCase: Money, now: Date = Date()) async throws -> Reservation {
+        let budgeted = scopes.filter { $0.1.budget != nil }
+        guard !budgeted.isEmpty else { return Reservation(holds: []) }
+        while true {
+            for (scope, limits) in budgeted { try await load(scope, period: limits.budgetPeriod, now: now) }
+            var mustWait = false
+            for (scope, limits) in budgeted {
+                guard let budget = limits.budget, let state = budgets[scope] else { continue }
+                if state.spent + worstCase > budget {
+                    let resets = limits.budgetPeriod.end(containing: now)
+                    throw AfterimageError(
+                        status: 429, code: .rateLimited,
+                        message: "Budget exhausted for \(scope.label): spent $\(state.spent.usdString) of $\(budget.usdString) this \(limits.budgetPeriod.rawValue); "
+                            + "this request may cost up to $\(worstCase.usdString). Resets at \(KeyExpiry.format(resets)).",
+                        retryAfterSeconds: Self.seconds(until: resets, from: now)
+                    )
+                }
+                if state.spent + state.reserved + worstCase > budget { mustWait = true }
+            }
+            if !mustWait { break }
+            await withCheckedContinuation { waiters.append($0) }
+        }
+        var holds = [(scope: Scope, period: Date, amount: Money)]()
+        for (scope, _) in budgeted {
+            guard var state = budgets[scope] else { continue }
+            state.reserved += worstCase
+            budgets[scope] = state
+            holds.append((scope, state.periodStart, worstCase))
+        }
+        return Reservation(holds: holds)
+    }
+
+    /// Releases the hold and adds what the request really cost (nil or zero for failures).
+    public func settle(_ reservation: Reservation, actual: Money?) {
+        for hold in reservation.holds {
+            guard var state = budgets[hold.scope] else { continue }
+            if state.periodStart == hold.period { state.reserved = state.reserved - hold.amount }
+            state.spent += actual ?? .zero
+            budgets[hold.scope] = state
+        }
+        let resumed = waiters
+        waiters.removeAll()
+        for waiter in resumed { waiter.resume() }
+    }
+
+    /// Adds spend that needed no reservation (a hit's embedding cost) to budgeted scopes already loaded.
+    public func charge(_ scopes: [Scope], amount: Money) {
+        for scope in scopes where budgets[scope] != nil { budgets[scope]!.spent += amount }
+    }
+
+    /// Loads a scope's spend for the current period from the ledger (once; again after a rollover).
+    private func load(_ scope: Scope, period: BudgetPeriod, now: Date) async throws {
+        let start = period.start(containing: now)
+        if let state = budgets[scope], state.periodStart == start { return }
+        let task: Task<Money, any Error>
+        if let running = loading[scope] {
+            task = running
+        } else {
+            let ledger = ledger
+            task = Task {
+                switch scope {
+                case .key(let id, _): return try await ledger.spent(keyID: id, namespace: nil, since: start)
+                case .namespace(let name): return try await ledger.spent(keyID: nil, namespace: name, since: start)
+                }
+            }
+            loading[scope] = task
+        }
+        let spent = try await task.value
+        loading[scope] = nil
+        if budgets[scope]?.periodStart != start {
+            budgets[scope] = Budget(periodStart: start, spent: spent, reserved: budgets[scope]?.periodStart == start ? budgets[scope]!.reserved : .zero)
+        }
+    }
+
+    static func seconds(until date: Date, from now: Date) -> Int {
+        max(1, Int(date.timeIntervalSince(now).rounded(.up)))
+    }
+}

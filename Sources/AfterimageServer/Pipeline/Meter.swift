@@ -1,0 +1,140 @@
+import AfterimageCore
+import AfterimageMetering
+import Foundation
+import Logging
+import Synchronization
+
+/// The pipeline's money side: per-minute limits, budget reservations, what a request consumed and
+/// cost, and the ledger row committed before the response goes out.
+final class Meter: Sendable {
+    let pricing: PricingSource
+    let ledger: any UsageLedger
+    let limits: LimitEnforcer
+    let namespaces: any NamespaceLimitStore
+    /// The embedder's model name, priced under `embeddings` when it is a paid remote one.
+    let embeddingModel: String?
+    let metrics: ServerMetrics
+    let logger: Logger
+    private let warned = Mutex<Set<String>>([])
+
+    init(pricing: PricingSource, ledger: any UsageLedger, namespaces: any NamespaceLimitStore, embeddingModel: String?, metrics: ServerMetrics, logger: Logger) {
+        self.pricing = pricing
+        self.ledger = ledger
+        self.limits = LimitEnforcer(ledger: ledger)
+        self.namespaces = namespaces
+        self.embeddingModel = embeddingModel
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    typealias Scopes = [(LimitEnforcer.Scope, SpendLimits)]
+
+    /// The key's and its namespace's limits, read fresh (the CLI may change them while we run).
+    func scopes(for key: VirtualKey) async throws -> Scopes {
+        [(.key(id: key.id, name: key.name), key.limits), (.namespace(key.namespace), try await namespaces.limits(namespace: key.namespace))]
+    }
+
+    /// Per-minute request and image limits; hits count too.
+    func admit(_ scopes: Scopes, imageCount: Int) async throws {
+        try await limits.admit(scopes, imageCount: imageCount)
+    }
+
+    /// Holds the most the request can cost (over its model and every fallback) against the budgets.
+    func reserve(_ scopes: Scopes, plan: ImagePipeline.Plan) async throws -> LimitEnforcer.Reservation {
+        let table = pricing.current()
+        var worst = Money.zero
+        for target in plan.targets {
+            if let cost = worstCase(plan.request, model: target.model, table: table), worst < cost { worst = cost }
+        }
+        return try await limits.reserve(scopes, worstCase: worst)
+    }
+
+    func worstCase(_ request: ImageRequest, model: ModelCapability, table: PriceTable) -> Money? {
+        guard let price = table.price(provider: model.provider, model: model.id) else { return nil }
+        if price.billsPerImage {
+            let size = request.fields["size"]?.stringValue ?? "1024x1024"
+            let qualities = request.fields["quality"]?.stringValue.map { [$0] } ?? Array(price.perImage.keys)
+            return qualities.compactMap { price.cost(images: request.imageCount, size: size, quality: $0) }.max()
+        }
+        var usage = UsageEstimator.worstCase(request: request)
+        if let quality = request.fields["quality"]?.stringValue, quality != "auto",
+           let size = request.fields["size"]?.stringValue, size != "auto" {
+            let partials = Int(request.fields["partial_images"]?.integerValue ?? 0)
+            usage.imageOutput = request.imageCount * (UsageEstimator.imageOutputTokens(size: size, quality: quality) + partials * UsageEstimator.partialImageTokens)
+        }
+        if price.textOutput == nil { usage.textOutput = 0 }
+        return price.cost(of: usage)
+    }
+
+    func settle(_ reservation: LimitEnforcer.Reservation?, actual: Money?) async {
+        if let reservation { await limits.settle(reservation, actual: actual) }
+    }
+
+    /// What a miss consumed and cost: the upstream's `usage` when present, else an estimate.
+    func charge(_ request: ImageRequest, model: ModelCapability, upstream top: [String: JSONValue], images: Int, into record: inout UsageRecord) {
+        let table = pricing.current()
+        let size = top["size"]?.stringValue ?? request.fields["size"]?.stringValue
+        let quality = top["quality"]?.stringValue ?? request.fields["quality"]?.stringValue
+        record.size = size
+        record.quality = quality
+        record.priceVersion = table.version
+        let price = table.price(provider: model.provider, model: model.id)
+        var usage: TokenUsage
+        if let reported = TokenUsage(upstream: top["usage"]) {
+            usage = reported
+        } else if price?.billsPerImage == true {
+            usage = TokenUsage(source: .upstream)
+        } else {
+            usage = UsageEstimator.estimate(request: request, images: images, size: size, quality: quality)
+        }
+        record.textInputTokens = usage.textInput
+        record.cachedTextInputTokens = usage.cachedTextInput
+        record.imageInputTokens = usage.imageInput
+        record.cachedImageInputTokens = usage.cachedImageInput
+        record.imageOutputTokens = usage.imageOutput
+        record.textOutputTokens = usage.textOutput
+        record.usageSource = usage.source.rawValue
+        guard let price else {
+            unpriced(model.id)
+            record.cost = nil
+            return
+        }
+        record.cost = price.billsPerImage ? price.cost(images: images, size: size ?? "1024x1024", quality: quality) : price.cost(of: usage)
+        if record.cost == nil { unpriced("\(model.id) (\(size ?? "?"), \(quality ?? "standard"))") }
+    }
+
+    /// Adds what the lookup's embedding cost, when the embedder is a priced remote model.
+    func chargeEmbedding(into record: inout UsageRecord) {
+        guard record.embeddingTokens > 0, let embeddingModel,
+              let price = pricing.current().embeddings[embeddingModel]?.textInput else { return }
+        if let current = record.cost { record.cost = current + price * record.embeddingTokens }
+    }
+
+    /// Commits the row; the response waits for it.
+    func commit(_ record: UsageRecord) async throws {
+        try await ledger.record(record)
+    }
+
+    private func unpriced(_ model: String) {
+        metrics.recordUnpriced(model: model)
+        let first = warned.withLock { $0.insert(model).inserted }
+        if first { logger.warning("no price for model; its usage rows have a null cost", metadata: ["model": "\(model)"]) }
+    }
+}
+
+extension UsageRecord {
+    /// Takes the usage, cost and price version `Meter.charge` worked out for a miss.
+    mutating func apply(_ charge: UsageRecord) {
+        size = charge.size ?? size
+        quality = charge.quality ?? quality
+        textInputTokens = charge.textInputTokens
+        cachedTextInputTokens = charge.cachedTextInputTokens
+        imageInputTokens = charge.imageInputTokens
+        cachedImageInputTokens = charge.cachedImageInputTokens
+        imageOutputTokens = charge.imageOutputTokens
+        textOutputTokens = charge.textOutputTokens
+        usageSource = charge.usageSource
+        cost = charge.cost
+        priceVersion = charge.priceVersion
+    }
+}
