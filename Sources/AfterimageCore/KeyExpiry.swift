@@ -35,7 +35,7 @@ extension VirtualKey {
     /// The key as shown by the admin API and the CLI's `--json` (never the secret or its hash).
     public var publicJSON: JSONValue {
         func date(_ value: Date?) -> JSONValue { value.map { .string(KeyExpiry.format($0)) } ?? .null }
-        return .object([
+        var object: [String: JSONValue] = [
             "id": .string(id),
             "name": .string(name),
             "namespace": .string(namespace),
@@ -46,6 +46,8 @@ extension VirtualKey {
             "expires_at": date(expiresAt),
             "revoked_at": date(revokedAt),
             "rotated_at": date(rotatedAt),
-        ])
+        ]
+        object.merge(limits.json.objectValue ?? [:]) { a, _ in a }
+        return .object(object)
     }
 }

@@ -59,8 +59,9 @@ public enum AfterimageApp {
             throw ConfigurationError(key: "pricing_file", problem: "\(error)")
         }
         let ledger = SQLiteUsageLedger(database: database)
+        let namespaceLimits = SQLiteNamespaceLimitStore(database: database)
         let meter = Meter(
-            pricing: pricing, ledger: ledger, namespaces: SQLiteNamespaceLimitStore(database: database),
+            pricing: pricing, ledger: ledger, namespaces: namespaceLimits,
             embeddingModel: configuration.embedder.kind == .openai ? configuration.embedder.model : nil,
             metrics: metrics, logger: logger
         )
@@ -84,6 +85,7 @@ public enum AfterimageApp {
         let admin = httpRouter.group("admin")
         AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: admin)
         AdminCacheController(cache: cache, store: cacheStore, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
+        AdminNamespacesController(store: namespaceLimits, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
         let sweeper = CacheSweeper(
             cache: cache, blobs: blobs, interval: .seconds(configuration.cache.sweepIntervalSeconds),
             urlLifetimeSeconds: configuration.files.urlTTLSeconds, logger: logger

@@ -56,6 +56,7 @@ public final class StubUpstream: Sendable {
         var served = 0
         var files: [String: (data: Data, expires: Date)] = [:]
         var fileDownloads = 0
+        var sendsUsage = true
     }
 
     private let state = Mutex(State())
@@ -85,6 +86,11 @@ public final class StubUpstream: Sendable {
     }
 
     /// Makes every issued image URL stop working now.
+    /// Whether GPT image answers carry a `usage` block (default true).
+    public func sendUsage(_ on: Bool) {
+        state.withLock { $0.sendsUsage = on }
+    }
+
     public func expireAllURLs() {
         state.withLock { state in
             for key in state.files.keys { state.files[key]?.expires = .distantPast }
@@ -221,12 +227,12 @@ public final class StubUpstream: Sendable {
         if isGPTImage {
             let textTokens = Int64(max(1, prompt.split(separator: " ").count))
             let imageTokens: Int64 = inputSize == nil ? 0 : 323
-            body["usage"] = .object([
+            if state.withLock({ $0.sendsUsage }) { body["usage"] = .object([
                 "input_tokens": .integer(textTokens + imageTokens),
                 "input_tokens_details": .object(["text_tokens": .integer(textTokens), "image_tokens": .integer(imageTokens)]),
                 "output_tokens": .integer(Int64(1056 * n)),
                 "total_tokens": .integer(textTokens + imageTokens + Int64(1056 * n)),
-            ])
+            ]) }
             body["size"] = .string("\(size.width)x\(size.height)")
             body["quality"] = .string(fields["quality"]?.stringValue ?? "medium")
             body["output_format"] = .string("png")

@@ -26,7 +26,7 @@ struct AdminKeysController: Sendable {
             let secret = KeySecret.generate()
             let key = try await keys.create(
                 name: name, namespace: changes.namespace, allowedModels: changes.allowedModels ?? nil,
-                expiresAt: changes.expiresAt ?? nil, secret: secret
+                expiresAt: changes.expiresAt ?? nil, limits: { var l = SpendLimits(); changes.limits.apply(to: &l); return l }(), secret: secret
             )
             var json = key.publicJSON.objectValue ?? [:]
             json["key"] = .string(secret)
@@ -105,6 +105,7 @@ struct AdminKeysController: Sendable {
                 throw AfterimageError.invalidPayload("'expires_at' must be YYYY-MM-DD, an ISO 8601 timestamp or null.", param: "expires_at")
             }
         }
+        changes.limits = try LimitChanges.parse(body)
         return changes
     }
 }

@@ -1,0 +1,139 @@
+import AfterimageCore
+import AfterimageTesting
+import Foundation
+import Testing
+
+/// The usage ledger, costs, savings, budgets and rate limits on a live server.
+@Suite struct MeteringTests {
+    func row(_ f: Fixture, _ reply: TestHTTP.Reply) async throws -> UsageRecord {
+        let id = try #require(reply.headers.first(name: "x-request-id"))
+        return try #require(try await f.gateway.ledgerRow(id))
+    }
+
+    @Test func missHitAndErrorEachHaveTheirRow() async throws {
+        try await withFixture { f in
+            // Stub usage: 5 text tokens ("a red fox in snow" → 5 words) and 1056 image output tokens.
+            // gpt-image-1: 5 × $5/1M + 1056 × $40/1M = 25 + 42240 µ$ = $0.042265.
+            let miss = try await f.generate(["model": "gpt-image-1", "prompt": "a red fox in snow", "size": "1024x1024", "quality": "medium"])
+            let m = try await row(f, miss)
+            #expect(m.status == 200 && m.cache == "miss" && m.usageSource == "upstream")
+            #expect(m.keyID == f.key.id && m.keyName == f.key.name && m.namespace == f.key.namespace)
+            #expect(m.modelRequested == "gpt-image-1" && m.modelUsed == "gpt-image-1" && m.provider == "openai")
+            #expect(m.textInputTokens == 5 && m.imageOutputTokens == 1056 && m.images == 1)
+            #expect(m.size == "1024x1024" && m.quality == "medium")
+            #expect(m.cost?.usdString == "0.042265" && m.saved == .zero)
+            #expect(m.priceVersion?.count == 12 && m.upstreamLatencyMs != nil && m.cacheEntryID != nil)
+
+            let hit = try await f.generate(["model": "gpt-image-1", "prompt": "A red fox in snow", "size": "1024x1024", "quality": "medium"])
+            let h = try await row(f, hit)
+            #expect(h.cache == "direct" && h.cost == .zero && h.saved.usdString == "0.042265")
+            #expect(h.imageOutputTokens == 0 && h.images == 1 && h.cacheEntryID == m.cacheEntryID)
+
+            let bad = try await f.generate(["model": "gpt-image-1", "prompt": "x", "size": "999x999"])
+            let b = try await row(f, bad)
+            #expect(b.status == 400 && b.errorCode == "invalid_payload" && b.cost == nil && b.images == 0)
+
+            let unauthorized = try await f.generate(["model": "gpt-image-1", "prompt": "x"], key: "sk-af-nope")
+            let u = try await row(f, unauthorized)
+            #expect(u.status == 401 && u.keyID == nil)
+
+            f.stub.inject([StubUpstream.Fault(status: 500)], model: "gpt-image-1")
+            let failed = try await f.generate(["model": "gpt-image-1", "prompt": "doomed"], headers: [("Cache-Control", "no-store")])
+            #expect(try await row(f, failed).status == failed.status)
+        }
+    }
+
+    @Test func usageIsEstimatedWhenTheUpstreamSendsNone() async throws {
+        try await withFixture { f in
+            f.stub.sendUsage(false)
+            // 1024x1536 high: 6240 output tokens; "a tall lighthouse" = 17 bytes → 5 tokens.
+            // 5 × 5 + 6240 × 40 = 25 + 249600 µ$.
+            let reply = try await f.generate(["model": "gpt-image-1", "prompt": "a tall lighthouse", "size": "1024x1536", "quality": "high"])
+            let r = try await row(f, reply)
+            #expect(r.usageSource == "estimated")
+            #expect(r.textInputTokens == 5 && r.imageOutputTokens == 6240)
+            #expect(r.cost?.usdString == "0.249625")
+            // Per-image models: dall-e-3 hd 1792x1024, two images... dall-e-3 allows n=1: one image, $0.12.
+            let dalle = try await f.generate(["model": "dall-e-3", "prompt": "a harbour", "size": "1792x1024", "quality": "hd"])
+            #expect(try await row(f, dalle).cost?.usdString == "0.120000")
+            let dalle2 = try await f.generate(["model": "dall-e-2", "prompt": "a harbour", "size": "256x256", "n": 3])
+            #expect(try await row(f, dalle2).cost?.usdString == "0.048000")
+        }
+    }
+
+    @Test func aModelWithoutAPriceHasANullCost() async throws {
+        try await withFixture(configure: { config in
+            var model = config.models.first { $0.id == "gpt-image-1" }!
+            model.id = "gpt-image-lab"
+            config.models.append(model)
+        }) { f in
+            let reply = try await f.generate(["model": "gpt-image-lab", "prompt": "an experiment"])
+            #expect(reply.status == 200)
+            let r = try await row(f, reply)
+            #expect(r.cost == nil && r.imageOutputTokens == 1056)
+            let metrics = String(decoding: try await f.get("/metrics").body, as: UTF8.self)
+            #expect(metrics.contains("afterimage_unpriced_requests_total{model=\"gpt-image-lab\"} 1"))
+        }
+    }
+
+    @Test func budgetHoldsUnderFiftyConcurrentRequests() async throws {
+        try await withFixture { f in
+            // Each request: 3 text tokens ("prompt number N") + 1056 output tokens = 15 + 42240 µ$ = $0.042255.
+            let budget = Money(nanos: 42_255_000 * 10)
+            let (_, secret) = try await f.gateway.createKey(name: "budgeted", limits: SpendLimits(budget: budget, budgetPeriod: .day))
+            let replies = try await withThrowingTaskGroup(of: TestHTTP.Reply.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        try await f.generate(["model": "gpt-image-1", "prompt": .string("prompt number \(index)"), "size": "1024x1024", "quality": "medium"], key: secret)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let succeeded = replies.filter { $0.status == 200 }
+            let refused = replies.filter { $0.status == 429 }
+            #expect(succeeded.count + refused.count == 50)
+            #expect(succeeded.count >= 1 && succeeded.count <= 10)
+            #expect(refused.allSatisfy { $0.errorCode == "rate_limited" && $0.headers.first(name: "retry-after") != nil })
+            #expect(refused.first?.json["error"]?["message"]?.stringValue?.contains("Budget exhausted for key 'budgeted'") == true)
+            var spent = Money.zero
+            for reply in succeeded { spent += try await row(f, reply).cost ?? .zero }
+            #expect(spent <= budget, "spent \(spent.usdString) of \(budget.usdString)")
+            #expect(f.stub.servedCount == succeeded.count)
+            // A cache hit spends nothing, so it is still served.
+            let hit = try await f.generate(["model": "gpt-image-1", "prompt": "prompt number 0", "size": "1024x1024", "quality": "medium"], key: secret)
+            #expect(hit.status == 200 || succeeded.allSatisfy { $0.json["data"] == nil })
+        }
+    }
+
+    @Test func requestsPerMinuteLimitAnswers429WithRetryAfter() async throws {
+        try await withFixture { f in
+            let (_, secret) = try await f.gateway.createKey(name: "slow lane", limits: SpendLimits(requestsPerMinute: 2))
+            #expect(try await f.generate(["model": "gpt-image-1", "prompt": "one"], key: secret).status == 200)
+            #expect(try await f.generate(["model": "gpt-image-1", "prompt": "one"], key: secret).status == 200, "a hit counts as a request")
+            let limited = try await f.generate(["model": "gpt-image-1", "prompt": "two"], key: secret)
+            #expect(limited.status == 429 && limited.errorCode == "rate_limited")
+            #expect(limited.json["error"]?["message"]?.stringValue?.contains("2 requests per minute") == true)
+            let retryAfter = Int(limited.headers.first(name: "retry-after") ?? "") ?? 0
+            #expect(retryAfter >= 1 && retryAfter <= 60)
+            #expect(try await row(f, limited).status == 429)
+        }
+    }
+
+    @Test func imagesPerMinuteAndNamespaceLimits() async throws {
+        try await withFixture { f in
+            let (_, secret) = try await f.gateway.createKey(name: "images", limits: SpendLimits(imagesPerMinute: 3))
+            #expect(try await f.generate(["model": "dall-e-2", "prompt": "a", "n": 2, "size": "256x256"], key: secret).status == 200)
+            let limited = try await f.generate(["model": "dall-e-2", "prompt": "b", "n": 2, "size": "256x256"], key: secret)
+            #expect(limited.status == 429 && limited.json["error"]?["message"]?.stringValue?.contains("3 images per minute") == true)
+
+            let set = try await f.admin(.PUT, "/admin/namespaces/team-x", ["rpm": 1])
+            #expect(set.status == 200 && set.json["rpm"] == 1)
+            let (_, a) = try await f.gateway.createKey(name: "a", namespace: "team-x")
+            let (_, b) = try await f.gateway.createKey(name: "b", namespace: "team-x")
+            #expect(try await f.generate(["model": "gpt-image-1", "prompt": "shared"], key: a).status == 200)
+            let second = try await f.generate(["model": "gpt-image-1", "prompt": "shared too"], key: b)
+            #expect(second.status == 429 && second.json["error"]?["message"]?.stringValue?.contains("namespace 'team-x'") == true)
+            #expect(try await f.admin(.PUT, "/admin/namespaces/team-x", ["rpm": -1]).errorParam == "rpm")
+        }
+    }
+}
