@@ -86,6 +86,7 @@ public enum AfterimageApp {
         AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: admin)
         AdminCacheController(cache: cache, store: cacheStore, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
         AdminNamespacesController(store: namespaceLimits, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
+        AdminUsageController(ledger: ledger, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
         let sweeper = CacheSweeper(
             cache: cache, blobs: blobs, interval: .seconds(configuration.cache.sweepIntervalSeconds),
             urlLifetimeSeconds: configuration.files.urlTTLSeconds, logger: logger

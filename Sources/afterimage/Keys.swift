@@ -8,8 +8,8 @@ import Foundation
 /// changes at once).
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create, list, revoke and rotate virtual keys.",
-        subcommands: [Create.self, List.self, Revoke.self, Rotate.self]
+        abstract: "Create, list, update, revoke and rotate virtual keys.",
+        subcommands: [Create.self, List.self, Update.self, Revoke.self, Rotate.self]
     )
 
     static func store(_ options: ConfigOptions) throws -> SQLiteKeyStore {
@@ -29,6 +29,7 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "Cache namespace (default: the key's own id).") var namespace: String?
         @Option(help: "Comma-separated model ids the key may use (default: all).") var models: String?
         @Option(help: "Expiry: YYYY-MM-DD (valid through that UTC day) or an ISO 8601 timestamp.") var expires: String?
+        @OptionGroup var limits: LimitOptions
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
@@ -43,7 +44,8 @@ struct Keys: AsyncParsableCommand {
             let secret = KeySecret.generate()
             let allowed = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let key = try await store.create(
-                name: name, namespace: namespace, allowedModels: allowed, expiresAt: expires.flatMap(KeyExpiry.parse), secret: secret
+                name: name, namespace: namespace, allowedModels: allowed, expiresAt: expires.flatMap(KeyExpiry.parse),
+                limits: { var l = SpendLimits(); try limits.changes().apply(to: &l); return l }(), secret: secret
             )
             if json {
                 var object = key.publicJSON.objectValue ?? [:]
@@ -75,6 +77,35 @@ struct Keys: AsyncParsableCommand {
                 let columns = [key.id.padding(21), key.prefix.padding(11), key.status().padding(8), key.namespace.padding(21), key.name]
                 print(columns.joined(separator: " "))
             }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a key's name, namespace, models, expiry, budget or rate limits.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Key id.") var id: String
+        @Option(help: "Display name.") var name: String?
+        @Option(help: "Cache namespace.") var namespace: String?
+        @Option(help: "Comma-separated model ids the key may use ('all' lifts the restriction).") var models: String?
+        @Option(help: "Expiry: YYYY-MM-DD, an ISO 8601 timestamp, or 'never'.") var expires: String?
+        @OptionGroup var limits: LimitOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            var changes = KeyChanges(name: name, namespace: namespace, limits: try limits.changes())
+            if let models {
+                changes.allowedModels = models == "all" ? .some(nil) : .some(models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            }
+            if let expires {
+                guard expires == "never" || KeyExpiry.parse(expires) != nil else {
+                    throw ValidationError("--expires must be YYYY-MM-DD, an ISO 8601 timestamp or never, got '\(expires)'.")
+                }
+                changes.expiresAt = .some(KeyExpiry.parse(expires))
+            }
+            guard let key = try await Keys.store(options).update(id: id, changes: changes) else {
+                throw ValidationError("No key with id '\(id)'.")
+            }
+            if json { try Keys.printJSON(key.publicJSON) } else { print("updated \(key.id) (\(key.name))") }
         }
     }
 

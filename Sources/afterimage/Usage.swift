@@ -1,0 +1,64 @@
+import AfterimageCore
+import AfterimageStorage
+import ArgumentParser
+import Foundation
+
+/// `afterimage usage …`: finance reports and raw exports from the usage ledger.
+struct Usage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Usage and cost reports.", subcommands: [Report.self, Export.self])
+
+    static func ledger(_ options: ConfigOptions) throws -> SQLiteUsageLedger {
+        let configuration = try options.load()
+        return SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL))
+    }
+
+    static func range(_ from: String, _ to: String) throws -> (Date, Date) {
+        guard let start = ReportTime.parse(from) else { throw ValidationError("--from must be YYYY-MM-DD or an ISO 8601 timestamp, got '\(from)'.") }
+        guard let end = ReportTime.parse(to) else { throw ValidationError("--to must be YYYY-MM-DD or an ISO 8601 timestamp, got '\(to)'.") }
+        guard start < end else { throw ValidationError("--from must be before --to (the range is [from, to)).") }
+        return (start, end)
+    }
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Requests, hits, images, tokens, cost and savings over [from, to), grouped.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Start (included): YYYY-MM-DD (UTC) or ISO 8601.") var from: String
+        @Option(help: "End (excluded): YYYY-MM-DD (UTC) or ISO 8601.") var to: String
+        @Option(help: "Comma-separated: key, namespace, model, day, endpoint.") var groupBy = ""
+        @Option(help: "table, csv or json.") var format = "table"
+
+        func run() async throws {
+            let (start, end) = try Usage.range(from, to)
+            let dimensions: [UsageDimension]
+            do { dimensions = try UsageDimension.parseList(groupBy) } catch let error as AfterimageError { throw ValidationError(error.message) }
+            let report = try await Usage.ledger(options).report(from: start, to: end, groupBy: dimensions)
+            switch format {
+            case "json": try Keys.printJSON(report.json)
+            case "csv": FileHandle.standardOutput.write(Data(report.csv.utf8))
+            case "table": print(report.table, terminator: "")
+            default: throw ValidationError("--format must be table, csv or json, got '\(format)'.")
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every ledger row in [from, to), streamed as RFC 4180 CSV or JSON lines.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Start (included).") var from: String
+        @Option(help: "End (excluded).") var to: String
+        @Option(help: "csv or jsonl.") var format = "csv"
+
+        func validate() throws {
+            guard ["csv", "jsonl"].contains(format) else { throw ValidationError("--format must be csv or jsonl, got '\(format)'.") }
+        }
+
+        func run() async throws {
+            let (start, end) = try Usage.range(from, to)
+            let output = FileHandle.standardOutput
+            if format == "csv" { output.write(Data(CSV.line(UsageRecord.exportColumns).utf8)) }
+            try await Usage.ledger(options).export(from: start, to: end) { page in
+                output.write(Data(try UsageExportFormat.render(page, format: format).utf8))
+            }
+        }
+    }
+}
