@@ -104,23 +104,26 @@ public enum TestHTTP {
     }
 
     public static func request(
-        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: HTTPClientRequest.Body? = nil
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: HTTPClientRequest.Body? = nil,
+        timeout: Duration = .seconds(60)
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = body }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let response = try await HTTPClient.shared.execute(request, timeout: .init(timeout))
         let data = try await response.body.collect(upTo: 512 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))
     }
 
     /// POSTs a JSON value.
-    public static func postJSON(_ url: String, _ value: JSONValue, key: String?, headers: [(String, String)] = []) async throws -> Reply {
+    public static func postJSON(
+        _ url: String, _ value: JSONValue, key: String?, headers: [(String, String)] = [], timeout: Duration = .seconds(60)
+    ) async throws -> Reply {
         var all = headers + [("Content-Type", "application/json")]
         if let key { all.append(("Authorization", "Bearer \(key)")) }
         let data = try JSONEncoder.afterimage.encode(value)
-        return try await request(.POST, url, headers: all, body: .bytes(ByteBuffer(bytes: data)))
+        return try await request(.POST, url, headers: all, body: .bytes(ByteBuffer(bytes: data)), timeout: timeout)
     }
 
     /// A multipart form for edit requests.
