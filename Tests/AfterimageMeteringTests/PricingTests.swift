@@ -26,25 +26,44 @@ import Testing
     /// Every shipped GPT image model at every size and quality (estimated output tokens), with a
     /// 20-token prompt, against figures worked out by hand: tokens × USD per 1M.
     @Test(arguments: [
-        // model, size, quality, expected USD (text 20 tokens + image output tokens)
-        ("gpt-image-1", "1024x1024", "low", "0.010980"),       // 20×5 + 272×40 = 100 + 10880 µ$
-        ("gpt-image-1", "1024x1024", "medium", "0.042340"),    // 100 + 1056×40 = 42240
-        ("gpt-image-1", "1024x1024", "high", "0.166500"),      // 100 + 4160×40 = 166400
-        ("gpt-image-1", "1024x1536", "low", "0.016420"),       // 100 + 408×40
-        ("gpt-image-1", "1024x1536", "medium", "0.063460"),    // 100 + 1584×40
-        ("gpt-image-1", "1024x1536", "high", "0.249700"),      // 100 + 6240×40
-        ("gpt-image-1", "1536x1024", "low", "0.016100"),       // 100 + 400×40
-        ("gpt-image-1", "1536x1024", "medium", "0.062820"),    // 100 + 1568×40
-        ("gpt-image-1", "1536x1024", "high", "0.248420"),      // 100 + 6208×40
-        ("gpt-image-1-mini", "1024x1024", "low", "0.002216"),  // 20×2 + 272×8 = 40 + 2176
-        ("gpt-image-1-mini", "1024x1536", "medium", "0.012712"), // 40 + 1584×8
-        ("gpt-image-1-mini", "1536x1024", "high", "0.049704"), // 40 + 6208×8
-        ("gpt-image-1.5", "1024x1024", "medium", "0.033892"),  // 100 + 1056×32
-        ("gpt-image-1.5", "1024x1536", "high", "0.199780"),    // 100 + 6240×32
-        ("gpt-image-1.5", "1536x1024", "low", "0.012900"),     // 100 + 400×32
-        ("gpt-image-2", "1024x1024", "high", "0.124900"),      // 100 + 4160×30
-        ("gpt-image-2", "1024x1536", "low", "0.012340"),       // 100 + 408×30
-        ("gpt-image-2", "1536x1024", "medium", "0.047140"),    // 100 + 1568×30
+        // model, size, quality, expected USD = (20 text tokens × text price + output tokens × image output price) / 1M,
+        // worked out independently (decimal arithmetic) — e.g. gpt-image-1 1024x1024 low: 20×5 + 272×40 = 10980 µ$.
+        ("gpt-image-1", "1024x1024", "low", "0.010980"),  // 20×5 + 272×40
+        ("gpt-image-1", "1024x1024", "medium", "0.042340"),  // 20×5 + 1056×40
+        ("gpt-image-1", "1024x1024", "high", "0.166500"),  // 20×5 + 4160×40
+        ("gpt-image-1", "1024x1536", "low", "0.016420"),  // 20×5 + 408×40
+        ("gpt-image-1", "1024x1536", "medium", "0.063460"),  // 20×5 + 1584×40
+        ("gpt-image-1", "1024x1536", "high", "0.249700"),  // 20×5 + 6240×40
+        ("gpt-image-1", "1536x1024", "low", "0.016100"),  // 20×5 + 400×40
+        ("gpt-image-1", "1536x1024", "medium", "0.062820"),  // 20×5 + 1568×40
+        ("gpt-image-1", "1536x1024", "high", "0.248420"),  // 20×5 + 6208×40
+        ("gpt-image-1-mini", "1024x1024", "low", "0.002216"),  // 20×2 + 272×8
+        ("gpt-image-1-mini", "1024x1024", "medium", "0.008488"),  // 20×2 + 1056×8
+        ("gpt-image-1-mini", "1024x1024", "high", "0.033320"),  // 20×2 + 4160×8
+        ("gpt-image-1-mini", "1024x1536", "low", "0.003304"),  // 20×2 + 408×8
+        ("gpt-image-1-mini", "1024x1536", "medium", "0.012712"),  // 20×2 + 1584×8
+        ("gpt-image-1-mini", "1024x1536", "high", "0.049960"),  // 20×2 + 6240×8
+        ("gpt-image-1-mini", "1536x1024", "low", "0.003240"),  // 20×2 + 400×8
+        ("gpt-image-1-mini", "1536x1024", "medium", "0.012584"),  // 20×2 + 1568×8
+        ("gpt-image-1-mini", "1536x1024", "high", "0.049704"),  // 20×2 + 6208×8
+        ("gpt-image-1.5", "1024x1024", "low", "0.008804"),  // 20×5 + 272×32
+        ("gpt-image-1.5", "1024x1024", "medium", "0.033892"),  // 20×5 + 1056×32
+        ("gpt-image-1.5", "1024x1024", "high", "0.133220"),  // 20×5 + 4160×32
+        ("gpt-image-1.5", "1024x1536", "low", "0.013156"),  // 20×5 + 408×32
+        ("gpt-image-1.5", "1024x1536", "medium", "0.050788"),  // 20×5 + 1584×32
+        ("gpt-image-1.5", "1024x1536", "high", "0.199780"),  // 20×5 + 6240×32
+        ("gpt-image-1.5", "1536x1024", "low", "0.012900"),  // 20×5 + 400×32
+        ("gpt-image-1.5", "1536x1024", "medium", "0.050276"),  // 20×5 + 1568×32
+        ("gpt-image-1.5", "1536x1024", "high", "0.198756"),  // 20×5 + 6208×32
+        ("gpt-image-2", "1024x1024", "low", "0.008260"),  // 20×5 + 272×30
+        ("gpt-image-2", "1024x1024", "medium", "0.031780"),  // 20×5 + 1056×30
+        ("gpt-image-2", "1024x1024", "high", "0.124900"),  // 20×5 + 4160×30
+        ("gpt-image-2", "1024x1536", "low", "0.012340"),  // 20×5 + 408×30
+        ("gpt-image-2", "1024x1536", "medium", "0.047620"),  // 20×5 + 1584×30
+        ("gpt-image-2", "1024x1536", "high", "0.187300"),  // 20×5 + 6240×30
+        ("gpt-image-2", "1536x1024", "low", "0.012100"),  // 20×5 + 400×30
+        ("gpt-image-2", "1536x1024", "medium", "0.047140"),  // 20×5 + 1568×30
+        ("gpt-image-2", "1536x1024", "high", "0.186340"),  // 20×5 + 6208×30
     ])
     func tokenModelCosts(model: String, size: String, quality: String, expected: String) throws {
         let usage = TokenUsage(textInput: 20, imageOutput: UsageEstimator.imageOutputTokens(size: size, quality: quality))

@@ -136,4 +136,19 @@ import Testing
             #expect(try await f.admin(.PUT, "/admin/namespaces/team-x", ["rpm": -1]).errorParam == "rpm")
         }
     }
+
+    @Test func keyLimitsThroughTheAdminAPI() async throws {
+        try await withFixture { f in
+            let created = try await f.admin(.POST, "/admin/keys", ["name": "ci", "budget_usd": "2.50", "budget_period": "week", "rpm": 10])
+            #expect(created.status == 201)
+            #expect(created.json["budget_usd"] == "2.500000" && created.json["budget_period"] == "week" && created.json["rpm"] == 10)
+            #expect(created.json["images_per_minute"] == .null)
+            let id = try #require(created.json["id"]?.stringValue)
+            let patched = try await f.admin(.PATCH, "/admin/keys/\(id)", ["rpm": .null, "images_per_minute": 30, "budget_usd": 7])
+            #expect(patched.json["rpm"] == .null && patched.json["images_per_minute"] == 30 && patched.json["budget_usd"] == "7.000000")
+            #expect(try await f.admin(.PATCH, "/admin/keys/\(id)", ["budget_usd": "lots"]).errorParam == "budget_usd")
+            #expect(try await f.admin(.PATCH, "/admin/keys/\(id)", ["budget_period": "year"]).errorParam == "budget_period")
+            #expect(try await f.admin(.PATCH, "/admin/keys/\(id)", ["images_per_minute": 0]).errorParam == "images_per_minute")
+        }
+    }
 }
