@@ -111,6 +111,9 @@ public final class SemanticCache: Sendable {
         return stored
     }
 
+    /// Live entries and bytes as last counted (for gauges; exact after each sweep).
+    public var liveTotals: CacheTotals { totals.withLock { $0 } }
+
     /// Counts a hit for LRU and stats.
     public func recordHit(_ entry: CacheEntry, kind: CacheHitKind, now: Date = Date()) async {
         guard let id = entry.id else { return }

@@ -31,6 +31,8 @@ public actor LimitEnforcer {
         var periodStart: Date
         var spent: Money
         var reserved = Money.zero
+        /// The budget as last seen (limits may change at run time).
+        var limit: Money?
     }
 
     let ledger: any UsageLedger
@@ -109,9 +111,10 @@ public actor LimitEnforcer {
             await withCheckedContinuation { waiters.append($0) }
         }
         var holds = [(scope: Scope, period: Date, amount: Money)]()
-        for (scope, _) in budgeted {
+        for (scope, limits) in budgeted {
             guard var state = budgets[scope] else { continue }
             state.reserved += worstCase
+            state.limit = limits.budget
             budgets[scope] = state
             holds.append((scope, state.periodStart, worstCase))
         }
@@ -136,6 +139,14 @@ public actor LimitEnforcer {
         for scope in scopes where budgets[scope] != nil { budgets[scope]!.spent += amount }
     }
 
+    /// Budget left this period per key, for the keys with a budget seen since startup.
+    public func remainingByKey() -> [(keyID: String, remaining: Money)] {
+        budgets.compactMap { scope, state in
+            guard case .key(let id, _) = scope, let limit = state.limit else { return nil }
+            return (id, limit - state.spent)
+        }
+    }
+
     /// Loads a scope's spend for the current period from the ledger (once; again after a rollover).
     private func load(_ scope: Scope, period: BudgetPeriod, now: Date) async throws {
         let start = period.start(containing: now)
@@ -155,9 +166,7 @@ public actor LimitEnforcer {
         }
         let spent = try await task.value
         loading[scope] = nil
-        if budgets[scope]?.periodStart != start {
-            budgets[scope] = Budget(periodStart: start, spent: spent, reserved: budgets[scope]?.periodStart == start ? budgets[scope]!.reserved : .zero)
-        }
+        if budgets[scope]?.periodStart != start { budgets[scope] = Budget(periodStart: start, spent: spent) }
     }
 
     static func seconds(until date: Date, from now: Date) -> Int {

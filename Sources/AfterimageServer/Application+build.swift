@@ -24,11 +24,11 @@ public enum AfterimageApp {
 
         // Before any BLAS call: OpenBLAS's own threads deadlock under concurrent callers.
         BLASRuntime.setThreads(configuration.embedder.threads)
-        let embedder = try EmbedderFactory.make(configuration.embedder)
+        let metrics = ServerMetrics()
+        let embedder = TimedEmbedder(base: try EmbedderFactory.make(configuration.embedder), metrics: metrics)
         let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
         let blobs = try FileBlobStore(database: database, dataDirectory: configuration.dataDirectoryURL)
         let keys = SQLiteKeyStore(database: database)
-        let metrics = ServerMetrics()
         let upstream = HTTPImageUpstream(settings: .init(
             connectTimeout: .milliseconds(Int64(configuration.upstream.connectTimeoutMs)),
             readTimeout: .milliseconds(Int64(configuration.upstream.readTimeoutMs)),
@@ -79,7 +79,12 @@ public enum AfterimageApp {
 
         let httpRouter = Router(context: AfterimageRequestContext.self)
         httpRouter.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
-        HealthController(database: database, metrics: metrics, embedder: embedder).addRoutes(to: httpRouter)
+        HealthController(database: database, metrics: metrics, embedder: embedder) { [cache] in
+            if let totals = cache?.liveTotals { metrics.setCacheSize(entries: totals.entries, bytes: totals.bytes) }
+            for (keyID, remaining) in await meter.limits.remainingByKey() {
+                metrics.setBudgetRemaining(keyID: keyID, usd: Double(remaining.nanos) / 1e9)
+            }
+        }.addRoutes(to: httpRouter)
         ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
             .addRoutes(to: httpRouter.group("v1"))
         let admin = httpRouter.group("admin")

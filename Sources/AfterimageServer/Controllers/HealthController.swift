@@ -7,6 +7,8 @@ struct HealthController: Sendable {
     let database: AppDatabase
     let metrics: ServerMetrics
     let embedder: any Embedder
+    /// Sets the gauges that are read rather than counted (cache size, budgets) before a scrape.
+    let refreshGauges: @Sendable () async -> Void
 
     func addRoutes(to router: Router<AfterimageRequestContext>) {
         router.get("healthz") { _, _ in
@@ -23,7 +25,8 @@ struct HealthController: Sendable {
             )
         }
         router.get("metrics") { _, _ in
-            Response(
+            await refreshGauges()
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.render()))

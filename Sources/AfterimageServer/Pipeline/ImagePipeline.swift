@@ -43,6 +43,7 @@ struct ImagePipeline: Sendable {
             record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
             await meter.settle(reservation, actual: record.cost)
             do { try await meter.commit(record) } catch { meter.logger.error("usage ledger write failed", metadata: ["request_id": "\(record.requestID)", "error": "\(error)"]) }
+            meter.count(record)
             throw failure
         }
         // 9. A success is answered only once its ledger row is committed.
@@ -54,6 +55,7 @@ struct ImagePipeline: Sendable {
             throw AfterimageError.internalError("The usage ledger could not be written; the answer was withheld.")
         }
         await meter.settle(reservation, actual: record.cost)
+        meter.count(record)
         return response
     }
 
@@ -95,6 +97,10 @@ struct ImagePipeline: Sendable {
         record.cache = lookup.debug.outcome
         record.similarity = lookup.debug.similarity.map(Double.init)
         record.embeddingTokens = lookup.debug.inputTokens
+        if lookup.debug.outcome != "bypass" {
+            let refused = lookup.debug.outcome == "miss" && lookup.debug.refusedBy != nil && lookup.debug.refusedBy != "embedding_failed"
+            metrics.recordLookup(result: refused ? "guard_refused" : lookup.debug.outcome, similarity: lookup.debug.similarity)
+        }
         if let entry = found {
             return try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started, record: &record)
         }

@@ -115,6 +115,16 @@ final class Meter: Sendable {
         try await ledger.record(record)
     }
 
+    /// Adds the row's tokens, spend and savings to the metrics.
+    func count(_ record: UsageRecord) {
+        metrics.recordUsage(
+            namespace: record.namespace, model: record.modelUsed,
+            tokens: [("text_input", record.textInputTokens), ("image_input", record.imageInputTokens),
+                     ("image_output", record.imageOutputTokens), ("text_output", record.textOutputTokens)],
+            costUSD: record.cost.map { Double($0.nanos) / 1e9 }, savedUSD: Double(record.saved.nanos) / 1e9
+        )
+    }
+
     private func unpriced(_ model: String) {
         metrics.recordUnpriced(model: model)
         let first = warned.withLock { $0.insert(model).inserted }

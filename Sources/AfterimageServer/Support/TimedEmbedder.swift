@@ -1,0 +1,17 @@
+import AfterimageCore
+
+/// An embedder that records each call's duration in `afterimage_embedding_duration_seconds`.
+struct TimedEmbedder: Embedder {
+    let base: any Embedder
+    let metrics: ServerMetrics
+
+    var dimension: Int { base.dimension }
+    var modelID: String { base.modelID }
+    var provider: String { base.provider }
+
+    func embed(_ texts: [String]) async throws -> [Embedding] {
+        let started = ContinuousClock.now
+        defer { metrics.recordEmbedding(duration: ContinuousClock.now - started) }
+        return try await base.embed(texts)
+    }
+}
