@@ -8,9 +8,12 @@ public struct CacheSettings: Sendable {
         public var threshold: Float?
         /// `ttl_seconds`: this namespace's entry lifetime.
         public var ttlSeconds: Int?
-        public init(threshold: Float? = nil, ttlSeconds: Int? = nil) {
+        /// `keep_prompts`: whether the lookup log keeps this namespace's prompts (else hashes).
+        public var keepPrompts: Bool?
+        public init(threshold: Float? = nil, ttlSeconds: Int? = nil, keepPrompts: Bool? = nil) {
             self.threshold = threshold
             self.ttlSeconds = ttlSeconds
+            self.keepPrompts = keepPrompts
         }
     }
 
@@ -32,13 +35,24 @@ public struct CacheSettings: Sendable {
     public var vocabularyDirectory = "Config/guard"
     /// Whether caching is on at all (`cache.enabled`).
     public var enabled = true
-    /// `cache.namespaces`: threshold and TTL per namespace.
+    /// `cache.lookup_log.enabled`: record semantic lookups for tuning.
+    public var lookupLogEnabled = true
+    /// `cache.lookup_log.max_rows`: the log's size (oldest rows dropped).
+    public var lookupLogMaxRows = 100_000
+    /// `cache.lookup_log.sample_rate`: share of lookups recorded (0–1).
+    public var lookupLogSampleRate = 1.0
+    /// `cache.lookup_log.keep_prompts`: keep prompts in the log (else SHA-256 only); per-namespace override.
+    public var keepPrompts = true
+    /// `cache.namespaces`: threshold, TTL and prompt keeping per namespace.
     public var namespaces: [String: NamespaceOverride] = [:]
 
     public init() {}
 
     /// The threshold in force for a namespace.
     public func threshold(for namespace: String) -> Float { namespaces[namespace]?.threshold ?? threshold }
+
+    /// Whether the lookup log keeps a namespace's prompts.
+    public func keepsPrompts(_ namespace: String) -> Bool { namespaces[namespace]?.keepPrompts ?? keepPrompts }
 
     /// The entry lifetime for a namespace.
     public func ttlSeconds(for namespace: String) -> Int { namespaces[namespace]?.ttlSeconds ?? ttlSeconds }

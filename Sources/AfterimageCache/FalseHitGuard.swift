@@ -26,10 +26,13 @@ public struct FalseHitGuard: Sendable {
         self.words = WordEmbeddings(embedder: embedder)
     }
 
-    public func verdict(cached a: PromptAnalysis, incoming b: PromptAnalysis) async -> Verdict {
+    /// Whether `b` may be served `a`'s answer; `wordSimilarity` overrides the configured
+    /// alignment bar (a namespace's or model's guard strictness).
+    public func verdict(cached a: PromptAnalysis, incoming b: PromptAnalysis, wordSimilarity: Float? = nil) async -> Verdict {
         if let rule = conflict(a, b) { return .refuse(rule) }
-        if let missing = await unaligned(a, b) { return .refuse("unaligned:\(missing)") }
-        if let missing = await unaligned(b, a) { return .refuse("unaligned:\(missing)") }
+        let bar = wordSimilarity ?? self.wordSimilarity
+        if let missing = await unaligned(a, b, bar: bar) { return .refuse("unaligned:\(missing)") }
+        if let missing = await unaligned(b, a, bar: bar) { return .refuse("unaligned:\(missing)") }
         return .allow
     }
 
@@ -85,7 +88,7 @@ public struct FalseHitGuard: Sendable {
     }
 
     /// The first content word of `a` with no counterpart in `b`, or nil when all align.
-    func unaligned(_ a: PromptAnalysis, _ b: PromptAnalysis) async -> String? {
+    func unaligned(_ a: PromptAnalysis, _ b: PromptAnalysis, bar: Float) async -> String? {
         let available = Set(b.stems).union(b.words)
         var missing = [String]()
         for (word, stem) in zip(a.words, a.stems) where !available.contains(word) && !available.contains(stem) {
@@ -96,7 +99,7 @@ public struct FalseHitGuard: Sendable {
         guard !missing.isEmpty else { return nil }
         let candidates = Array(Set(b.words))
         guard let similarities = try? await words.bestSimilarities(missing, among: candidates) else { return missing[0] }
-        for (word, similarity) in zip(missing, similarities) where similarity < wordSimilarity { return word }
+        for (word, similarity) in zip(missing, similarities) where similarity < bar { return word }
         return nil
     }
 }

@@ -5,6 +5,18 @@ import Synchronization
 
 /// The outcome of a semantic lookup.
 public struct SemanticOutcome: Sendable {
+    /// The nearest entry and what the guard says of it, whatever the threshold (the lookup log
+    /// keeps it so what-if replays can move the threshold).
+    public struct Candidate: Sendable {
+        public var entryID: Int64
+        public var prompt: String
+        public var similarity: Float
+        /// The guard's refusal rule, or nil when it would allow serving this candidate.
+        public var refusedBy: String?
+        /// What the miss that stored it cost (what serving it would save).
+        public var cost: Money?
+    }
+
     /// The entry to serve, if the lookup hit.
     public var entry: CacheEntry?
     /// Similarity of the served entry, or of the best candidate seen on a miss.
@@ -15,6 +27,8 @@ public struct SemanticOutcome: Sendable {
     public var tokens: Int
     /// Why the best candidate above the threshold was refused, if one was.
     public var refusedBy: String?
+    /// The nearest live candidate, judged by the guard.
+    public var best: Candidate?
 }
 
 /// The cache policy: direct lookup by normalised prompt, semantic lookup through the vector index
@@ -63,23 +77,30 @@ public final class SemanticCache: Sendable {
     }
 
     /// Nearest entries in the namespace and partition; the first candidate at or above `threshold`
-    /// that the guard allows is the hit. Rows deleted or expired since indexing are skipped.
+    /// that the guard allows is the hit. Rows deleted or expired since indexing are skipped. The
+    /// nearest live candidate is judged by the guard even below the threshold (for the lookup log).
     public func lookupSemantic(
-        namespace: String, partitionKey: String, prompt: String, threshold: Float, now: Date = Date()
+        namespace: String, partitionKey: String, prompt: String, threshold: Float, wordSimilarity: Float? = nil, now: Date = Date()
     ) async throws -> SemanticOutcome {
         let query = analyzer.analyze(prompt)
         let embedding = try await embedder.embed([query.embeddingText])[0]
         let partition = VectorIndex.PartitionID(namespace: namespace, partition: partitionKey)
         let candidates = index.search(partition, query: embedding.vector, k: settings.candidates)
         var outcome = SemanticOutcome(entry: nil, similarity: candidates.first?.score, embedding: embedding.vector, tokens: embedding.tokenCount)
-        for candidate in candidates where candidate.score >= threshold {
+        for candidate in candidates {
+            guard candidate.score >= threshold || outcome.best == nil else { break }
             guard let entry = try await store.get(id: candidate.id, now: now),
                   entry.namespace == namespace, entry.partitionKey == partitionKey
             else {
                 index.remove(partition, id: candidate.id)
                 continue
             }
-            let verdict = await matcher.falseHitGuard.verdict(cached: analyzer.analyze(entry.prompt), incoming: query)
+            let verdict = await matcher.falseHitGuard.verdict(cached: analyzer.analyze(entry.prompt), incoming: query, wordSimilarity: wordSimilarity)
+            if outcome.best == nil {
+                outcome.best = .init(entryID: candidate.id, prompt: entry.prompt, similarity: candidate.score, refusedBy: verdict.rule, cost: entry.cost)
+                outcome.similarity = candidate.score
+            }
+            guard candidate.score >= threshold else { break }
             if verdict.allowed {
                 outcome.entry = entry
                 outcome.similarity = candidate.score

@@ -66,6 +66,8 @@ public enum AfterimageApp {
             metrics: metrics, logger: logger
         )
 
+        let lookupLog = SQLiteLookupLog(database: database, maxRows: configuration.cache.lookupLogMaxRows)
+        let tuner = CacheTuner(base: configuration.cache, store: SQLiteCacheSettingsStore(database: database), log: lookupLog, logger: logger)
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
             router: router,
@@ -73,6 +75,7 @@ public enum AfterimageApp {
             assembler: ImageResponseAssembler(upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL),
             metrics: metrics,
             meter: meter,
+            tuner: tuner,
             maxBodyBytes: configuration.server.maxBodyBytes,
             cache: cache
         )
@@ -92,6 +95,8 @@ public enum AfterimageApp {
         AdminCacheController(cache: cache, store: cacheStore, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
         AdminNamespacesController(store: namespaceLimits, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
         AdminUsageController(ledger: ledger, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
+        AdminTuningController(tuner: tuner, authorizer: AdminAuthorizer(adminKey: configuration.adminKey), maxRows: configuration.cache.lookupLogMaxRows)
+            .addRoutes(to: admin)
         let sweeper = CacheSweeper(
             cache: cache, blobs: blobs, interval: .seconds(configuration.cache.sweepIntervalSeconds),
             urlLifetimeSeconds: configuration.files.urlTTLSeconds, logger: logger

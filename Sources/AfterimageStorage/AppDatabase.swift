@@ -164,6 +164,46 @@ public struct AppDatabase: Sendable {
             // What the miss that stored an entry cost: a hit's saved amount.
             try db.alter(table: "cache_entries") { t in t.add(column: "cost_nanos", .integer) }
         }
+        migrator.registerMigration("v5") { db in
+            try db.create(table: "lookup_log") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("created_at", .datetime).notNull()
+                t.column("request_id", .text).notNull()
+                t.column("namespace", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("prompt", .text)
+                t.column("prompt_hash", .text).notNull()
+                t.column("candidate_id", .integer)
+                t.column("candidate_prompt", .text)
+                t.column("candidate_hash", .text)
+                t.column("similarity", .double)
+                t.column("refused_by", .text)
+                t.column("decision", .text).notNull()
+                t.column("threshold", .double).notNull()
+                t.column("candidate_cost_nanos", .integer)
+                t.column("label", .text)
+                t.column("labelled_by", .text)
+                t.column("labelled_at", .datetime)
+            }
+            try db.create(index: "lookup_log_namespace_time", on: "lookup_log", columns: ["namespace", "created_at"])
+            try db.create(table: "cache_settings") { t in
+                t.column("namespace", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("threshold", .double)
+                t.column("word_similarity", .double)
+                t.primaryKey(["namespace", "model"])
+            }
+            try db.create(table: "cache_settings_audit") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull()
+                t.column("by", .text).notNull()
+                t.column("namespace", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("field", .text).notNull()
+                t.column("old_value", .double)
+                t.column("new_value", .double)
+            }
+        }
         return migrator
     }
 }

@@ -107,9 +107,19 @@ public enum ConfigurationLoader {
                 override.threshold = Float(threshold)
             }
             override.ttlSeconds = try section.int("ttl_seconds", range: 1...(3650 * 86_400))
+            override.keepPrompts = try section.bool("keep_prompts")
             try section.finish()
             config.cache.namespaces[name] = override
         }
+        var lookupLog = try cache.section("lookup_log")
+        config.cache.lookupLogEnabled = try lookupLog.bool("enabled") ?? config.cache.lookupLogEnabled
+        config.cache.lookupLogMaxRows = try lookupLog.int("max_rows", range: 1...100_000_000) ?? config.cache.lookupLogMaxRows
+        if let rate = try lookupLog.double("sample_rate") {
+            guard (0...1).contains(rate) else { throw ConfigurationError(key: "cache.lookup_log.sample_rate", problem: "must be between 0 and 1") }
+            config.cache.lookupLogSampleRate = rate
+        }
+        config.cache.keepPrompts = try lookupLog.bool("keep_prompts") ?? config.cache.keepPrompts
+        try lookupLog.finish()
         var guardSection = try cache.section("guard")
         config.cache.vocabularyDirectory = try guardSection.string("vocabulary_dir") ?? config.cache.vocabularyDirectory
         if let similarity = try guardSection.double("word_similarity") {

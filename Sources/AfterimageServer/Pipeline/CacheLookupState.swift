@@ -14,20 +14,32 @@ struct CacheLookupState: Sendable {
     let normalizedPrompt: String
     let directKey: String
     let controls: CacheControlHeaders
+    /// The configured model id (the lookup log's and run-time settings' model).
+    let model: String
     let threshold: Float
+    /// The guard's word-similarity bar in force (run-time strictness).
+    let wordSimilarity: Float
     var debug: CacheDebug
     /// The prompt's embedding, once computed by the semantic lookup.
     var embedding: [Float]?
+    /// What the semantic lookup found, for the lookup log.
+    var semantic: SemanticOutcome?
 
-    init(request: ImageRequest, model: ModelCapability, namespace: String, controls: CacheControlHeaders, cache: SemanticCache?) {
+    /// `tuned` is the threshold and word similarity in force for this namespace and model.
+    init(
+        request: ImageRequest, model: ModelCapability, namespace: String, controls: CacheControlHeaders, cache: SemanticCache?,
+        tuned: (threshold: Float, wordSimilarity: Float)
+    ) {
         self.cache = cache
         self.namespace = namespace
+        self.model = model.id
+        self.wordSimilarity = tuned.wordSimilarity
         self.partitionKey = CacheKeys.partitionKey(request, model: model)
         self.prompt = request.prompt ?? ""
         self.normalizedPrompt = CacheKeys.normalizedPrompt(prompt)
         self.directKey = CacheKeys.directKey(normalized: normalizedPrompt)
         self.controls = controls
-        let configured = cache?.settings.threshold(for: namespace) ?? 1
+        let configured = tuned.threshold
         // A header may raise the threshold, never lower it.
         self.threshold = max(configured, controls.threshold ?? configured)
         self.debug = CacheDebug(requestedProvider: model.provider, requestedModel: model.id)
@@ -62,7 +74,10 @@ struct CacheLookupState: Sendable {
         }
         guard controls.type != .direct, !prompt.isEmpty else { return nil }
         do {
-            let outcome = try await cache.lookupSemantic(namespace: namespace, partitionKey: partitionKey, prompt: prompt, threshold: threshold)
+            let outcome = try await cache.lookupSemantic(
+                namespace: namespace, partitionKey: partitionKey, prompt: prompt, threshold: threshold, wordSimilarity: wordSimilarity
+            )
+            semantic = outcome
             embedding = outcome.embedding
             debug.inputTokens = outcome.tokens
             debug.similarity = outcome.similarity

@@ -16,6 +16,7 @@ struct ImagePipeline: Sendable {
     let assembler: ImageResponseAssembler
     let metrics: ServerMetrics
     let meter: Meter
+    let tuner: CacheTuner
     let maxBodyBytes: Int
     /// The semantic cache; nil when `cache.enabled` is false.
     let cache: SemanticCache?
@@ -91,8 +92,10 @@ struct ImagePipeline: Sendable {
         try await meter.admit(scopes, imageCount: plan.request.imageCount)
 
         // 4. Cache lookup: direct (normalised prompt), then semantic (index + false-hit guard).
-        var lookup = CacheLookupState(request: plan.request, model: primary, namespace: key.namespace, controls: controls, cache: cache)
+        let tuned = await tuner.resolve(namespace: key.namespace, model: primary.id)
+        var lookup = CacheLookupState(request: plan.request, model: primary, namespace: key.namespace, controls: controls, cache: cache, tuned: tuned)
         let found = try await lookup.find()
+        await tuner.record(lookup, outcome: lookup.semantic, requestID: record.requestID)
         context.info.update { $0.cacheOutcome = lookup.debug.outcome }
         record.cache = lookup.debug.outcome
         record.similarity = lookup.debug.similarity.map(Double.init)

@@ -1,0 +1,70 @@
+import AfterimageCache
+import AfterimageCore
+import Foundation
+import Logging
+import Synchronization
+
+/// The cache's run-time settings: threshold and guard strictness (word similarity) per namespace
+/// and/or model, set through the admin API or the CLI, persisted with an audit trail, and in
+/// force at once (the table is re-read at most once a second, so CLI changes land too).
+/// Precedence: namespace + model, namespace, model, `cache.namespaces.NS` in the config, `cache.*`.
+final class CacheTuner: Sendable {
+    let base: CacheSettings
+    let store: any CacheSettingsStore
+    let log: any LookupLog
+    let logger: Logger
+    private let snapshot = Mutex<(settings: [CacheSettingScope: CacheSettingValues], loadedAt: Date)>(([:], .distantPast))
+
+    init(base: CacheSettings, store: any CacheSettingsStore, log: any LookupLog, logger: Logger) {
+        self.base = base
+        self.store = store
+        self.log = log
+        self.logger = logger
+    }
+
+    /// The threshold and word similarity in force for a namespace and model.
+    func resolve(namespace: String, model: String, now: Date = Date()) async -> (threshold: Float, wordSimilarity: Float) {
+        let stale = snapshot.withLock { now.timeIntervalSince($0.loadedAt) >= 1 }
+        if stale { await reload(now: now) }
+        let settings = snapshot.withLock { $0.settings }
+        let scopes = [
+            CacheSettingScope(namespace: namespace, model: model), CacheSettingScope(namespace: namespace, model: nil),
+            CacheSettingScope(namespace: nil, model: model), CacheSettingScope(namespace: nil, model: nil),
+        ]
+        let threshold = scopes.lazy.compactMap { settings[$0]?.threshold }.first
+        let wordSimilarity = scopes.lazy.compactMap { settings[$0]?.wordSimilarity }.first
+        return (threshold ?? base.threshold(for: namespace), wordSimilarity ?? base.wordSimilarity)
+    }
+
+    func reload(now: Date = Date()) async {
+        do {
+            let (_, settings) = try await store.load()
+            snapshot.withLock { $0 = (settings, now) }
+        } catch {
+            snapshot.withLock { $0.loadedAt = now }
+            logger.error("cache settings could not be read; keeping the previous ones", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Changes a scope's settings, records who did it, and applies them at once.
+    func update(_ scope: CacheSettingScope, threshold: Float??, wordSimilarity: Float??, by: String) async throws -> [CacheSettingChange] {
+        let changes = try await store.update(scope, threshold: threshold, wordSimilarity: wordSimilarity, by: by)
+        await reload()
+        return changes
+    }
+
+    /// Records a semantic lookup (sampled), keeping prompts only where the namespace allows.
+    func record(_ lookup: CacheLookupState, outcome: SemanticOutcome?, requestID: String) async {
+        guard base.lookupLogEnabled, let outcome, Double.random(in: 0..<1) < base.lookupLogSampleRate || base.lookupLogSampleRate >= 1 else { return }
+        let keep = base.keepsPrompts(lookup.namespace)
+        let best = outcome.best
+        let entry = LookupLogEntry(
+            createdAt: Date(), requestID: requestID, namespace: lookup.namespace, model: lookup.model,
+            prompt: keep ? lookup.prompt : nil, promptHash: Data(lookup.prompt.utf8).sha256Hex,
+            candidateID: best?.entryID, candidatePrompt: keep ? best?.prompt : nil, candidateHash: best.map { Data($0.prompt.utf8).sha256Hex },
+            similarity: best?.similarity, refusedBy: best?.refusedBy, decision: outcome.entry == nil ? "miss" : "semantic",
+            threshold: lookup.threshold, candidateCost: best?.cost
+        )
+        do { try await log.append(entry) } catch { logger.warning("lookup log write failed", metadata: ["error": "\(error)"]) }
+    }
+}
