@@ -1,0 +1,146 @@
+import AfterimageCache
+import AfterimageCore
+import AfterimageServer
+import AfterimageStorage
+import ArgumentParser
+import Foundation
+
+/// The lookup log and run-time settings in the configured data directory.
+struct TuningStores {
+    let log: SQLiteLookupLog
+    let settings: SQLiteCacheSettingsStore
+    let maxRows: Int
+
+    init(_ options: ConfigOptions) throws {
+        let configuration = try options.load()
+        let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
+        maxRows = configuration.cache.lookupLogMaxRows
+        log = SQLiteLookupLog(database: database, maxRows: maxRows)
+        settings = SQLiteCacheSettingsStore(database: database)
+    }
+
+    static func since(_ text: String?) throws -> Date? {
+        guard let text else { return nil }
+        guard let seconds = AgeText.seconds(text) else { throw ValidationError("--since must be a number and a unit (s, m, h, d, w), e.g. 7d; got '\(text)'.") }
+        return Date().addingTimeInterval(-TimeInterval(seconds))
+    }
+}
+
+/// `afterimage cache whatif`: replays logged lookups at another threshold.
+struct CacheWhatIf: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "whatif", abstract: "Hits, misses and savings of logged lookups at another threshold, and the lookups that flip.")
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Threshold to replay at (0–1).") var threshold: Float
+    @Option(help: "Only this namespace.") var namespace: String?
+    @Option(help: "Only lookups this recent, e.g. 7d.") var since: String?
+    @Flag(help: "Print JSON (as GET /admin/cache/what-if).") var json = false
+
+    func validate() throws {
+        guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1.") }
+    }
+
+    func run() async throws {
+        let stores = try TuningStores(options)
+        let entries = try await stores.log.entries(namespace: namespace, since: try TuningStores.since(since), limit: stores.maxRows)
+        let report = WhatIf(threshold: threshold, entries: entries)
+        if json { return try Keys.printJSON(report.json) }
+        print("lookups \(report.lookups)")
+        print("now:          hits \(report.hitsNow), misses \(report.lookups - report.hitsNow), saved $\(report.savedNow.usdString)")
+        print(String(format: "at %.3f:     ", threshold) + "hits \(report.hitsAtThreshold), misses \(report.lookups - report.hitsAtThreshold), saved $\(report.savedAtThreshold.usdString)")
+        for (title, list) in [("would become hits", report.gained), ("would become misses", report.lost)] where !list.isEmpty {
+            print("\n\(title):")
+            for entry in list {
+                let similarity = entry.similarity.map { String(format: "%.4f", $0) } ?? "-"
+                print("  #\(entry.id ?? 0) \(similarity) \(entry.candidatePrompt ?? entry.candidateHash ?? "?") || \(entry.prompt ?? entry.promptHash)")
+            }
+        }
+    }
+}
+
+/// `afterimage cache label ID same|different`.
+struct CacheLabel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "label", abstract: "Mark a logged lookup's pair same or different.")
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "Lookup id (from GET /admin/cache/lookups or the dashboard).") var id: Int64
+    @Argument(help: "same or different.") var label: String
+    @Option(help: "Who labels (default: $USER).") var by: String?
+
+    func validate() throws {
+        guard ["same", "different"].contains(label) else { throw ValidationError("label must be same or different, got '\(label)'.") }
+    }
+
+    func run() async throws {
+        let who = by ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
+        guard try await TuningStores(options).log.label(id: id, label: label, by: who) else { throw ValidationError("No lookup with id \(id).") }
+        print("lookup \(id): \(label)")
+    }
+}
+
+/// `afterimage cache export-labels`: labelled pairs as JSONL, the format `cache eval --pairs` reads.
+struct CacheExportLabels: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export-labels", abstract: "Print labelled lookups as cache-eval pairs (JSONL).")
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Only this namespace.") var namespace: String?
+
+    func run() async throws {
+        let stores = try TuningStores(options)
+        for entry in try await stores.log.entries(namespace: namespace, since: nil, limit: stores.maxRows).reversed() {
+            guard let pair = entry.labelledPair else { continue }
+            print(String(decoding: try JSONEncoder.afterimage.encode(pair), as: UTF8.self))
+        }
+    }
+}
+
+/// `afterimage cache suggest-threshold`.
+struct CacheSuggestThreshold: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "suggest-threshold", abstract: "The lowest threshold whose false-hit rate on labelled lookups is within a bound.")
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Largest acceptable false-hit rate (0–1).") var maxFalseHitRate: Double = 0
+    @Option(help: "Only this namespace.") var namespace: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let stores = try TuningStores(options)
+        let all = try await stores.log.entries(namespace: namespace, since: nil, limit: stores.maxRows)
+        let suggestion = ThresholdSuggestion(maxFalseHitRate: maxFalseHitRate, labelled: all.filter { $0.label != nil }, all: all)
+        if json { return try Keys.printJSON(suggestion.json) }
+        guard let threshold = suggestion.threshold else {
+            print("no labelled lookups yet (\(suggestion.labelled)); label some with `afterimage cache label` or the dashboard")
+            return
+        }
+        print(String(format: "suggested threshold %.4f: false-hit rate %.3f on %d labelled (%d same, %d different), recall %.3f, expected hit rate %.3f",
+                     threshold, suggestion.falseHitRate ?? 0, suggestion.labelled, suggestion.same, suggestion.different,
+                     suggestion.recall ?? 0, suggestion.expectedHitRate ?? 0))
+    }
+}
+
+/// `afterimage cache set-threshold`: a run-time setting, effective at once in a running server.
+struct CacheSetThreshold: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "set-threshold", abstract: "Set (or clear) the threshold and guard strictness for a namespace and/or model.")
+    @OptionGroup var options: ConfigOptions
+    @Argument(help: "Threshold 0–1, or 'clear'.") var threshold: String
+    @Option(help: "Only this namespace (default: every namespace).") var namespace: String?
+    @Option(help: "Only this model (default: every model).") var model: String?
+    @Option(help: "Guard word similarity 0–1 (higher = stricter), or 'clear'.") var wordSimilarity: String?
+    @Option(help: "Who changes it (default: $USER).") var by: String?
+
+    static func fraction(_ text: String, flag: String) throws -> Float? {
+        if text == "clear" { return nil }
+        guard let value = Float(text), (0...1).contains(value) else { throw ValidationError("\(flag) must be between 0 and 1 or clear, got '\(text)'.") }
+        return value
+    }
+
+    func run() async throws {
+        let who = by ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
+        let newThreshold: Float?? = .some(try Self.fraction(threshold, flag: "threshold"))
+        var newWordSimilarity: Float?? = nil
+        if let wordSimilarity { newWordSimilarity = .some(try Self.fraction(wordSimilarity, flag: "--word-similarity")) }
+        let changes = try await TuningStores(options).settings.update(
+            CacheSettingScope(namespace: namespace, model: model), threshold: newThreshold, wordSimilarity: newWordSimilarity, by: who
+        )
+        if changes.isEmpty { print("unchanged") }
+        for change in changes {
+            print("\(change.field): \(change.old.map { "\($0)" } ?? "default") → \(change.new.map { "\($0)" } ?? "default") (\(namespace ?? "any namespace"), \(model ?? "any model"), by \(who))")
+        }
+    }
+}
