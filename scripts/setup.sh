@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Afterimage needs on a Debian machine; idempotent and quiet when nothing is missing.
 #   scripts/setup.sh          system packages and the MiniLM model files (enough to build and run)
-#   scripts/setup.sh --test   also the Python venv with the openai SDK used by the tests
+#   scripts/setup.sh --test   also Chromium and the Python venv with the openai SDK used by the tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libsqlite3-dev libcurl4-openssl-dev libblas-dev libopenblas0-pthread python3-venv)
+# The built-in dashboard's browser test renders the page in headless Chromium.
+[ "${1:-}" = "--test" ] && packages+=(chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -90,6 +90,7 @@ public enum AfterimageApp {
         }.addRoutes(to: httpRouter)
         ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
             .addRoutes(to: httpRouter.group("v1"))
+        DashboardController().addRoutes(to: httpRouter)
         let admin = httpRouter.group("admin")
         AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: admin)
         AdminCacheController(cache: cache, store: cacheStore, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)

@@ -74,3 +74,56 @@ import Testing
         }
     }
 }
+
+/// The built-in dashboard in a real browser: headless Chromium loads `/dashboard` against a live
+/// server with data; the key figures must be rendered. A screenshot is kept in `test-artifacts/`.
+@Suite struct BuiltInDashboardTests {
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    func browser(_ arguments: [String]) async throws -> ChildProcess.Outcome {
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)")
+        return try await ChildProcess.run(
+            Self.chromium!,
+            ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=\(profile.path)",
+             "--virtual-time-budget=15000"] + arguments,
+            environment: ["PATH": "/usr/bin:/bin", "HOME": FileManager.default.temporaryDirectory.path],
+            directory: FileManager.default.temporaryDirectory
+        )
+    }
+
+    @Test(.enabled(if: chromium != nil))
+    func keyFiguresRenderInHeadlessChromium() async throws {
+        try await withFixture { f in
+            let (_, design) = try await f.gateway.createKey(name: "design-team")
+            _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red sports car on a mountain road", "size": "1024x1024", "quality": "medium"], key: design)
+            _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red sports car on a mountain road", "size": "1024x1024", "quality": "medium"], key: design)
+            _ = try await f.generate(["model": "gpt-image-1", "prompt": "a blue sports car on a mountain road", "size": "1024x1024", "quality": "medium"], key: design)
+            _ = try await f.generate(["model": "dall-e-2", "prompt": "a harbour", "size": "256x256"])
+            let page = try await f.get("/dashboard")
+            #expect(page.status == 200 && page.headers.first(name: "content-type")?.hasPrefix("text/html") == true)
+            let source = String(decoding: page.body, as: UTF8.self)
+            #expect(!source.contains("<script src") && !source.contains("<link "), "no external resources")
+
+            let url = "\(f.base)/dashboard#key=\(TestGateway.adminKey)"
+            let dom = try await browser(["--dump-dom", url])
+            #expect(dom.status == 0, "\(dom.stderr.suffix(2000))")
+            let html = dom.stdout
+            #expect(html.contains("data-loaded=\"true\""), "the page did not finish loading: \(html.prefix(3000))")
+            // 4 requests; design-team's hit saved its miss's cost: 8 text tokens × $5 + 1056 × $40 per 1M = $0.042280.
+            #expect(html.contains("id=\"kpi-requests\">4<"))
+            #expect(html.contains("design-team"))
+            #expect(html.contains("gpt-image-1") && html.contains("dall-e-2"))
+            #expect(html.contains("id=\"kpi-saved\">$0.042280<"))
+            #expect(html.contains("a blue sports car on a mountain road"), "the lookup log lists the prompt")
+            #expect(html.contains("refused:"), "the guard verdict is shown")
+            #expect(html.contains("logged lookups"), "the what-if result is rendered")
+
+            let artifacts = TestGateway.packageRoot.appendingPathComponent("test-artifacts")
+            try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+            let screenshot = artifacts.appendingPathComponent("dashboard.png")
+            try? FileManager.default.removeItem(at: screenshot)
+            let shot = try await browser(["--screenshot=\(screenshot.path)", "--window-size=1280,1400", "--hide-scrollbars", url])
+            #expect(shot.status == 0 && FileManager.default.fileExists(atPath: screenshot.path), "\(shot.stderr.suffix(2000))")
+        }
+    }
+}
