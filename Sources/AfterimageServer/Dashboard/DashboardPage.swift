@@ -78,9 +78,14 @@ enum DashboardPage {
     tbody.textContent = "";
     for (const r of rows) { const tr = document.createElement("tr"); columns.forEach(([f, cls]) => cell(tr, f(r), cls)); tbody.appendChild(tr); }
   };
-  function chart(rows) {
+  function chart(found) {
     const svg = $("chart"); svg.textContent = "";
-    if (!rows.length) return;
+    // Every day of the range, empty ones included.
+    const byDay = Object.fromEntries(found.map(r => [r.day, r])), rows = [];
+    for (let t = from.getTime(); t < to.getTime(); t += 86400000) {
+      const d = day(new Date(t));
+      rows.push(byDay[d] ?? { day: d, cost_usd: "0", saved_usd: "0", cost_without_cache_usd: "0", hit_rate: null });
+    }
     const max = Math.max(...rows.map(r => parseFloat(r.cost_without_cache_usd)), 1e-9), w = 600 / rows.length;
     const ns = "http://www.w3.org/2000/svg";
     let points = [];
@@ -93,11 +98,11 @@ enum DashboardPage {
         const title = document.createElementNS(ns, "title"); title.textContent = `${r.day}: spent ${usd(r.cost_usd)}, saved ${usd(r.saved_usd)}, hit rate ${pct(r.hit_rate)}`;
         rect.appendChild(title); svg.appendChild(rect);
       }
-      points.push(`${i * w + w / 2},${160 - (r.hit_rate || 0) * 150}`);
+      if (r.hit_rate != null) points.push(`${i * w + w / 2},${160 - r.hit_rate * 150}`);
     });
     for (const p of points) {
       const [cx, cy] = p.split(","), dot = document.createElementNS(ns, "circle");
-      dot.setAttribute("cx", cx); dot.setAttribute("cy", cy); dot.setAttribute("r", 4); dot.setAttribute("fill", "#2c6fbb"); svg.appendChild(dot);
+      dot.setAttribute("cx", cx); dot.setAttribute("cy", cy); dot.setAttribute("r", 2.5); dot.setAttribute("fill", "#2c6fbb"); svg.appendChild(dot);
     }
     const line = document.createElementNS(ns, "polyline");
     line.setAttribute("points", points.join(" ")); line.setAttribute("fill", "none"); line.setAttribute("stroke", "#2c6fbb"); line.setAttribute("stroke-width", "2");
