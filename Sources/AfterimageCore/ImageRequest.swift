@@ -74,4 +74,10 @@ public struct ImageRequest: Sendable {
 
     /// Requested number of images (1 when not given).
     public var imageCount: Int { Int(fields["n"]?.integerValue ?? 1) }
+
+    /// Whether the client asked for Server-Sent Events (`stream=true`).
+    public var isStream: Bool { fields["stream"] == .bool(true) || fields["stream"]?.stringValue == "true" }
+
+    /// Partial images asked for (0–3).
+    public var partialImages: Int { Int(fields["partial_images"]?.integerValue ?? 0) }
 }

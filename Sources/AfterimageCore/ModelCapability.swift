@@ -26,11 +26,14 @@ public struct ModelCapability: Sendable, Codable, Equatable {
     public var supportsEdits: Bool
     /// Most input images one edit may carry.
     public var maxEditImages: Int
+    /// Whether the upstream streams (`stream=true`, partial images); default: the models that
+    /// take no `response_format` (GPT image models).
+    public var supportsStreaming: Bool
 
     public init(
         id: String, provider: String, upstreamModel: String? = nil, sizes: [String], sizeRule: SizeRule? = nil,
         maxN: Int, maxPromptLength: Int, qualities: [String], styles: [String] = [],
-        acceptsResponseFormat: Bool, supportsEdits: Bool, maxEditImages: Int = 16
+        acceptsResponseFormat: Bool, supportsEdits: Bool, maxEditImages: Int = 16, supportsStreaming: Bool? = nil
     ) {
         self.id = id
         self.provider = provider
@@ -44,6 +47,7 @@ public struct ModelCapability: Sendable, Codable, Equatable {
         self.acceptsResponseFormat = acceptsResponseFormat
         self.supportsEdits = supportsEdits
         self.maxEditImages = maxEditImages
+        self.supportsStreaming = supportsStreaming ?? !acceptsResponseFormat
     }
 
     /// The qualified id `provider/model`.

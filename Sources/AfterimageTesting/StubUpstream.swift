@@ -20,14 +20,23 @@ public final class StubUpstream: Sendable {
         public var delay: Duration?
         /// Close the connection mid-answer.
         public var drop: Bool
+        /// Streams only: close the connection after this many partial images.
+        public var breakStreamAfter: Int?
+        /// Streams only: send an `error` event instead of the completed one.
+        public var streamError: Bool
 
-        public init(status: Int? = nil, retryAfter: String? = nil, message: String? = nil, code: String? = nil, delay: Duration? = nil, drop: Bool = false) {
+        public init(
+            status: Int? = nil, retryAfter: String? = nil, message: String? = nil, code: String? = nil, delay: Duration? = nil, drop: Bool = false,
+            breakStreamAfter: Int? = nil, streamError: Bool = false
+        ) {
             self.status = status
             self.retryAfter = retryAfter
             self.message = message
             self.code = code
             self.delay = delay
             self.drop = drop
+            self.breakStreamAfter = breakStreamAfter
+            self.streamError = streamError
         }
 
         public static func status(_ status: Int, retryAfter: String? = nil, message: String? = nil, code: String? = nil) -> Fault {
@@ -59,7 +68,7 @@ public final class StubUpstream: Sendable {
         var sendsUsage = true
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     /// How long `url` answers stay downloadable.
     public let urlLifetime: Duration
     private let portBox = Mutex(0)
@@ -185,7 +194,8 @@ public final class StubUpstream: Sendable {
 
     func answer(fields: [String: JSONValue], inputSize: ImageDimensions?, event: String) async throws -> Response {
         let model = fields["model"]?.stringValue ?? ""
-        if let fault = nextFault(model: model) {
+        let fault = nextFault(model: model)
+        if let fault {
             if let delay = fault.delay { try await Task.sleep(for: delay) }
             if fault.drop { return Self.dropped() }
             if let status = fault.status {
@@ -197,6 +207,9 @@ public final class StubUpstream: Sendable {
         let isGPTImage = model.hasPrefix("gpt-image")
         if isGPTImage, fields["response_format"] != nil {
             return Self.error(400, "Unknown parameter: 'response_format'.", code: "unknown_parameter", param: "response_format")
+        }
+        if fields["stream"] == .bool(true) || fields["stream"]?.stringValue == "true" {
+            return streamAnswer(fields: fields, inputSize: inputSize, event: event, fault: fault)
         }
         guard let prompt = fields["prompt"]?.stringValue ?? (fields["type"]?.stringValue == "background_removal" ? "" : nil) else {
             return Self.error(400, "Missing prompt.", code: "invalid_request", param: "prompt")

@@ -4,6 +4,7 @@ import Foundation
 import NIOFoundationCompat
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// `ImageUpstream` over a pooled AsyncHTTPClient.
 public final class HTTPImageUpstream: ImageUpstream {
@@ -50,12 +51,33 @@ public final class HTTPImageUpstream: ImageUpstream {
     }
 
     public func send(_ call: UpstreamCall) async throws -> UpstreamReply {
+        let response = try await client.execute(request(call, accept: "application/json"), timeout: settings.requestTimeout)
+        let body = try await response.body.collect(upTo: settings.maxResponseBytes)
+        return UpstreamReply(
+            status: Int(response.status.code),
+            retryAfter: response.headers.first(name: "Retry-After"),
+            body: Data(buffer: body)
+        )
+    }
+
+    public func stream(_ call: UpstreamCall) async throws -> UpstreamReply {
+        let response = try await client.execute(request(call, accept: "text/event-stream"), timeout: settings.requestTimeout)
+        let status = Int(response.status.code)
+        let isEvents = response.headers.first(name: "Content-Type")?.lowercased().hasPrefix("text/event-stream") == true
+        guard (200..<300).contains(status), isEvents else {
+            let body = try await response.body.collect(upTo: settings.maxResponseBytes)
+            return UpstreamReply(status: status, retryAfter: response.headers.first(name: "Retry-After"), body: Data(buffer: body))
+        }
+        return UpstreamReply(status: status, body: Data(), stream: ResponseByteStream(response.body))
+    }
+
+    func request(_ call: UpstreamCall, accept: String) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: Self.join(call.provider.baseURL, call.path))
         request.method = .POST
         if let apiKey = call.provider.apiKey, !apiKey.isEmpty {
             request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         }
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: accept)
         switch call.body {
         case .json(let data):
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -64,13 +86,7 @@ public final class HTTPImageUpstream: ImageUpstream {
             request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
             request.body = .bytes(ByteBuffer(bytes: data))
         }
-        let response = try await client.execute(request, timeout: settings.requestTimeout)
-        let body = try await response.body.collect(upTo: settings.maxResponseBytes)
-        return UpstreamReply(
-            status: Int(response.status.code),
-            retryAfter: response.headers.first(name: "Retry-After"),
-            body: Data(buffer: body)
-        )
+        return request
     }
 
     public func download(_ url: String) async throws -> Data {
@@ -88,6 +104,32 @@ public final class HTTPImageUpstream: ImageUpstream {
         var base = base
         while base.hasSuffix("/") { base.removeLast() }
         return base + path
+    }
+}
+
+/// An AsyncHTTPClient response body read chunk by chunk (AHC asks the server for more only when a
+/// chunk is taken, so a slow reader slows the upstream instead of growing a buffer).
+final class ResponseByteStream: UpstreamByteStream, @unchecked Sendable {
+    // One consumer calls `next()` at a time (the streaming responder); `cancel()` may come from
+    // anywhere and only sets a flag. Releasing the iterator makes AsyncHTTPClient close the connection.
+    private var iterator: HTTPClientResponse.Body.AsyncIterator?
+    private let cancelled = Atomic<Bool>(false)
+
+    init(_ body: HTTPClientResponse.Body) {
+        iterator = body.makeAsyncIterator()
+    }
+
+    func next() async throws -> Data? {
+        guard !cancelled.load(ordering: .acquiring), iterator != nil else {
+            iterator = nil
+            return nil
+        }
+        let chunk = try await iterator!.next()
+        return chunk.map { Data(buffer: $0) }
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .releasing)
     }
 }
 

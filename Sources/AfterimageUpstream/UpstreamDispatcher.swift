@@ -40,7 +40,9 @@ public struct UpstreamDispatcher: Sendable {
     }
 
     /// Tries `targets` in order; `onRetry` is called before each repeated or fallback attempt.
-    public func dispatch(_ targets: [UpstreamTarget], onRetry: @Sendable () -> Void = {}) async throws -> DispatchResult {
+    /// With `streaming`, a 2xx reply carries the unread event stream: retries and fallbacks happen
+    /// only before the first event.
+    public func dispatch(_ targets: [UpstreamTarget], streaming: Bool = false, onRetry: @Sendable () -> Void = {}) async throws -> DispatchResult {
         let clock = ContinuousClock()
         let started = clock.now
         var attempts = 0
@@ -52,7 +54,7 @@ public struct UpstreamDispatcher: Sendable {
                 attempts += 1
                 var retryAfter: String?
                 do {
-                    let reply = try await upstream.send(target.call)
+                    let reply = try await streaming ? upstream.stream(target.call) : upstream.send(target.call)
                     if (200..<300).contains(reply.status) {
                         return DispatchResult(target: target, reply: reply, attempts: attempts, duration: clock.now - started)
                     }
@@ -117,7 +119,8 @@ public struct UpstreamDispatcher: Sendable {
         return text.isEmpty ? nil : text
     }
 
-    static func describe(_ error: any Error) -> String {
+    /// A short description of a transport error for messages.
+    public static func describe(_ error: any Error) -> String {
         let text = String(describing: error)
         return text.count > 200 ? String(text.prefix(200)) + "…" : text
     }

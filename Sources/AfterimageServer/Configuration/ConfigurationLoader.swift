@@ -195,7 +195,8 @@ public enum ConfigurationLoader {
             styles: try entry.strings("styles") ?? [],
             acceptsResponseFormat: try entry.bool("accepts_response_format") ?? true,
             supportsEdits: try entry.bool("supports_edits") ?? false,
-            maxEditImages: try entry.int("max_edit_images", range: 0...16) ?? 16
+            maxEditImages: try entry.int("max_edit_images", range: 0...16) ?? 16,
+            supportsStreaming: try entry.bool("streaming")
         )
         try entry.finish()
         return model

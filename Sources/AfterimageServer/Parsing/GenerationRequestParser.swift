@@ -85,8 +85,13 @@ enum RequestFields {
                 throw AfterimageError.invalidPayload("'\(name)' must be a string.", param: name)
             }
         }
-        if let stream = fields["stream"], stream == .bool(true) || stream.stringValue == "true" {
-            throw AfterimageError.invalidPayload("'stream' is not supported by this gateway yet; send stream=false.", param: "stream")
+        if let stream = fields["stream"], stream != .null, stream != .bool(true), stream != .bool(false), !["true", "false"].contains(stream.stringValue ?? "") {
+            throw AfterimageError.invalidPayload("'stream' must be true or false.", param: "stream")
+        }
+        if let partials = fields["partial_images"], partials != .null {
+            guard let count = partials.integerValue, (0...3).contains(count) else {
+                throw AfterimageError.invalidPayload("'partial_images' must be an integer between 0 and 3.", param: "partial_images")
+            }
         }
     }
 }

@@ -34,8 +34,9 @@ struct ImagePipeline: Sendable {
         var record = UsageRecord(requestID: context.info.values.requestID, createdAt: Date(), endpoint: endpoint)
         var reservation: LimitEnforcer.Reservation?
         let response: Response
+        let streamed: Bool
         do {
-            response = try await process(request, context: context, started: started, record: &record, reservation: &reservation)
+            (response, streamed) = try await process(request, context: context, started: started, record: &record, reservation: &reservation)
         } catch {
             // Failures are metered too, before the error goes out.
             let failure = AfterimageError.from(error)
@@ -47,6 +48,8 @@ struct ImagePipeline: Sendable {
             meter.count(record)
             throw failure
         }
+        // A streamed miss writes its own row when the stream ends (before its completed events).
+        if streamed { return response }
         // 9. A success is answered only once its ledger row is committed.
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
         do {
@@ -60,11 +63,12 @@ struct ImagePipeline: Sendable {
         return response
     }
 
-    /// The pipeline proper; `record` collects the ledger row as it goes.
+    /// The pipeline proper; `record` collects the ledger row as it goes. Returns the response and
+    /// whether it is a streamed miss (which meters itself when the stream ends).
     func process(
         _ request: Request, context: AfterimageRequestContext, started: ContinuousClock.Instant,
         record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?
-    ) async throws -> Response {
+    ) async throws -> (Response, Bool) {
         let endpoint = record.endpoint
 
         // 1. Auth: before the body is read, so an unknown caller cannot make us buffer anything.
@@ -105,11 +109,17 @@ struct ImagePipeline: Sendable {
             metrics.recordLookup(result: refused ? "guard_refused" : lookup.debug.outcome, similarity: lookup.debug.similarity)
         }
         if let entry = found {
-            return try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started, record: &record)
+            return (try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started, record: &record), false)
         }
 
         // 5. Budget: reserve the worst-case cost before anything goes upstream (a hit spends none).
         reservation = try await meter.reserve(scopes, plan: plan)
+
+        // 6s. `stream=true`: Server-Sent Events straight from the upstream (ImagePipeline+Streaming).
+        if plan.request.isStream {
+            let response = try await streamMiss(plan, lookup: lookup, record: record, reservation: reservation, started: started, context: context)
+            return (response, true)
+        }
 
         // 6–7. Upstream with retries and fallbacks, then store the images and the cache entry.
         // Concurrent identical misses in a namespace share one upstream call.
@@ -127,7 +137,7 @@ struct ImagePipeline: Sendable {
             debug.entryID = entry.id
             context.info.update { $0.cacheOutcome = "direct" }
             record.cache = "direct"
-            return try await respondFromCache(entry, plan: plan, debug: debug, context: context, since: started, record: &record)
+            return (try await respondFromCache(entry, plan: plan, debug: debug, context: context, since: started, record: &record), false)
         }
         metrics.recordUpstream(model: miss.target.model.id, duration: miss.upstreamDuration)
         context.info.update {
@@ -155,7 +165,7 @@ struct ImagePipeline: Sendable {
             endpoint: endpoint, provider: miss.target.model.provider, requested: parsed.model, deployment: miss.target.model.id,
             since: started, debug: debug, attempts: miss.attempts
         )
-        return JSONResponse.make(.object(body), headers: debug.headers)
+        return (JSONResponse.make(.object(body), headers: debug.headers), false)
     }
 
     /// What a miss produced: the upstream answer, its stored images, its usage and cost, and
@@ -232,6 +242,9 @@ struct ImagePipeline: Sendable {
         record.cost = .zero
         record.saved = entry.cost ?? .zero
         meter.chargeEmbedding(into: &record)
+        if plan.request.isStream {
+            return try replayStream(entry, outputs: outputs, endpoint: plan.request.endpoint, debug: debug, extraFields: body["extra_fields"] ?? .null)
+        }
         return JSONResponse.make(.object(body), headers: debug.headers)
     }
 

@@ -21,9 +21,15 @@ struct ImageResponseAssembler: Sendable {
     /// Parses the upstream body and stores its images. Throws 503 `upstream_unavailable` when the
     /// body or an image is unusable.
     func store(upstreamBody: Data) async throws -> (top: [String: JSONValue], outputs: [Output]) {
-        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: upstreamBody))?.objectValue,
-              let items = object["data"]?.arrayValue, !items.isEmpty
-        else {
+        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: upstreamBody))?.objectValue else {
+            throw AfterimageError.upstreamUnavailable("The upstream answered 200 without a usable 'data' list.")
+        }
+        return try await store(object: object)
+    }
+
+    /// Stores the images of an already decoded answer (`data` plus top-level fields).
+    func store(object: [String: JSONValue]) async throws -> (top: [String: JSONValue], outputs: [Output]) {
+        guard let items = object["data"]?.arrayValue, !items.isEmpty else {
             throw AfterimageError.upstreamUnavailable("The upstream answered 200 without a usable 'data' list.")
         }
         let outputs = try await withThrowingTaskGroup(of: (Int, Output).self) { group in

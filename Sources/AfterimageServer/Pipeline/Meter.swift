@@ -71,7 +71,10 @@ final class Meter: Sendable {
     }
 
     /// What a miss consumed and cost: the upstream's `usage` when present, else an estimate.
-    func charge(_ request: ImageRequest, model: ModelCapability, upstream top: [String: JSONValue], images: Int, into record: inout UsageRecord) {
+    func charge(
+        _ request: ImageRequest, model: ModelCapability, upstream top: [String: JSONValue], images: Int, partialImages: Int = 0,
+        into record: inout UsageRecord
+    ) {
         let table = pricing.current()
         let size = top["size"]?.stringValue ?? request.fields["size"]?.stringValue
         let quality = top["quality"]?.stringValue ?? request.fields["quality"]?.stringValue
@@ -85,7 +88,7 @@ final class Meter: Sendable {
         } else if price?.billsPerImage == true {
             usage = TokenUsage(source: .upstream)
         } else {
-            usage = UsageEstimator.estimate(request: request, images: images, size: size, quality: quality)
+            usage = UsageEstimator.estimate(request: request, images: images, size: size, quality: quality, partialImages: partialImages)
         }
         record.textInputTokens = usage.textInput
         record.cachedTextInputTokens = usage.cachedTextInput
@@ -101,6 +104,21 @@ final class Meter: Sendable {
         }
         record.cost = price.billsPerImage ? price.cost(images: images, size: size ?? "1024x1024", quality: quality) : price.cost(of: usage)
         if record.cost == nil { unpriced("\(model.id) (\(size ?? "?"), \(quality ?? "standard"))") }
+    }
+
+    /// What a stream that failed or was cancelled produced: the prompt and its partial images
+    /// (100 image output tokens each), estimated.
+    func chargePartials(_ request: ImageRequest, model: ModelCapability, partialImages: Int, into record: inout UsageRecord) {
+        let table = pricing.current()
+        var usage = UsageEstimator.estimate(request: request, images: 0, size: nil, quality: nil, partialImages: partialImages)
+        usage.source = .estimated
+        record.textInputTokens = usage.textInput
+        record.imageInputTokens = usage.imageInput
+        record.imageOutputTokens = usage.imageOutput
+        record.usageSource = usage.source.rawValue
+        record.priceVersion = table.version
+        guard let price = table.price(provider: model.provider, model: model.id), !price.billsPerImage else { return }
+        record.cost = price.cost(of: usage)
     }
 
     /// Adds what the lookup's embedding cost, when the embedder is a priced remote model.

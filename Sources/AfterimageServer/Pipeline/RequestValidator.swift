@@ -14,6 +14,9 @@ enum RequestValidator {
                 )
             }
         }
+        if request.isStream, !model.supportsStreaming {
+            throw AfterimageError.invalidPayload("Model '\(model.id)' does not stream; send stream=false.", param: param == "model" ? "stream" : param)
+        }
         if let size = request.fields["size"]?.stringValue, let problem = model.sizeProblem(size) {
             throw AfterimageError.invalidPayload(problem.prefix(1).uppercased() + problem.dropFirst() + ".", param: "size")
         }

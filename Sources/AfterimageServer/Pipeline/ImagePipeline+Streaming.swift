@@ -1,0 +1,168 @@
+import AfterimageCache
+import AfterimageCore
+import AfterimageMetering
+import AfterimageUpstream
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// `stream=true`: Server-Sent Events as the OpenAI API sends them.
+///
+/// - A miss forwards each partial-image event the moment it arrives (read one upstream chunk, write
+///   it, then read the next: a slow client slows the upstream instead of growing a buffer). The
+///   completed events are held back until their images, the cache entry and the ledger row are
+///   committed, then sent with `extra_fields` in the last one — a stream that reports success
+///   always has its row.
+/// - A client that disconnects: when the answer can be cached the upstream call is finished and
+///   stored (it is paid for either way); otherwise it is cancelled. The ledger row (status 499,
+///   `client_disconnected`) records the usage the upstream reported, or the partial images'
+///   estimate.
+/// - An upstream `error` event or a broken stream becomes an `error` event in the OpenAI shape and
+///   a ledger row with the error.
+extension ImagePipeline {
+    static func eventPrefix(_ endpoint: ImageEndpoint) -> String { endpoint == .generations ? "image_generation" : "image_edit" }
+
+    static let sseHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+
+    /// A hit replayed as SSE: one completed event per stored image, `usage` zeros, `cache_debug`
+    /// in the last one. No partial images are invented.
+    func replayStream(
+        _ entry: CacheEntry, outputs: [ImageResponseAssembler.Output], endpoint: ImageEndpoint, debug: CacheDebug, extraFields: JSONValue
+    ) throws -> Response {
+        let prefix = Self.eventPrefix(endpoint)
+        var bytes = Data()
+        let usage = entry.response["usage"]?.zeroed ?? ["input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "input_tokens_details": ["text_tokens": 0, "image_tokens": 0]]
+        for (index, output) in outputs.enumerated() {
+            var data: [String: JSONValue] = [
+                "type": .string("\(prefix).completed"), "b64_json": .string(output.data.base64EncodedString()),
+                "created_at": .integer(Int64(Date().timeIntervalSince1970)), "usage": usage,
+            ]
+            for field in ["size", "quality", "background", "output_format"] { data[field] = entry.response[field] ?? output.extra[field] }
+            if index == outputs.count - 1 { data["extra_fields"] = extraFields }
+            bytes.append(ServerSentEvent.encode(event: "\(prefix).completed", data: try JSONEncoder.afterimage.encode(JSONValue.object(data))))
+        }
+        var headers = Self.sseHeaders
+        headers.append(contentsOf: debug.headers)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: bytes)))
+    }
+
+    /// A streamed miss. Retries and fallbacks happen before the first event (failures there are
+    /// ordinary JSON errors); from then on the response is SSE and this writes the ledger row.
+    func streamMiss(
+        _ plan: Plan, lookup: CacheLookupState, record: UsageRecord, reservation: LimitEnforcer.Reservation?,
+        started: ContinuousClock.Instant, context: AfterimageRequestContext
+    ) async throws -> Response {
+        let result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() })
+        guard let upstream = result.reply.stream else { throw AfterimageError.upstreamUnavailable("The upstream did not stream.") }
+        context.info.update {
+            $0.provider = result.target.model.provider
+            $0.upstreamAttempts = result.attempts
+        }
+        let body = ResponseBody { writer in
+            var capture = StreamCapture(endpoint: plan.request.endpoint)
+            var clientGone = false
+            let keepReading = lookup.shouldStore
+            read: do {
+                while let chunk = try await upstream.next() {
+                    for event in try capture.parser.feed(chunk) {
+                        guard let forward = capture.take(event), !clientGone else { continue }
+                        do { try await writer.write(ByteBuffer(data: forward)) } catch { clientGone = true }
+                        if clientGone && !keepReading {
+                            upstream.cancel()
+                            break read
+                        }
+                    }
+                }
+                if let last = capture.parser.finish(), let forward = capture.take(last), !clientGone {
+                    do { try await writer.write(ByteBuffer(data: forward)) } catch { clientGone = true }
+                }
+            } catch {
+                capture.failure = capture.failure ?? .upstreamUnavailable("The upstream stream broke: \(UpstreamDispatcher.describe(error))")
+            }
+            let closing = await finishStream(
+                capture, clientGone: clientGone, plan: plan, lookup: lookup, target: result.target, record: record,
+                reservation: reservation, started: started, attempts: result.attempts
+            )
+            if !clientGone, !closing.isEmpty { try? await writer.write(ByteBuffer(data: closing)) }
+            try? await writer.finish(nil)
+        }
+        var headers = Self.sseHeaders
+        headers.append(contentsOf: lookup.debug.headers)
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Stores, meters and commits a finished stream; returns the events still to send (the held-back
+    /// completed events, or an error event).
+    func finishStream(
+        _ capture: StreamCapture, clientGone: Bool, plan: Plan, lookup: CacheLookupState, target: UpstreamTarget, record base: UsageRecord,
+        reservation: LimitEnforcer.Reservation?, started: ContinuousClock.Instant, attempts: Int
+    ) async -> Data {
+        var record = base
+        var failure = capture.failure
+        if failure == nil, capture.completed.isEmpty, !clientGone {
+            failure = .upstreamUnavailable("The upstream stream ended without a completed image.")
+        }
+        var closing = Data()
+        (record.provider, record.modelUsed) = (target.model.provider, target.model.id)
+        record.upstreamLatencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
+        if failure == nil, !capture.completed.isEmpty {
+            do {
+                let (top, outputs) = try await assembler.store(object: capture.answer)
+                var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
+                meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: capture.partials, into: &charge)
+                record.apply(charge)
+                record.images = outputs.count
+                var entry: CacheEntry?
+                if let cache, lookup.shouldStore {
+                    let computed = await lookup.embeddingForStore()
+                    record.embeddingTokens += computed?.tokens ?? 0
+                    let vector = lookup.embedding ?? computed?.vector
+                    let now = Date()
+                    entry = try await cache.store(CacheEntry(
+                        namespace: lookup.namespace, partitionKey: lookup.partitionKey, directKey: lookup.directKey,
+                        prompt: lookup.prompt, normalizedPrompt: lookup.normalizedPrompt,
+                        embedding: vector, embeddingModel: vector == nil ? nil : cache.embedder.modelID,
+                        endpoint: plan.request.endpoint, provider: target.model.provider, model: target.model.id,
+                        response: top, images: outputs.map(\.image), imageExtras: outputs.map(\.extra),
+                        createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds)), cost: charge.cost
+                    ))
+                }
+                record.cacheEntryID = entry?.id
+                meter.chargeEmbedding(into: &record)
+                var debug = lookup.debug
+                debug.entryID = entry?.id
+                let extra = extraFields(
+                    endpoint: plan.request.endpoint, provider: target.model.provider, requested: plan.request.model, deployment: target.model.id,
+                    since: started, debug: debug, attempts: attempts
+                )
+                closing = try capture.completedEvents(extraFields: extra)
+            } catch {
+                failure = AfterimageError.from(error)
+            }
+        }
+        if let failure {
+            record.status = failure.status
+            record.errorCode = failure.code.rawValue
+            if record.cost == nil || record.images == 0 {
+                // What the upstream produced before failing: the partial images' estimate.
+                var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
+                meter.chargePartials(plan.request, model: target.model, partialImages: capture.partials, into: &charge)
+                record.apply(charge)
+            }
+            closing = capture.errorEvent(failure)
+        } else if clientGone {
+            record.status = 499
+            record.errorCode = "client_disconnected"
+        }
+        record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
+        do { try await meter.commit(record) } catch {
+            meter.logger.error("usage ledger write failed", metadata: ["request_id": "\(record.requestID)", "error": "\(error)"])
+            closing = capture.errorEvent(.internalError("The usage ledger could not be written; the answer was withheld."))
+        }
+        await meter.settle(reservation, actual: record.cost)
+        meter.count(record)
+        metrics.recordUpstream(model: target.model.id, duration: ContinuousClock.now - started)
+        return closing
+    }
+}
