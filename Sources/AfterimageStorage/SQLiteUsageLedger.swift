@@ -55,7 +55,7 @@ public actor SQLiteUsageLedger: UsageLedger {
             r.imageInputTokens, r.cachedImageInputTokens, r.imageOutputTokens, r.textOutputTokens, r.usageSource, r.cost?.nanos,
             r.saved.nanos, r.embeddingTokens, r.latencyMs, r.upstreamLatencyMs, r.priceVersion, r.cacheEntryID,
         ]
-        try db.execute(sql: insertSQL, arguments: StatementArguments(values))
+        try db.cachedStatement(sql: insertSQL).execute(arguments: StatementArguments(values))
     }
 
     public nonisolated func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money {

@@ -139,7 +139,35 @@ import Testing
             #expect(recorded.imageOutputTokens == 1356 && recorded.cost != nil, "the upstream was finished and billed")
             let hit = try await f.generate(["model": "gpt-image-1", "prompt": "a kite in a storm"])
             #expect(hit.headers.first(name: "x-afterimage-cache") == "hit-direct", "it is already paid for, so it was stored")
+
+            // With no-store there is nothing to keep: the upstream call is cancelled.
+            let cancelled = try await disconnectAfterFirstEvent(f, ["model": "gpt-image-1", "prompt": "a kite in the fog", "stream": true, "partial_images": 3], headers: [("Cache-Control", "no-store")])
+            var cancelledRow: UsageRecord?
+            for _ in 0..<100 where cancelledRow == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                cancelledRow = try await f.gateway.ledgerRow(cancelled)
+            }
+            let recordedCancel = try #require(cancelledRow)
+            #expect(recordedCancel.status == 499 && recordedCancel.usageSource == "estimated" && recordedCancel.images == 0)
+            #expect(recordedCancel.imageOutputTokens < 1356 && recordedCancel.imageOutputTokens % 100 == 0)
         }
+    }
+
+    /// Sends a streamed request, reads the first chunk and hangs up; returns the request id.
+    func disconnectAfterFirstEvent(_ f: Fixture, _ body: JSONValue, headers: [(String, String)] = []) async throws -> String {
+        var request = HTTPClientRequest(url: "\(f.base)/v1/images/generations")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(f.secret)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(data: try JSONEncoder.afterimage.encode(body)))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let requestID = try #require(response.headers.first(name: "x-request-id"))
+        var iterator = response.body.makeAsyncIterator()
+        _ = try await iterator.next()
+        try await client.shutdown()
+        return requestID
     }
 
     @Test(.enabled(if: OpenAISDKTests.python != nil || ProcessInfo.processInfo.environment["CI"] != nil))

@@ -154,6 +154,12 @@ extension ImagePipeline {
         } else if clientGone {
             record.status = 499
             record.errorCode = "client_disconnected"
+            if record.images == 0 {
+                // Cancelled before completion: the partial images' estimate.
+                var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
+                meter.chargePartials(plan.request, model: target.model, partialImages: capture.partials, into: &charge)
+                record.apply(charge)
+            }
         }
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
         do { try await meter.commit(record) } catch {
