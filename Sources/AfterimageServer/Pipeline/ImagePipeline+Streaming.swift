@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// `stream=true`: Server-Sent Events as the OpenAI API sends them.
 ///
@@ -59,37 +60,63 @@ extension ImagePipeline {
             $0.provider = result.target.model.provider
             $0.upstreamAttempts = result.attempts
         }
-        let body = ResponseBody { writer in
-            var capture = StreamCapture(endpoint: plan.request.endpoint)
-            var clientGone = false
-            let keepReading = lookup.shouldStore
-            read: do {
-                while let chunk = try await upstream.next() {
-                    for event in try capture.parser.feed(chunk) {
-                        guard let forward = capture.take(event), !clientGone else { continue }
-                        do { try await writer.write(ByteBuffer(data: forward)) } catch { clientGone = true }
-                        if clientGone && !keepReading {
-                            upstream.cancel()
-                            break read
-                        }
-                    }
-                }
-                if let last = capture.parser.finish(), let forward = capture.take(last), !clientGone {
-                    do { try await writer.write(ByteBuffer(data: forward)) } catch { clientGone = true }
-                }
-            } catch {
-                capture.failure = capture.failure ?? .upstreamUnavailable("The upstream stream broke: \(UpstreamDispatcher.describe(error))")
-            }
-            let closing = await finishStream(
+        let keepReading = lookup.shouldStore
+        let finish = { @Sendable (capture: StreamCapture, clientGone: Bool) async -> Data in
+            await finishStream(
                 capture, clientGone: clientGone, plan: plan, lookup: lookup, target: result.target, record: record,
                 reservation: reservation, started: started, attempts: result.attempts
             )
+        }
+        // Exactly one of the body writer and the watchdog consumes the stream. If the client left
+        // before the response head went out, the body writer never runs: the watchdog then reads
+        // (or cancels) the upstream and writes the ledger row, so nothing is lost or left reserved.
+        let claim = StreamClaim()
+        Task {
+            try? await Task.sleep(for: .seconds(10))
+            guard claim.take() else { return }
+            let (capture, _) = await Self.pump(upstream, endpoint: plan.request.endpoint, keepReading: keepReading) { _ in false }
+            _ = await finish(capture, true)
+        }
+        let body = ResponseBody { writer in
+            guard claim.take() else { return }
+            let (capture, clientGone) = await Self.pump(upstream, endpoint: plan.request.endpoint, keepReading: keepReading) { bytes in
+                (try? await writer.write(ByteBuffer(data: bytes))) != nil
+            }
+            let closing = await finish(capture, clientGone)
             if !clientGone, !closing.isEmpty { try? await writer.write(ByteBuffer(data: closing)) }
             try? await writer.finish(nil)
         }
         var headers = Self.sseHeaders
         headers.append(contentsOf: lookup.debug.headers)
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Reads the upstream event by event, forwarding what `StreamCapture` lets through with `send`
+    /// (which answers false once the client is gone). After a disconnect it keeps reading only when
+    /// `keepReading` (the answer will be cached); otherwise it cancels the upstream.
+    static func pump(
+        _ upstream: any UpstreamByteStream, endpoint: ImageEndpoint, keepReading: Bool, send: (Data) async -> Bool
+    ) async -> (StreamCapture, clientGone: Bool) {
+        var capture = StreamCapture(endpoint: endpoint)
+        var clientGone = false
+        do {
+            while let chunk = try await upstream.next() {
+                for event in try capture.parser.feed(chunk) {
+                    guard let forward = capture.take(event), !clientGone else { continue }
+                    clientGone = !(await send(forward))
+                    if clientGone && !keepReading {
+                        upstream.cancel()
+                        return (capture, true)
+                    }
+                }
+            }
+            if let last = capture.parser.finish(), let forward = capture.take(last), !clientGone {
+                clientGone = !(await send(forward))
+            }
+        } catch {
+            capture.failure = capture.failure ?? .upstreamUnavailable("The upstream stream broke: \(UpstreamDispatcher.describe(error))")
+        }
+        return (capture, clientGone)
     }
 
     /// Stores, meters and commits a finished stream; returns the events still to send (the held-back
@@ -171,4 +198,12 @@ extension ImagePipeline {
         metrics.recordUpstream(model: target.model.id, duration: ContinuousClock.now - started)
         return closing
     }
+}
+
+/// Hands a streamed answer to exactly one consumer (the response body writer or its watchdog).
+final class StreamClaim: Sendable {
+    private let taken = Atomic<Bool>(false)
+
+    /// True for the first caller only.
+    func take() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }
