@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimageStorage
 import AfterimageTesting
 import Foundation
 import Testing
@@ -149,6 +150,21 @@ import Testing
             #expect(try await f.admin(.PATCH, "/admin/keys/\(id)", ["budget_usd": "lots"]).errorParam == "budget_usd")
             #expect(try await f.admin(.PATCH, "/admin/keys/\(id)", ["budget_period": "year"]).errorParam == "budget_period")
             #expect(try await f.admin(.PATCH, "/admin/keys/\(id)", ["images_per_minute": 0]).errorParam == "images_per_minute")
+        }
+    }
+
+    @Test func aCacheThatCannotStoreStillAnswersAndMeters() async throws {
+        try await withFixture { f in
+            // Break cache writes from outside (inserting an entry also counts the miss in this table).
+            let database = try AppDatabase.open(dataDirectory: f.gateway.dataDirectory)
+            try await database.writer.write { db in try db.execute(sql: "DROP TABLE cache_counters") }
+            let reply = try await f.generate(["model": "gpt-image-1", "prompt": "a red fox in snow", "size": "1024x1024", "quality": "medium"])
+            #expect(reply.status == 200 && imageBytes(reply) != nil)
+            #expect(reply.json["extra_fields"]?["cache_debug"]?["cache_id"] == nil)
+            let r = try await row(f, reply)
+            #expect(r.status == 200 && r.cost?.usdString == "0.042265" && r.cacheEntryID == nil)
+            let again = try await f.generate(["model": "gpt-image-1", "prompt": "a red fox in snow", "size": "1024x1024", "quality": "medium"])
+            #expect(again.headers.first(name: "x-afterimage-cache") == "miss")
         }
     }
 }

@@ -140,21 +140,12 @@ extension ImagePipeline {
                 meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: capture.partials, into: &charge)
                 record.apply(charge)
                 record.images = outputs.count
-                var entry: CacheEntry?
-                if let cache, lookup.shouldStore {
-                    let computed = await lookup.embeddingForStore()
-                    record.embeddingTokens += computed?.tokens ?? 0
-                    let vector = lookup.embedding ?? computed?.vector
-                    let now = Date()
-                    entry = try await cache.store(CacheEntry(
-                        namespace: lookup.namespace, partitionKey: lookup.partitionKey, directKey: lookup.directKey,
-                        prompt: lookup.prompt, normalizedPrompt: lookup.normalizedPrompt,
-                        embedding: vector, embeddingModel: vector == nil ? nil : cache.embedder.modelID,
-                        endpoint: plan.request.endpoint, provider: target.model.provider, model: target.model.id,
-                        response: top, images: outputs.map(\.image), imageExtras: outputs.map(\.extra),
-                        createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds)), cost: charge.cost
-                    ))
+                var vector = lookup.embedding
+                if vector == nil, cache != nil, lookup.shouldStore, let computed = await lookup.embeddingForStore() {
+                    record.embeddingTokens += computed.tokens
+                    vector = computed.vector
                 }
+                let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: vector, cost: charge.cost)
                 record.cacheEntryID = entry?.id
                 meter.chargeEmbedding(into: &record)
                 var debug = lookup.debug

@@ -195,19 +195,31 @@ struct ImagePipeline: Sendable {
         )
         let computed = await embedding
         miss.embeddingTokens = computed?.tokens ?? 0
-        if let cache, lookup.shouldStore {
-            let now = Date()
-            let vector = lookup.embedding ?? computed?.vector
-            miss.entry = try await cache.store(CacheEntry(
+        miss.entry = await storeEntry(plan, lookup: lookup, target: result.target, top: top, outputs: outputs, vector: lookup.embedding ?? computed?.vector, cost: charge.cost)
+        return miss
+    }
+
+    /// Stores a miss's answer in the cache (unless `no-store` or caching is off). A failure here
+    /// is logged and the answer still served: the upstream call is paid for and the images are kept.
+    func storeEntry(
+        _ plan: Plan, lookup: CacheLookupState, target: UpstreamTarget, top: [String: JSONValue],
+        outputs: [ImageResponseAssembler.Output], vector: [Float]?, cost: Money?
+    ) async -> CacheEntry? {
+        guard let cache, lookup.shouldStore else { return nil }
+        let now = Date()
+        do {
+            return try await cache.store(CacheEntry(
                 namespace: lookup.namespace, partitionKey: lookup.partitionKey, directKey: lookup.directKey,
                 prompt: lookup.prompt, normalizedPrompt: lookup.normalizedPrompt,
                 embedding: vector, embeddingModel: vector == nil ? nil : cache.embedder.modelID,
-                endpoint: plan.request.endpoint, provider: result.target.model.provider, model: result.target.model.id,
+                endpoint: plan.request.endpoint, provider: target.model.provider, model: target.model.id,
                 response: top, images: outputs.map(\.image), imageExtras: outputs.map(\.extra),
-                createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds)), cost: charge.cost
+                createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds)), cost: cost
             ))
+        } catch {
+            meter.logger.error("cache store failed; the answer is served uncached", metadata: ["error": "\(error)"])
+            return nil
         }
-        return miss
     }
 
     /// A hit: the stored images in the format the client asked for, `usage` zeroed, `created` now.
