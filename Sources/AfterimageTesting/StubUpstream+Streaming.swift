@@ -4,9 +4,6 @@ import Hummingbird
 import NIOCore
 
 extension StubUpstream {
-    /// Pause between streamed events (`stream=true`), so tests can see events arrive over time.
-    public static let streamEventGap: Duration = .milliseconds(30)
-
     /// A streamed answer as the OpenAI API sends it: `partial_images` partial events, then one
     /// completed event per image (with `usage`); faults can break the stream or end it in an error.
     func streamAnswer(fields: [String: JSONValue], inputSize: ImageDimensions?, event: String, fault: Fault?) -> Response {
@@ -18,7 +15,7 @@ extension StubUpstream {
         let quality = fields["quality"]?.stringValue ?? "medium"
         let prefix = "image_\(event)"
         let created = Int64(Date().timeIntervalSince1970)
-        let sendsUsage = state.withLock { $0.sendsUsage }
+        let (sendsUsage, gap) = state.withLock { ($0.sendsUsage, $0.streamGap) }
         @Sendable func common(_ png: Data) -> [String: JSONValue] {
             ["b64_json": .string(png.base64EncodedString()), "created_at": .integer(created), "size": .string("\(size.width)x\(size.height)"),
              "quality": .string(quality), "background": "opaque", "output_format": "png"]
@@ -26,14 +23,14 @@ extension StubUpstream {
         let body = ResponseBody { writer in
             for index in 0..<partials {
                 if fault?.breakStreamAfter == index { throw CancellationError() }
-                try await Task.sleep(for: Self.streamEventGap)
+                try await Task.sleep(for: gap)
                 var data = common(TestImages.png(width: 64, height: 64, seed: "partial|\(prompt)|\(index)"))
                 data["type"] = .string("\(prefix).partial_image")
                 data["partial_image_index"] = .integer(Int64(index))
                 try await writer.write(ByteBuffer(data: try Self.event("\(prefix).partial_image", data)))
             }
             if fault?.breakStreamAfter == partials { throw CancellationError() }
-            try await Task.sleep(for: Self.streamEventGap)
+            try await Task.sleep(for: gap)
             if fault?.streamError == true {
                 let error: JSONValue = ["type": "error", "error": ["type": "server_error", "code": "server_error", "message": "Image generation failed.", "param": .null]]
                 try await writer.write(ByteBuffer(data: try Self.event("error", error.objectValue ?? [:])))

@@ -66,6 +66,7 @@ public final class StubUpstream: Sendable {
         var files: [String: (data: Data, expires: Date)] = [:]
         var fileDownloads = 0
         var sendsUsage = true
+        var streamGap: Duration = .milliseconds(30)
     }
 
     let state = Mutex(State())
@@ -95,6 +96,11 @@ public final class StubUpstream: Sendable {
     }
 
     /// Makes every issued image URL stop working now.
+    /// Pause between streamed events (default 30 ms).
+    public func setStreamGap(_ gap: Duration) {
+        state.withLock { $0.streamGap = gap }
+    }
+
     /// Whether GPT image answers carry a `usage` block (default true).
     public func sendUsage(_ on: Bool) {
         state.withLock { $0.sendsUsage = on }

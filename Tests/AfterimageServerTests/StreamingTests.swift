@@ -116,6 +116,8 @@ import Testing
 
     @Test func aClientThatDisconnectsStillGetsTheAnswerCachedAndMetered() async throws {
         try await withFixture { f in
+            // Slow events, so the hang-up lands mid-stream even on a loaded machine.
+            f.stub.setStreamGap(.milliseconds(400))
             var request = HTTPClientRequest(url: "\(f.base)/v1/images/generations")
             request.method = .POST
             request.headers.add(name: "Authorization", value: "Bearer \(f.secret)")
