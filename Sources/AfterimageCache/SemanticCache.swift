@@ -77,10 +77,12 @@ public final class SemanticCache: Sendable {
     }
 
     /// Nearest entries in the namespace and partition; the first candidate at or above `threshold`
-    /// that the guard allows is the hit. Rows deleted or expired since indexing are skipped. The
-    /// nearest live candidate is judged by the guard even below the threshold (for the lookup log).
+    /// that the guard allows is the hit. Rows deleted or expired since indexing are skipped. With
+    /// `judgeNearest` (the lookup is logged), the nearest live candidate is judged by the guard even
+    /// below the threshold, so what-if replays can move the threshold; otherwise that work is skipped.
     public func lookupSemantic(
-        namespace: String, partitionKey: String, prompt: String, threshold: Float, wordSimilarity: Float? = nil, now: Date = Date()
+        namespace: String, partitionKey: String, prompt: String, threshold: Float, wordSimilarity: Float? = nil,
+        judgeNearest: Bool = false, now: Date = Date()
     ) async throws -> SemanticOutcome {
         let query = analyzer.analyze(prompt)
         let embedding = try await embedder.embed([query.embeddingText])[0]
@@ -88,7 +90,7 @@ public final class SemanticCache: Sendable {
         let candidates = index.search(partition, query: embedding.vector, k: settings.candidates)
         var outcome = SemanticOutcome(entry: nil, similarity: candidates.first?.score, embedding: embedding.vector, tokens: embedding.tokenCount)
         for candidate in candidates {
-            guard candidate.score >= threshold || outcome.best == nil else { break }
+            guard candidate.score >= threshold || (judgeNearest && outcome.best == nil) else { break }
             guard let entry = try await store.get(id: candidate.id, now: now),
                   entry.namespace == namespace, entry.partitionKey == partitionKey
             else {

@@ -19,4 +19,9 @@ public enum AgeText {
         let (seconds, overflow) = value.multipliedReportingOverflow(by: multiplier)
         return overflow ? nil : seconds
     }
+
+    /// `now` minus the age in `text`, or nil if the text is not an age.
+    public static func cutoff(_ text: String, now: Date = Date()) -> Date? {
+        seconds(text).map { now.addingTimeInterval(-TimeInterval($0)) }
+    }
 }

@@ -18,10 +18,18 @@ public enum KeyExpiry {
         return iso.date(from: trimmed)
     }
 
-    /// ISO 8601 text of a date, UTC.
+    /// ISO 8601 text of a date, UTC (a value-type format style: no formatter built per call).
     public static func format(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
+        date.formatted(seconds)
     }
+
+    /// ISO 8601 with milliseconds, UTC.
+    public static func formatPrecise(_ date: Date) -> String {
+        date.formatted(milliseconds)
+    }
+
+    static let seconds = Date.ISO8601FormatStyle()
+    static let milliseconds = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 extension VirtualKey {

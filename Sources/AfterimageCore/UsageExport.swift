@@ -14,10 +14,8 @@ extension UsageRecord {
     public var exportValues: [JSONValue] {
         func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
         func int(_ value: Int?) -> JSONValue { value.map { .integer(Int64($0)) } ?? .null }
-        let timestamp = ISO8601DateFormatter()
-        timestamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return [
-            .string(requestID), .string(timestamp.string(from: createdAt)), text(keyID), text(keyName), text(namespace), .string(endpoint.rawValue),
+            .string(requestID), .string(KeyExpiry.formatPrecise(createdAt)), text(keyID), text(keyName), text(namespace), .string(endpoint.rawValue),
             text(provider), text(modelRequested), text(modelUsed), int(status), text(errorCode), text(cache), similarity.map(JSONValue.number) ?? .null,
             int(images), text(size), text(quality), int(textInputTokens), int(cachedTextInputTokens), int(imageInputTokens),
             int(cachedImageInputTokens), int(imageOutputTokens), int(textOutputTokens), text(usageSource),

@@ -3,14 +3,14 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The current price table, reloaded when the pricing file changes (checked at most once a
-/// second, by content hash). A file that fails to parse keeps the previous table
-/// and logs the error once per change.
+/// The current price table. `reloadIfChanged()` re-reads the pricing file and swaps in its prices
+/// when its content changed (the server calls it every second, off the request path); a file that
+/// fails to parse keeps the previous table and logs the error once per change.
 public final class PricingSource: Sendable {
     struct State {
         var table: PriceTable
+        /// SHA-256 of the file content last seen.
         var stamp: String?
-        var checkedAt: Date
     }
 
     let path: String?
@@ -22,49 +22,38 @@ public final class PricingSource: Sendable {
     public init(path: String?, logger: Logger = Logger(label: "afterimage.pricing")) throws {
         self.path = path
         self.logger = logger
-        var table = PriceTable(version: "none")
-        var stamp: String?
-        if let path, FileManager.default.fileExists(atPath: path) {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            table = try PricingFile.parse(text)
-            stamp = Self.stamp(path)
+        var state = State(table: PriceTable(version: "none"), stamp: nil)
+        if let path, let data = FileManager.default.contents(atPath: path) {
+            state = State(table: try PricingFile.parse(String(decoding: data, as: UTF8.self)), stamp: data.sha256Hex)
         }
-        state = Mutex(State(table: table, stamp: stamp, checkedAt: Date()))
+        self.state = Mutex(state)
     }
 
     /// A fixed table (tests, tools).
     public init(table: PriceTable) {
         path = nil
         logger = Logger(label: "afterimage.pricing")
-        state = Mutex(State(table: table, stamp: nil, checkedAt: Date()))
+        state = Mutex(State(table: table, stamp: nil))
     }
 
-    /// The table in force now.
-    public func current(now: Date = Date()) -> PriceTable {
-        guard let path else { return state.withLock { $0.table } }
-        let due = state.withLock { state -> Bool in
-            guard now.timeIntervalSince(state.checkedAt) >= 1 else { return false }
-            state.checkedAt = now
-            return true
-        }
-        if due, let stamp = Self.stamp(path), stamp != state.withLock({ $0.stamp }) {
-            do {
-                let table = try PricingFile.parse(try String(contentsOfFile: path, encoding: .utf8))
-                state.withLock {
-                    $0.table = table
-                    $0.stamp = stamp
-                }
-                logger.notice("pricing reloaded", metadata: ["version": "\(table.version)"])
-            } catch {
-                state.withLock { $0.stamp = stamp }
-                logger.error("pricing file not reloaded, keeping the previous prices", metadata: ["error": "\(error)"])
-            }
-        }
-        return state.withLock { $0.table }
+    /// The table in force now (no I/O).
+    public func current() -> PriceTable {
+        state.withLock { $0.table }
     }
 
-    /// The file's content hash: a change is seen even within one mtime tick.
-    static func stamp(_ path: String) -> String? {
-        FileManager.default.contents(atPath: path)?.sha256Hex
+    /// Reads the file once and, when its content changed, parses it and swaps the table in.
+    /// Blocking file I/O: call it from a Dispatch thread.
+    public func reloadIfChanged() {
+        guard let path, let data = FileManager.default.contents(atPath: path) else { return }
+        let stamp = data.sha256Hex
+        guard stamp != state.withLock({ $0.stamp }) else { return }
+        do {
+            let table = try PricingFile.parse(String(decoding: data, as: UTF8.self))
+            state.withLock { $0 = State(table: table, stamp: stamp) }
+            logger.notice("pricing reloaded", metadata: ["version": "\(table.version)"])
+        } catch {
+            state.withLock { $0.stamp = stamp }
+            logger.error("pricing file not reloaded, keeping the previous prices", metadata: ["error": "\(error)"])
+        }
     }
 }

@@ -106,7 +106,11 @@ public enum AfterimageApp {
         return Application(
             router: httpRouter,
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
-            services: [ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }, sweeper],
+            services: [
+                ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }, sweeper,
+                // Prices reload within a second of the file changing.
+                PeriodicService(interval: .seconds(1)) { pricing.reloadIfChanged() },
+            ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.server.port
                 if configuration.server.publicBaseURL == nil {

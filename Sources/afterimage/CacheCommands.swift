@@ -66,10 +66,10 @@ struct CachePurge: AsyncParsableCommand {
     func run() async throws {
         var filter = CachePurgeFilter(namespace: namespace, model: model)
         if let olderThan {
-            guard let seconds = AgeText.seconds(olderThan) else {
+            guard let cutoff = AgeText.cutoff(olderThan) else {
                 throw ValidationError("--older-than must be a number and a unit (s, m, h, d, w), e.g. 7d; got '\(olderThan)'")
             }
-            filter.createdBefore = Date().addingTimeInterval(-TimeInterval(seconds))
+            filter.createdBefore = cutoff
         }
         let deleted = try await CacheCommand.store(options).purge(filter)
         print("deleted \(deleted.count) cache entr\(deleted.count == 1 ? "y" : "ies")")

@@ -21,8 +21,8 @@ struct TuningStores {
 
     static func since(_ text: String?) throws -> Date? {
         guard let text else { return nil }
-        guard let seconds = AgeText.seconds(text) else { throw ValidationError("--since must be a number and a unit (s, m, h, d, w), e.g. 7d; got '\(text)'.") }
-        return Date().addingTimeInterval(-TimeInterval(seconds))
+        guard let date = AgeText.cutoff(text) else { throw ValidationError("--since must be a number and a unit (s, m, h, d, w), e.g. 7d; got '\(text)'.") }
+        return date
     }
 }
 

@@ -167,4 +167,22 @@ import Testing
             #expect(again.headers.first(name: "x-afterimage-cache") == "miss")
         }
     }
+
+    @Test func aRunningServerPicksUpPriceChanges() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pricing-\(UUID().uuidString).yaml")
+        try "models:\n  dall-e-2:\n    per_image:\n      standard: {256x256: 0.016}\n".write(to: file, atomically: true, encoding: .utf8)
+        try await withFixture(configure: { $0.pricingFile = file.path }) { f in
+            let before = try await row(f, try await f.generate(["model": "dall-e-2", "prompt": "one", "size": "256x256"]))
+            #expect(before.cost?.usdString == "0.016000")
+            try "models:\n  dall-e-2:\n    per_image:\n      standard: {256x256: 0.05}\n".write(to: file, atomically: true, encoding: .utf8)
+            var after: UsageRecord?
+            for attempt in 0..<50 {
+                try await Task.sleep(for: .milliseconds(200))
+                let r = try await row(f, try await f.generate(["model": "dall-e-2", "prompt": .string("poll \(attempt)"), "size": "256x256"]))
+                if r.cost?.usdString == "0.050000" { after = r; break }
+            }
+            let reloaded = try #require(after, "the new price was never used")
+            #expect(reloaded.priceVersion != before.priceVersion)
+        }
+    }
 }

@@ -18,7 +18,7 @@ struct AdminCacheController: Sendable {
         }
         group.delete("cache/entries") { request, _ in
             try authorizer.authorize(request)
-            let filter = try Self.filter(request.uri.queryParameters)
+            let filter = try Self.filter(request)
             let deleted = if let cache { try await cache.purge(filter) } else { try await store.purge(filter).count }
             return JSONResponse.make(.object(["object": "cache.purge", "deleted": .integer(Int64(deleted))]))
         }
@@ -32,22 +32,8 @@ struct AdminCacheController: Sendable {
     }
 
     /// `namespace`, `model` and `older_than` (e.g. `7d`) from the query; anything else is an error.
-    static func filter(_ query: Parameters, now: Date = Date()) throws -> CachePurgeFilter {
-        var filter = CachePurgeFilter()
-        for (name, value) in query {
-            let value = String(value)
-            switch String(name) {
-            case "namespace": filter.namespace = value
-            case "model": filter.model = value
-            case "older_than":
-                guard let seconds = AgeText.seconds(value) else {
-                    throw AfterimageError.invalidPayload("'older_than' must be a number and a unit (s, m, h, d, w), e.g. 7d; got '\(value)'.", param: "older_than")
-                }
-                filter.createdBefore = now.addingTimeInterval(-TimeInterval(seconds))
-            default:
-                throw AfterimageError.invalidPayload("Unknown query parameter '\(name)'; use namespace, model or older_than.", param: String(name))
-            }
-        }
-        return filter
+    static func filter(_ request: Request) throws -> CachePurgeFilter {
+        let query = try AdminRequest.query(request, allowed: ["namespace", "model", "older_than"])
+        return CachePurgeFilter(namespace: query["namespace"], model: query["model"], createdBefore: try AdminRequest.cutoff(query, "older_than"))
     }
 }

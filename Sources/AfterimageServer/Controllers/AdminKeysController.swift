@@ -8,7 +8,6 @@ import Hummingbird
 struct AdminKeysController: Sendable {
     let keys: any KeyStore
     let adminKey: String?
-    let maxBodyBytes = 1 << 20
 
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("keys") { request, _ in
@@ -18,7 +17,7 @@ struct AdminKeysController: Sendable {
         }
         group.post("keys") { request, _ in
             try authorize(request)
-            let body = try await jsonObject(request)
+            let body = try await AdminRequest.jsonObject(request, allowEmpty: true)
             guard let name = body["name"]?.stringValue, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw AfterimageError.invalidPayload("'name' is required.", param: "name")
             }
@@ -38,7 +37,7 @@ struct AdminKeysController: Sendable {
         }
         group.patch("keys/:id") { request, context in
             try authorize(request)
-            let body = try await jsonObject(request)
+            let body = try await AdminRequest.jsonObject(request, allowEmpty: true)
             if let name = body["name"], name.stringValue?.isEmpty ?? true {
                 throw AfterimageError.invalidPayload("'name' must be a non-empty string.", param: "name")
             }
@@ -67,15 +66,6 @@ struct AdminKeysController: Sendable {
     func found(_ key: VirtualKey?) throws -> VirtualKey {
         guard let key else { throw AfterimageError.notFound("No such key.") }
         return key
-    }
-
-    func jsonObject(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer = try await BodyReader.collect(request, limit: maxBodyBytes)
-        if buffer.readableBytes == 0 { return [:] }
-        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer)))?.objectValue else {
-            throw AfterimageError.invalidPayload("Request body must be a JSON object.")
-        }
-        return object
     }
 
     /// `namespace`, `models` and `expires_at` from a create or patch body.

@@ -1,7 +1,6 @@
 import AfterimageCore
 import Foundation
 import Hummingbird
-import NIOFoundationCompat
 
 /// `/admin/namespaces`: spend budgets and rate limits shared by every key of a namespace.
 struct AdminNamespacesController: Sendable {
@@ -23,10 +22,7 @@ struct AdminNamespacesController: Sendable {
             group.on("namespaces/:namespace", method: method) { request, context in
                 try authorizer.authorize(request)
                 let namespace = context.parameters.get("namespace") ?? ""
-                let buffer = try await BodyReader.collect(request, limit: 1 << 20)
-                guard let body = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer)))?.objectValue else {
-                    throw AfterimageError.invalidPayload("Request body must be a JSON object.")
-                }
+                let body = try await AdminRequest.jsonObject(request)
                 let limits = try await store.update(namespace: namespace, changes: try LimitChanges.parse(body))
                 return JSONResponse.make(Self.json(namespace, limits))
             }

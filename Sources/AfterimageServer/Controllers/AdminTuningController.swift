@@ -2,7 +2,6 @@ import AfterimageCache
 import AfterimageCore
 import Foundation
 import Hummingbird
-import NIOFoundationCompat
 
 /// `/admin/cache/…` tuning routes: the lookup log, what-if replays, labels, threshold suggestions
 /// and run-time settings.
@@ -14,26 +13,26 @@ struct AdminTuningController: Sendable {
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("cache/lookups") { request, _ in
             try authorizer.authorize(request)
-            let query = try AdminUsageController.query(request, allowed: ["namespace", "since", "limit"])
+            let query = try AdminRequest.query(request, allowed: ["namespace", "since", "limit"])
             let limit = try query["limit"].map { text -> Int in
                 guard let n = Int(text), (1...10_000).contains(n) else { throw AfterimageError.invalidPayload("'limit' must be 1…10000.", param: "limit") }
                 return n
             } ?? 100
-            let entries = try await tuner.log.entries(namespace: query["namespace"], since: try Self.since(query), limit: limit)
+            let entries = try await tuner.log.entries(namespace: query["namespace"], since: try AdminRequest.cutoff(query, "since"), limit: limit)
             return JSONResponse.make(.object(["object": "list", "data": .array(entries.map(\.json))]))
         }
         group.get("cache/what-if") { request, _ in
             try authorizer.authorize(request)
-            let query = try AdminUsageController.query(request, allowed: ["threshold", "namespace", "since"])
+            let query = try AdminRequest.query(request, allowed: ["threshold", "namespace", "since"])
             guard let text = query["threshold"], let threshold = Float(text), (0...1).contains(threshold) else {
                 throw AfterimageError.invalidPayload("'threshold' is required, between 0 and 1.", param: "threshold")
             }
-            let entries = try await tuner.log.entries(namespace: query["namespace"], since: try Self.since(query), limit: maxRows)
+            let entries = try await tuner.log.entries(namespace: query["namespace"], since: try AdminRequest.cutoff(query, "since"), limit: maxRows)
             return JSONResponse.make(WhatIf(threshold: threshold, entries: entries).json)
         }
         group.post("cache/labels") { request, _ in
             try authorizer.authorize(request)
-            let body = try await Self.body(request)
+            let body = try await AdminRequest.jsonObject(request)
             let items = body["labels"]?.arrayValue ?? [.object(body)]
             var labelled = 0
             for item in items {
@@ -49,14 +48,14 @@ struct AdminTuningController: Sendable {
         }
         group.get("cache/labels/export") { request, _ in
             try authorizer.authorize(request)
-            let query = try AdminUsageController.query(request, allowed: ["namespace"])
+            let query = try AdminRequest.query(request, allowed: ["namespace"])
             let entries = try await tuner.log.entries(namespace: query["namespace"], since: nil, limit: maxRows)
             let lines = try entries.reversed().compactMap(\.labelledPair).map { String(decoding: try JSONEncoder.afterimage.encode($0), as: UTF8.self) + "\n" }
-            return AdminUsageController.text(lines.joined(), contentType: "application/x-ndjson")
+            return AdminRequest.text(lines.joined(), contentType: "application/x-ndjson")
         }
         group.get("cache/suggest-threshold") { request, _ in
             try authorizer.authorize(request)
-            let query = try AdminUsageController.query(request, allowed: ["max_false_hit_rate", "namespace"])
+            let query = try AdminRequest.query(request, allowed: ["max_false_hit_rate", "namespace"])
             let rate = try query["max_false_hit_rate"].map { text -> Double in
                 guard let r = Double(text), (0...1).contains(r) else {
                     throw AfterimageError.invalidPayload("'max_false_hit_rate' must be between 0 and 1.", param: "max_false_hit_rate")
@@ -84,7 +83,7 @@ struct AdminTuningController: Sendable {
         }
         group.put("cache/settings") { request, _ in
             try authorizer.authorize(request)
-            let body = try await Self.body(request)
+            let body = try await AdminRequest.jsonObject(request)
             let scope = CacheSettingScope(namespace: body["namespace"]?.stringValue, model: body["model"]?.stringValue)
             let threshold = try Self.fraction(body, "threshold")
             let wordSimilarity = try Self.fraction(body, "word_similarity")
@@ -105,21 +104,5 @@ struct AdminTuningController: Sendable {
             throw AfterimageError.invalidPayload("'\(name)' must be between 0 and 1, or null.", param: name)
         }
         return .some(Float(number))
-    }
-
-    static func since(_ query: [String: String], now: Date = Date()) throws -> Date? {
-        guard let text = query["since"] else { return nil }
-        guard let seconds = AgeText.seconds(text) else {
-            throw AfterimageError.invalidPayload("'since' must be a number and a unit (s, m, h, d, w), e.g. 7d.", param: "since")
-        }
-        return now.addingTimeInterval(-TimeInterval(seconds))
-    }
-
-    static func body(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer = try await BodyReader.collect(request, limit: 1 << 20)
-        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer)))?.objectValue else {
-            throw AfterimageError.invalidPayload("Request body must be a JSON object.")
-        }
-        return object
     }
 }

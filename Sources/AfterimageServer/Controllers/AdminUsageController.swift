@@ -14,19 +14,19 @@ struct AdminUsageController: Sendable {
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("usage") { request, _ in
             try authorizer.authorize(request)
-            let query = try Self.query(request, allowed: ["from", "to", "group_by", "format"])
+            let query = try AdminRequest.query(request, allowed: ["from", "to", "group_by", "format"])
             let (from, to) = try Self.range(query)
             let report = try await ledger.report(from: from, to: to, groupBy: try UsageDimension.parseList(query["group_by"] ?? ""))
             switch query["format"] ?? "json" {
             case "json": return JSONResponse.make(report.json)
-            case "csv": return Self.text(report.csv, contentType: "text/csv; charset=utf-8")
-            case "table": return Self.text(report.table, contentType: "text/plain; charset=utf-8")
+            case "csv": return AdminRequest.text(report.csv, contentType: "text/csv; charset=utf-8")
+            case "table": return AdminRequest.text(report.table, contentType: "text/plain; charset=utf-8")
             case let other: throw AfterimageError.invalidPayload("'format' must be json, csv or table; got '\(other)'.", param: "format")
             }
         }
         group.get("usage/export") { request, _ in
             try authorizer.authorize(request)
-            let query = try Self.query(request, allowed: ["from", "to", "format"])
+            let query = try AdminRequest.query(request, allowed: ["from", "to", "format"])
             let (from, to) = try Self.range(query)
             let format = query["format"] ?? "csv"
             guard ["csv", "jsonl"].contains(format) else {
@@ -45,18 +45,6 @@ struct AdminUsageController: Sendable {
         }
     }
 
-    static func query(_ request: Request, allowed: Set<String>) throws -> [String: String] {
-        var values = [String: String]()
-        for (name, value) in request.uri.queryParameters {
-            let key = String(name)
-            guard allowed.contains(key) else {
-                throw AfterimageError.invalidPayload("Unknown query parameter '\(key)'; use \(allowed.sorted().joined(separator: ", ")).", param: key)
-            }
-            values[key] = String(value)
-        }
-        return values
-    }
-
     static func range(_ query: [String: String]) throws -> (Date, Date) {
         var bounds = [Date]()
         for name in ["from", "to"] {
@@ -68,9 +56,5 @@ struct AdminUsageController: Sendable {
         }
         guard bounds[0] < bounds[1] else { throw AfterimageError.invalidPayload("'from' must be before 'to' (the range is [from, to)).", param: "from") }
         return (bounds[0], bounds[1])
-    }
-
-    static func text(_ text: String, contentType: String) -> Response {
-        Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

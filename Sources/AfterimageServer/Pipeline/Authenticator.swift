@@ -19,7 +19,7 @@ struct Authenticator: Sendable {
             throw AfterimageError.unauthorized("API key \(key.id) has been revoked.")
         }
         if let expiresAt = key.expiresAt, expiresAt <= now {
-            throw AfterimageError.unauthorized("API key \(key.id) expired at \(ISO8601DateFormatter().string(from: expiresAt)).")
+            throw AfterimageError.unauthorized("API key \(key.id) expired at \(KeyExpiry.format(expiresAt)).")
         }
         return key
     }

@@ -51,16 +51,8 @@ struct CacheControlHeaders: Sendable {
         return nil
     }
 
-    /// `3600`, `30s`, `30m`, `12h` or `7d` as seconds.
+    /// `3600`, or an age such as `30s`, `30m`, `12h`, `7d` (`AgeText`), as seconds.
     static func seconds(_ text: String) -> Int? {
-        if let plain = Int(text) { return plain }
-        guard let unit = text.last, let number = Int(text.dropLast()) else { return nil }
-        switch unit {
-        case "s": return number
-        case "m": return number * 60
-        case "h": return number * 3600
-        case "d": return number * 86_400
-        default: return nil
-        }
+        Int(text) ?? AgeText.seconds(text)
     }
 }

@@ -24,6 +24,8 @@ struct CacheLookupState: Sendable {
     var embedding: [Float]?
     /// What the semantic lookup found, for the lookup log.
     var semantic: SemanticOutcome?
+    /// Whether this lookup goes to the lookup log (sampled by `CacheTuner`).
+    var logged = false
 
     /// `tuned` is the threshold and word similarity in force for this namespace and model.
     init(
@@ -75,7 +77,8 @@ struct CacheLookupState: Sendable {
         guard controls.type != .direct, !prompt.isEmpty else { return nil }
         do {
             let outcome = try await cache.lookupSemantic(
-                namespace: namespace, partitionKey: partitionKey, prompt: prompt, threshold: threshold, wordSimilarity: wordSimilarity
+                namespace: namespace, partitionKey: partitionKey, prompt: prompt, threshold: threshold, wordSimilarity: wordSimilarity,
+                judgeNearest: logged
             )
             semantic = outcome
             embedding = outcome.embedding

@@ -53,9 +53,15 @@ final class CacheTuner: Sendable {
         return changes
     }
 
-    /// Records a semantic lookup (sampled), keeping prompts only where the namespace allows.
+    /// Whether the next lookup is logged (`cache.lookup_log.enabled` and `sample_rate`). Decided
+    /// before the lookup, so unlogged lookups skip judging the nearest candidate.
+    func samples() -> Bool {
+        base.lookupLogEnabled && (base.lookupLogSampleRate >= 1 || Double.random(in: 0..<1) < base.lookupLogSampleRate)
+    }
+
+    /// Records a sampled semantic lookup, keeping prompts only where the namespace allows.
     func record(_ lookup: CacheLookupState, outcome: SemanticOutcome?, requestID: String) async {
-        guard base.lookupLogEnabled, let outcome, Double.random(in: 0..<1) < base.lookupLogSampleRate || base.lookupLogSampleRate >= 1 else { return }
+        guard lookup.logged, let outcome else { return }
         let keep = base.keepsPrompts(lookup.namespace)
         let best = outcome.best
         let entry = LookupLogEntry(

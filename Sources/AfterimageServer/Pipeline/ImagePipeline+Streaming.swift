@@ -136,16 +136,15 @@ extension ImagePipeline {
         if failure == nil, !capture.completed.isEmpty {
             do {
                 let (top, outputs) = try await assembler.store(object: capture.answer)
-                var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
-                meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: capture.partials, into: &charge)
-                record.apply(charge)
+                meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: capture.partials, into: &record)
+                let missCost = record.cost
                 record.images = outputs.count
                 var vector = lookup.embedding
                 if vector == nil, cache != nil, lookup.shouldStore, let computed = await lookup.embeddingForStore() {
                     record.embeddingTokens += computed.tokens
                     vector = computed.vector
                 }
-                let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: vector, cost: charge.cost)
+                let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: vector, cost: missCost)
                 record.cacheEntryID = entry?.id
                 meter.chargeEmbedding(into: &record)
                 var debug = lookup.debug
@@ -162,30 +161,19 @@ extension ImagePipeline {
         if let failure {
             record.status = failure.status
             record.errorCode = failure.code.rawValue
-            if record.cost == nil || record.images == 0 {
-                // What the upstream produced before failing: the partial images' estimate.
-                var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
-                meter.chargePartials(plan.request, model: target.model, partialImages: capture.partials, into: &charge)
-                record.apply(charge)
-            }
             closing = capture.errorEvent(failure)
         } else if clientGone {
             record.status = 499
             record.errorCode = "client_disconnected"
-            if record.images == 0 {
-                // Cancelled before completion: the partial images' estimate.
-                var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
-                meter.chargePartials(plan.request, model: target.model, partialImages: capture.partials, into: &charge)
-                record.apply(charge)
-            }
+        }
+        if record.images == 0 {
+            // Failed or cancelled before completion: what the upstream produced, the partial images' estimate.
+            meter.charge(plan.request, model: target.model, upstream: [:], images: 0, partialImages: capture.partials, into: &record)
         }
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
-        do { try await meter.commit(record) } catch {
-            meter.logger.error("usage ledger write failed", metadata: ["request_id": "\(record.requestID)", "error": "\(error)"])
+        if !(await meter.close(record, reservation: reservation)) {
             closing = capture.errorEvent(.internalError("The usage ledger could not be written; the answer was withheld."))
         }
-        await meter.settle(reservation, actual: record.cost)
-        meter.count(record)
         metrics.recordUpstream(model: target.model.id, duration: ContinuousClock.now - started)
         return closing
     }

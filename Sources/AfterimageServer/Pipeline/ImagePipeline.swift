@@ -43,23 +43,16 @@ struct ImagePipeline: Sendable {
             record.status = failure.status
             record.errorCode = failure.code.rawValue
             record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
-            await meter.settle(reservation, actual: record.cost)
-            do { try await meter.commit(record) } catch { meter.logger.error("usage ledger write failed", metadata: ["request_id": "\(record.requestID)", "error": "\(error)"]) }
-            meter.count(record)
+            _ = await meter.close(record, reservation: reservation)
             throw failure
         }
         // A streamed miss writes its own row when the stream ends (before its completed events).
         if streamed { return response }
         // 9. A success is answered only once its ledger row is committed.
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
-        do {
-            try await meter.commit(record)
-        } catch {
-            await meter.settle(reservation, actual: record.cost)
+        guard await meter.close(record, reservation: reservation) else {
             throw AfterimageError.internalError("The usage ledger could not be written; the answer was withheld.")
         }
-        await meter.settle(reservation, actual: record.cost)
-        meter.count(record)
         return response
     }
 
@@ -98,6 +91,7 @@ struct ImagePipeline: Sendable {
         // 4. Cache lookup: direct (normalised prompt), then semantic (index + false-hit guard).
         let tuned = await tuner.resolve(namespace: key.namespace, model: primary.id)
         var lookup = CacheLookupState(request: plan.request, model: primary, namespace: key.namespace, controls: controls, cache: cache, tuned: tuned)
+        lookup.logged = tuner.samples()
         let found = try await lookup.find()
         await tuner.record(lookup, outcome: lookup.semantic, requestID: record.requestID)
         context.info.update { $0.cacheOutcome = lookup.debug.outcome }

@@ -90,13 +90,7 @@ final class Meter: Sendable {
         } else {
             usage = UsageEstimator.estimate(request: request, images: images, size: size, quality: quality, partialImages: partialImages)
         }
-        record.textInputTokens = usage.textInput
-        record.cachedTextInputTokens = usage.cachedTextInput
-        record.imageInputTokens = usage.imageInput
-        record.cachedImageInputTokens = usage.cachedImageInput
-        record.imageOutputTokens = usage.imageOutput
-        record.textOutputTokens = usage.textOutput
-        record.usageSource = usage.source.rawValue
+        record.setTokens(usage)
         guard let price else {
             unpriced(model.id)
             record.cost = nil
@@ -106,21 +100,6 @@ final class Meter: Sendable {
         if record.cost == nil { unpriced("\(model.id) (\(size ?? "?"), \(quality ?? "standard"))") }
     }
 
-    /// What a stream that failed or was cancelled produced: the prompt and its partial images
-    /// (100 image output tokens each), estimated.
-    func chargePartials(_ request: ImageRequest, model: ModelCapability, partialImages: Int, into record: inout UsageRecord) {
-        let table = pricing.current()
-        var usage = UsageEstimator.estimate(request: request, images: 0, size: nil, quality: nil, partialImages: partialImages)
-        usage.source = .estimated
-        record.textInputTokens = usage.textInput
-        record.imageInputTokens = usage.imageInput
-        record.imageOutputTokens = usage.imageOutput
-        record.usageSource = usage.source.rawValue
-        record.priceVersion = table.version
-        guard let price = table.price(provider: model.provider, model: model.id), !price.billsPerImage else { return }
-        record.cost = price.cost(of: usage)
-    }
-
     /// Adds what the lookup's embedding cost, when the embedder is a priced remote model.
     func chargeEmbedding(into record: inout UsageRecord) {
         guard record.embeddingTokens > 0, let embeddingModel,
@@ -128,9 +107,20 @@ final class Meter: Sendable {
         if let current = record.cost { record.cost = current + price * record.embeddingTokens }
     }
 
-    /// Commits the row; the response waits for it.
-    func commit(_ record: UsageRecord) async throws {
-        try await ledger.record(record)
+    /// Closes a request's accounts: commits its ledger row (the response waits for it), settles
+    /// its budget reservation to the real cost and adds it to the metrics. False when the row could
+    /// not be written (logged).
+    func close(_ record: UsageRecord, reservation: LimitEnforcer.Reservation?) async -> Bool {
+        var committed = true
+        do {
+            try await ledger.record(record)
+        } catch {
+            logger.error("usage ledger write failed", metadata: ["request_id": "\(record.requestID)", "error": "\(error)"])
+            committed = false
+        }
+        await settle(reservation, actual: record.cost)
+        count(record)
+        return committed
     }
 
     /// Adds the row's tokens, spend and savings to the metrics.
@@ -151,7 +141,19 @@ final class Meter: Sendable {
 }
 
 extension UsageRecord {
-    /// Takes the usage, cost and price version `Meter.charge` worked out for a miss.
+    /// Sets the token counts and their source.
+    mutating func setTokens(_ usage: TokenUsage) {
+        textInputTokens = usage.textInput
+        cachedTextInputTokens = usage.cachedTextInput
+        imageInputTokens = usage.imageInput
+        cachedImageInputTokens = usage.cachedImageInput
+        imageOutputTokens = usage.imageOutput
+        textOutputTokens = usage.textOutput
+        usageSource = usage.source.rawValue
+    }
+
+    /// Takes the usage, cost and price version `Meter.charge` worked out for a miss (the shared
+    /// single-flight result is charged once, then applied to each waiting request's row).
     mutating func apply(_ charge: UsageRecord) {
         size = charge.size ?? size
         quality = charge.quality ?? quality
