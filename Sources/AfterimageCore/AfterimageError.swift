@@ -33,6 +33,9 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
     public var type: String?
     /// Seconds the client should wait before retrying (sent as `Retry-After`).
     public var retryAfterSeconds: Int?
+    /// What went wrong in detail, for the server log only (never rendered to the client:
+    /// it may hold file paths or upstream internals).
+    public var detail: String?
 
     public init(status: Int, code: Code, message: String, param: String? = nil, type: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
@@ -43,7 +46,7 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
         self.retryAfterSeconds = retryAfterSeconds
     }
 
-    public var description: String { "\(status) \(code): \(message)" }
+    public var description: String { "\(status) \(code): \(message)" + (detail.map { " (\($0))" } ?? "") }
 
     /// The OpenAI `type` field.
     public var errorType: String {
@@ -67,7 +70,7 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public static func modelNotFound(_ model: String, param: String = "model", reason: String? = nil) -> Self {
-        .init(status: 404, code: .modelNotFound, message: reason ?? "The model '\(model)' does not exist or is not available to this key.", param: param)
+        .init(status: 404, code: .modelNotFound, message: reason ?? "The model '\(LogText.echo(model))' does not exist or is not available to this key.", param: param)
     }
 
     public static func notFound(_ message: String) -> Self {

@@ -6,11 +6,65 @@ public struct ProviderEndpoint: Sendable, Equatable {
     /// Base URL including the version path, e.g. `https://api.openai.com/v1`.
     public var baseURL: String
     public var apiKey: String?
+    /// Hosts this provider's image URLs may live on (`host`, `host:port` or `*.suffix`).
+    public var imageHosts: [String]
 
-    public init(name: String, baseURL: String, apiKey: String?) {
+    public init(name: String, baseURL: String, apiKey: String?, imageHosts: [String]? = nil) {
         self.name = name
         self.baseURL = baseURL
         self.apiKey = apiKey
+        self.imageHosts = imageHosts ?? Self.defaultImageHosts(baseURL: baseURL)
+    }
+
+    /// The provider's own host (with its port when the base URL names one) and, for OpenAI, the
+    /// CDN its DALL·E URLs are served from.
+    public static func defaultImageHosts(baseURL: String) -> [String] {
+        guard let components = URLComponents(string: baseURL), let host = components.host?.lowercased(), !host.isEmpty else { return [] }
+        var hosts = [components.port.map { "\(host):\($0)" } ?? host]
+        if host == "api.openai.com" { hosts += ["oaidalleapiprodscus.blob.core.windows.net", "*.oaiusercontent.com"] }
+        return hosts
+    }
+}
+
+/// What an image URL returned by a provider must satisfy before the gateway fetches it.
+public struct ImageDownloadPolicy: Sendable, Equatable {
+    /// Plain `http` URLs are fetched too (default: `https` only).
+    public var allowHTTP = false
+    /// Addresses in loopback, private, link-local, CGNAT, multicast and unique-local ranges may
+    /// be fetched (default: refused; only for a provider on your own network, or tests).
+    public var allowPrivateNetworks = false
+    /// Hosts the URL may name (`host`, `host:port`, `*.suffix`); the provider's `imageHosts`.
+    public var allowedHosts: [String] = []
+    /// Largest image fetched.
+    public var maxImageBytes = 64 << 20
+    /// Redirects followed, each to the same host only.
+    public var maxRedirects = 3
+
+    public init(allowHTTP: Bool = false, allowPrivateNetworks: Bool = false, allowedHosts: [String] = [], maxImageBytes: Int = 64 << 20) {
+        self.allowHTTP = allowHTTP
+        self.allowPrivateNetworks = allowPrivateNetworks
+        self.allowedHosts = allowedHosts
+        self.maxImageBytes = maxImageBytes
+    }
+
+    /// Why `url` may not be fetched (scheme, credentials, host), or nil when it may
+    /// (the resolved addresses are checked separately, at connect time).
+    public func problem(_ url: URL) -> String? {
+        guard let scheme = url.scheme?.lowercased(), scheme == "https" || (scheme == "http" && allowHTTP) else {
+            return "scheme '\(String((url.scheme ?? "").prefix(16)))' is not allowed" + (allowHTTP ? "" : " (https only)")
+        }
+        guard url.user == nil, url.password == nil else { return "URLs with credentials are not fetched" }
+        guard let host = url.host?.lowercased(), !host.isEmpty else { return "the URL has no host" }
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        let allowed = allowedHosts.contains { pattern in
+            let pattern = pattern.lowercased()
+            if pattern.hasPrefix("*.") { return host.hasSuffix(String(pattern.dropFirst(1))) }
+            if let colon = pattern.lastIndex(of: ":"), let patternPort = Int(pattern[pattern.index(after: colon)...]) {
+                return String(pattern[..<colon]) == host && patternPort == port
+            }
+            return pattern == host
+        }
+        return allowed ? nil : "host '\(String(host.prefix(64)))' is not an allowed image host of this provider"
     }
 }
 
@@ -70,6 +124,7 @@ public protocol ImageUpstream: Sendable {
     func send(_ call: UpstreamCall) async throws -> UpstreamReply
     /// Sends one streamed call: a 2xx reply carries the unread event stream, any other its body.
     func stream(_ call: UpstreamCall) async throws -> UpstreamReply
-    /// Downloads an image from a URL the provider returned (with a size limit).
-    func download(_ url: String) async throws -> Data
+    /// Downloads an image from a URL the provider returned, if `policy` allows it (scheme, host,
+    /// resolved addresses, redirects, size).
+    func download(_ url: String, policy: ImageDownloadPolicy) async throws -> Data
 }

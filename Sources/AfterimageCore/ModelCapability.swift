@@ -69,10 +69,15 @@ public struct ModelCapability: Sendable, Codable, Equatable {
         return "size '\(size)' is not allowed for \(id)\(allowed)"
     }
 
-    /// Parses `1024x1536` into dimensions.
+    /// The longest side a size may name; larger values (from clients or upstreams) are not sizes.
+    public static let maxSizeEdge = 100_000
+
+    /// Parses `1024x1536` into dimensions; nil when malformed or a side exceeds `maxSizeEdge`
+    /// (so width × height can never overflow).
     public static func parseSize(_ size: String) -> ImageDimensions? {
+        guard size.utf8.count <= 32 else { return nil }
         let parts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false)
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), (1...maxSizeEdge).contains(width), (1...maxSizeEdge).contains(height) else {
             return nil
         }
         return ImageDimensions(width: width, height: height)

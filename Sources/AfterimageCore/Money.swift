@@ -23,14 +23,37 @@ public struct Money: Sendable, Hashable, Comparable, Codable {
         for _ in 0..<(9 - fraction.count) { scale *= 10 }
         let (wholeNanos, overflow) = units.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return nil }
-        nanos = wholeNanos + fractional * scale
+        let (total, sumOverflow) = wholeNanos.addingReportingOverflow(fractional * scale)
+        guard !sumOverflow else { return nil }
+        nanos = total
     }
 
-    /// `price` per unit × `count` units.
-    public static func * (price: Money, count: Int) -> Money { Money(nanos: price.nanos * Int64(count)) }
-    public static func + (a: Money, b: Money) -> Money { Money(nanos: a.nanos + b.nanos) }
-    public static func - (a: Money, b: Money) -> Money { Money(nanos: a.nanos - b.nanos) }
-    public static func += (a: inout Money, b: Money) { a.nanos += b.nanos }
+    /// The largest amount Afterimage computes with ($9.2 billion); arithmetic saturates here
+    /// instead of trapping, so a nonsense input can only make a cost huge, never crash or wrap.
+    public static let max = Money(nanos: Int64.max)
+    /// The most one request may cost ($1,000,000): above it a computed cost is nonsense (an
+    /// upstream's absurd usage) and is treated as such. Sums of many such rows still fit in Int64.
+    public static let requestCeiling = Money(nanos: 1_000_000_000_000_000)
+
+    /// `price` per unit × `count` units, saturating at ±`Money.max`.
+    public static func * (price: Money, count: Int) -> Money {
+        let (product, overflow) = price.nanos.multipliedReportingOverflow(by: Int64(clamping: count))
+        guard !overflow else { return Money(nanos: (price.nanos < 0) != (count < 0) ? Int64.min : Int64.max) }
+        return Money(nanos: product)
+    }
+    /// Saturating sum.
+    public static func + (a: Money, b: Money) -> Money {
+        let (sum, overflow) = a.nanos.addingReportingOverflow(b.nanos)
+        guard !overflow else { return Money(nanos: b.nanos > 0 ? Int64.max : Int64.min) }
+        return Money(nanos: sum)
+    }
+    /// Saturating difference.
+    public static func - (a: Money, b: Money) -> Money {
+        let (difference, overflow) = a.nanos.subtractingReportingOverflow(b.nanos)
+        guard !overflow else { return Money(nanos: b.nanos < 0 ? Int64.max : Int64.min) }
+        return Money(nanos: difference)
+    }
+    public static func += (a: inout Money, b: Money) { a = a + b }
     public static func < (a: Money, b: Money) -> Bool { a.nanos < b.nanos }
 
     /// Whole micro-dollars, rounded half away from zero (display and reports).

@@ -31,6 +31,11 @@ public struct UsageRecord: Sendable, Equatable {
     public var usageSource: String?
     /// What this request cost; nil when a model it used has no price (never zero for unknown).
     public var cost: Money?
+    /// Whether `cost` is (partly) an estimate: a token kind or size without a price charged at the
+    /// model's dearest known price, or an upstream's invalid usage charged at the worst case.
+    public var costEstimated = false
+    /// Upstream attempts, one outcome each (`ok`, `http_429`, `http_503`, `transport`, …).
+    public var attempts: [String] = []
     /// On a hit: what the original miss cost (for the same images); else zero.
     public var saved = Money.zero
     public var embeddingTokens = 0

@@ -18,6 +18,9 @@ public struct VirtualKey: Sendable, Equatable, Codable {
     public var rotatedAt: Date?
     /// Spend budget and rate limits of this key.
     public var limits = SpendLimits()
+    /// Set when the stored row's `allowed_models` or `limits` could not be read: such a key is
+    /// refused (fail closed), never treated as unrestricted.
+    public var unreadable: String?
 
     public init(
         id: String, name: String, namespace: String, allowedModels: [String]?, prefix: String, secretHash: String,

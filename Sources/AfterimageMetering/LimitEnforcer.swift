@@ -48,12 +48,14 @@ public actor LimitEnforcer {
 
     /// Counts a request of `imageCount` images against each scope's per-minute limits, or throws
     /// 429 naming the limit, with `Retry-After` until a slot frees.
-    public func admit(_ scopes: [(Scope, SpendLimits)], imageCount: Int, now: Date = Date()) throws {
+    /// With `countsRequest` false only the images are checked and counted (the request was
+    /// admitted earlier, before its body was read).
+    public func admit(_ scopes: [(Scope, SpendLimits)], imageCount: Int, countsRequest: Bool = true, now: Date = Date()) throws {
         let windowStart = now.addingTimeInterval(-60)
         for (scope, limits) in scopes {
             requests[scope]?.removeAll { $0 <= windowStart }
             images[scope]?.removeAll { $0.at <= windowStart }
-            if let rpm = limits.requestsPerMinute, let times = requests[scope], times.count >= rpm {
+            if countsRequest, let rpm = limits.requestsPerMinute, let times = requests[scope], times.count >= rpm {
                 let wait = Self.seconds(until: times[times.count - rpm].addingTimeInterval(60), from: now)
                 throw AfterimageError(
                     status: 429, code: .rateLimited,
@@ -81,8 +83,8 @@ public actor LimitEnforcer {
             }
         }
         for (scope, limits) in scopes {
-            if limits.requestsPerMinute != nil { requests[scope, default: []].append(now) }
-            if limits.imagesPerMinute != nil { images[scope, default: []].append((now, imageCount)) }
+            if countsRequest, limits.requestsPerMinute != nil { requests[scope, default: []].append(now) }
+            if imageCount > 0, limits.imagesPerMinute != nil { images[scope, default: []].append((now, imageCount)) }
         }
     }
 

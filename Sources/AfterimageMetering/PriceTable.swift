@@ -22,21 +22,38 @@ public struct ModelPrice: Sendable, Equatable {
     /// The cost of `usage`, or nil when a token kind it used has no price. Cached tokens use the
     /// cached price, or the full price when the file gives none.
     public func cost(of usage: TokenUsage) -> Money? {
-        var total = Money.zero
-        func add(_ count: Int, _ price: Money?) -> Bool {
-            guard count > 0 else { return true }
-            guard let price else { return false }
-            total += price * count
-            return true
-        }
-        let ok = add(usage.textInput - usage.cachedTextInput, textInput)
-            && add(usage.cachedTextInput, cachedTextInput ?? textInput)
-            && add(usage.imageInput - usage.cachedImageInput, imageInput)
-            && add(usage.cachedImageInput, cachedImageInput ?? imageInput)
-            && add(usage.imageOutput, imageOutput)
-            && add(usage.textOutput, textOutput)
-        return ok ? total : nil
+        guard let charged = charge(of: usage) else { return usage.isEmpty ? .zero : nil }
+        return charged.estimated ? nil : charged.cost
     }
+
+    /// The model's most expensive token price, the stand-in for a kind it has no price for.
+    public var worstTokenPrice: Money? {
+        [textInput, cachedTextInput, imageInput, cachedImageInput, imageOutput, textOutput].compactMap { $0 }.max()
+    }
+
+    /// What `usage` must be charged: token kinds without a price are charged at the model's
+    /// worst-case known token price (`estimated` is then true), so a kind the price file forgot
+    /// never makes a call free. Nil only when the model has no token price at all.
+    public func charge(of usage: TokenUsage) -> (cost: Money, estimated: Bool)? {
+        guard let worst = worstTokenPrice else { return nil }
+        var total = Money.zero
+        var estimated = false
+        func add(_ count: Int, _ price: Money?) {
+            guard count > 0 else { return }
+            if price == nil { estimated = true }
+            total += (price ?? worst) * count
+        }
+        add(usage.textInput - usage.cachedTextInput, textInput)
+        add(usage.cachedTextInput, cachedTextInput ?? textInput)
+        add(usage.imageInput - usage.cachedImageInput, imageInput)
+        add(usage.cachedImageInput, cachedImageInput ?? imageInput)
+        add(usage.imageOutput, imageOutput)
+        add(usage.textOutput, textOutput)
+        return (total, estimated)
+    }
+
+    /// The dearest per-image price in the table (any quality, any size).
+    public var worstImagePrice: Money? { perImage.values.flatMap(\.values).max() }
 
     /// `images` images at `size` and `quality` (default `standard`), or nil if unpriced.
     public func cost(images: Int, size: String, quality: String?) -> Money? {

@@ -7,7 +7,14 @@ public struct TokenUsage: Sendable, Equatable {
         case upstream
         /// Computed by `UsageEstimator` because the upstream sent none.
         case estimated
+        /// The upstream sent nonsense (negative, fractional, non-numeric or absurdly large
+        /// counts): the row is charged the worst-case estimate instead.
+        case invalid = "usage_invalid"
     }
+
+    /// The most tokens of one kind a single request can plausibly report; above it the upstream's
+    /// `usage` is treated as invalid (10 images of the largest size at high quality use < 1M).
+    public static let maxPlausibleTokens = 50_000_000
 
     /// Text input tokens, cached ones included.
     public var textInput = 0
@@ -20,6 +27,9 @@ public struct TokenUsage: Sendable, Equatable {
     public var imageOutput = 0
     public var textOutput = 0
     public var source = Source.estimated
+
+    /// No tokens of any kind.
+    public var isEmpty: Bool { textInput == 0 && imageInput == 0 && imageOutput == 0 && textOutput == 0 }
 
     public init(textInput: Int = 0, cachedTextInput: Int = 0, imageInput: Int = 0, cachedImageInput: Int = 0, imageOutput: Int = 0, textOutput: Int = 0, source: Source = .estimated) {
         self.textInput = textInput
@@ -34,9 +44,19 @@ public struct TokenUsage: Sendable, Equatable {
     /// Reads an OpenAI images `usage` block: `input_tokens_details.{text_tokens,image_tokens,
     /// cached_tokens}` (cached tokens count as text unless `cached_tokens_details` splits them),
     /// `output_tokens` and `output_tokens_details.{image_tokens,text_tokens}`. Nil when absent.
+    /// A count that is present but not a whole number in 0…`maxPlausibleTokens` makes the source
+    /// `.invalid` (the counts are then not to be trusted).
     public init?(upstream usage: JSONValue?) {
         guard let usage, let object = usage.objectValue, !object.isEmpty else { return nil }
-        func int(_ value: JSONValue?) -> Int? { value?.integerValue.map(Int.init) }
+        var malformed = false
+        func int(_ value: JSONValue?) -> Int? {
+            guard let value, value != .null else { return nil }
+            guard case .integer(let number) = value, (0...Int64(Self.maxPlausibleTokens)).contains(number) else {
+                malformed = true
+                return 0
+            }
+            return Int(number)
+        }
         let input = usage["input_tokens_details"]
         let output = usage["output_tokens_details"]
         if let text = int(input?["text_tokens"]) {
@@ -54,11 +74,13 @@ public struct TokenUsage: Sendable, Equatable {
         cachedTextInput = min(cachedTextInput, textInput)
         cachedImageInput = min(cachedImageInput, imageInput)
         if let output, output != .null {
+            if output.objectValue == nil { malformed = true }
             imageOutput = int(output["image_tokens"]) ?? 0
             textOutput = int(output["text_tokens"]) ?? 0
         } else {
             imageOutput = int(usage["output_tokens"]) ?? 0
         }
-        source = .upstream
+        if let input, input != .null, input.objectValue == nil { malformed = true }
+        source = malformed ? .invalid : .upstream
     }
 }

@@ -37,7 +37,8 @@ public enum UsageEstimator {
         let scale = 512 / min(w, h)
         w = (w * scale).rounded()
         h = (h * scale).rounded()
-        let tiles = Int((w / 512).rounded(.up)) * Int((h / 512).rounded(.up))
+        // At most 64 tiles: only a hostile header (say 1×2,000,000,000 px) gets near it.
+        let tiles = min(64, Int(min((w / 512).rounded(.up), 64)) * Int(min((h / 512).rounded(.up), 64)))
         var tokens = 65 + 129 * tiles
         if fidelity == "high" { tokens += width == height ? 4096 : 6144 }
         return tokens

@@ -25,6 +25,13 @@ public enum AfterimageApp {
         // Before any BLAS call: OpenBLAS's own threads deadlock under concurrent callers.
         BLASRuntime.setThreads(configuration.embedder.threads)
         let metrics = ServerMetrics()
+        // One server per data directory (budgets and limits live in this process's memory).
+        let directoryLock: DataDirectoryLock
+        do {
+            directoryLock = try DataDirectoryLock(dataDirectory: configuration.dataDirectoryURL)
+        } catch let held as DataDirectoryLock.Held {
+            throw ConfigurationError(key: "data_dir", problem: held.description)
+        }
         let embedder = TimedEmbedder(base: try EmbedderFactory.make(configuration.embedder), metrics: metrics)
         let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
         let blobs = try FileBlobStore(database: database, dataDirectory: configuration.dataDirectoryURL)
@@ -66,28 +73,38 @@ public enum AfterimageApp {
             metrics: metrics, logger: logger
         )
 
+        let unauthenticated = UnauthenticatedRequests(rpm: configuration.server.unauthenticatedRPM, database: database, metrics: metrics, logger: logger)
         let lookupLog = SQLiteLookupLog(database: database, maxRows: configuration.cache.lookupLogMaxRows)
         let tuner = CacheTuner(base: configuration.cache, store: SQLiteCacheSettingsStore(database: database), log: lookupLog, logger: logger)
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
             router: router,
             dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry),
-            assembler: ImageResponseAssembler(upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL),
+            assembler: ImageResponseAssembler(
+                upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL,
+                downloads: configuration.upstream.imageDownload, logger: logger
+            ),
             metrics: metrics,
             meter: meter,
             tuner: tuner,
-            maxBodyBytes: configuration.server.maxBodyBytes,
+            limits: InputLimits(
+                maxBodyBytes: configuration.server.maxBodyBytes, maxJSONBytes: configuration.server.maxJSONBytes,
+                maxPromptBytes: configuration.server.maxPromptBytes, minBodyBytesPerSecond: configuration.server.minBodyBytesPerSecond,
+                preferB64JSON: configuration.upstream.preferB64JSON
+            ),
+            unauthenticated: unauthenticated,
+            maxCaptureBytes: configuration.streamingMaxCaptureBytes,
             cache: cache
         )
 
         let httpRouter = Router(context: AfterimageRequestContext.self)
         httpRouter.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
-        HealthController(database: database, metrics: metrics, embedder: embedder) { [cache] in
+        HealthController(database: database, metrics: metrics, embedder: embedder, refreshGauges: { [cache] in
             if let totals = cache?.liveTotals { metrics.setCacheSize(entries: totals.entries, bytes: totals.bytes) }
             for (keyID, remaining) in await meter.limits.remainingByKey() {
                 metrics.setBudgetRemaining(keyID: keyID, usd: Double(remaining.nanos) / 1e9)
             }
-        }.addRoutes(to: httpRouter)
+        }, metricsAuth: configuration.metrics, admin: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: httpRouter)
         ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
             .addRoutes(to: httpRouter.group("v1"))
         DashboardController().addRoutes(to: httpRouter)
@@ -103,11 +120,17 @@ public enum AfterimageApp {
             urlLifetimeSeconds: configuration.files.urlTTLSeconds, logger: logger
         )
 
+        // Slow and idle clients: a connection with nothing moving is closed; headers are bounded.
         return Application(
             router: httpRouter,
+            server: .http1(configuration: .init(
+                idleTimeout: .seconds(Int64(configuration.server.idleTimeoutSeconds)),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 100)
+            )),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
             services: [
-                ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }, sweeper,
+                ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }, sweeper, unauthenticated,
+                ClosingService(name: "data-directory-lock") { directoryLock.release() },
                 // Prices reload within a second of the file changing.
                 PeriodicService(interval: .seconds(1)) { pricing.reloadIfChanged() },
             ],

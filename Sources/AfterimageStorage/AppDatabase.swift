@@ -204,6 +204,20 @@ public struct AppDatabase: Sendable {
                 t.column("new_value", .double)
             }
         }
+        migrator.registerMigration("v6") { db in
+            // Hardening: estimated costs flagged, upstream attempts per row, and requests without
+            // a valid key counted per minute and address instead of one row each.
+            try db.alter(table: "usage_ledger") { t in
+                t.add(column: "cost_estimated", .boolean).notNull().defaults(to: false)
+                t.add(column: "upstream_attempts", .text)
+            }
+            try db.create(table: "unauthenticated_requests") { t in
+                t.column("minute", .datetime).notNull()
+                t.column("source", .text).notNull()
+                t.column("count", .integer).notNull()
+                t.primaryKey(["minute", "source"])
+            }
+        }
         return migrator
     }
 }

@@ -16,6 +16,7 @@ public struct FileBlobStore: BlobStore {
         self.database = database
         self.root = dataDirectory.appendingPathComponent("images", isDirectory: true)
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        DurableFile.sweepTemporaryFiles(under: root)
     }
 
     func fileURL(id: String, format: ImageFormat) -> URL {

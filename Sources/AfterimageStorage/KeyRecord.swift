@@ -34,13 +34,21 @@ struct KeyRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
     }
 
     var key: VirtualKey {
+        let models = allowed_models.map { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
         var key = VirtualKey(
             id: id, name: name, namespace: namespace,
-            allowedModels: allowed_models.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
+            allowedModels: models.map { $0 ?? [] },
             prefix: prefix, secretHash: secret_hash, createdAt: created_at, expiresAt: expires_at,
             revokedAt: revoked_at, rotatedAt: rotated_at
         )
-        if let limits, let decoded = try? JSONDecoder().decode(SpendLimits.self, from: Data(limits.utf8)) { key.limits = decoded }
+        if case .some(.none) = models { key.unreadable = "allowed_models" }
+        if let limits {
+            if let decoded = try? JSONDecoder().decode(SpendLimits.self, from: Data(limits.utf8)) {
+                key.limits = decoded
+            } else {
+                key.unreadable = "limits"
+            }
+        }
         return key
     }
 }

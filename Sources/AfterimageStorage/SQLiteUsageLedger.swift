@@ -45,6 +45,7 @@ public actor SQLiteUsageLedger: UsageLedger {
         "status", "error_code", "cache", "similarity", "images", "size", "quality", "text_input_tokens", "cached_text_input_tokens",
         "image_input_tokens", "cached_image_input_tokens", "image_output_tokens", "text_output_tokens", "usage_source", "cost_nanos",
         "saved_nanos", "embedding_tokens", "latency_ms", "upstream_latency_ms", "price_version", "cache_entry_id",
+        "cost_estimated", "upstream_attempts",
     ]
     static let insertSQL = "INSERT INTO usage_ledger (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
 
@@ -54,6 +55,7 @@ public actor SQLiteUsageLedger: UsageLedger {
             r.status, r.errorCode, r.cache, r.similarity, r.images, r.size, r.quality, r.textInputTokens, r.cachedTextInputTokens,
             r.imageInputTokens, r.cachedImageInputTokens, r.imageOutputTokens, r.textOutputTokens, r.usageSource, r.cost?.nanos,
             r.saved.nanos, r.embeddingTokens, r.latencyMs, r.upstreamLatencyMs, r.priceVersion, r.cacheEntryID,
+            r.costEstimated, r.attempts.isEmpty ? nil : r.attempts.joined(separator: ","),
         ]
         try db.cachedStatement(sql: insertSQL).execute(arguments: StatementArguments(values))
     }
@@ -67,6 +69,13 @@ public actor SQLiteUsageLedger: UsageLedger {
             )
         }
         return Money(nanos: nanos ?? 0)
+    }
+
+    /// Requests refused for a missing or invalid key since `since` (aggregated per minute and address).
+    public nonisolated func unauthenticatedCount(since: Date) async throws -> Int {
+        try await database.writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(count), 0) FROM unauthenticated_requests WHERE minute >= ?", arguments: [since]) ?? 0
+        }
     }
 
     /// One row by request id (tests, support).
@@ -104,6 +113,8 @@ public actor SQLiteUsageLedger: UsageLedger {
         r.upstreamLatencyMs = row["upstream_latency_ms"]
         r.priceVersion = row["price_version"]
         r.cacheEntryID = row["cache_entry_id"]
+        r.costEstimated = row["cost_estimated"]
+        r.attempts = (row["upstream_attempts"] as String?).map { $0.split(separator: ",").map(String.init) } ?? []
         return r
     }
 }

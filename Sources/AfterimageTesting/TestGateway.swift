@@ -41,6 +41,10 @@ public final class TestGateway: Sendable {
         configuration.pricingFile = Self.packageRoot.appendingPathComponent("Config/pricing.yaml").path
         configuration.upstream.initialBackoffMs = 5
         configuration.upstream.maxBackoffMs = 50
+        // The stub serves its image URLs over plain http on loopback: allowed for tests only
+        // (its host:port is still the only allowed image host). Hostile-URL tests switch it off.
+        configuration.upstream.imageDownload.allowHTTP = true
+        configuration.upstream.imageDownload.allowPrivateNetworks = true
         configure(&configuration)
         var logger = Logger(label: "afterimage-test")
         logger.logLevel = .warning

@@ -41,6 +41,9 @@ public final class HTTPImageUpstream: ImageUpstream {
             timeout: .init(connect: settings.connectTimeout, read: settings.readTimeout)
         )
         configuration.connectionPool = .init(idleTimeout: .seconds(60))
+        // Redirects are never followed by the client: `download` follows same-host ones itself,
+        // checking each hop; a provider API call has no reason to redirect.
+        configuration.redirectConfiguration = .disallow
         configuration.decompression = .enabled(limit: .ratio(50))
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -89,15 +92,37 @@ public final class HTTPImageUpstream: ImageUpstream {
         return request
     }
 
-    public func download(_ url: String) async throws -> Data {
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        let response = try await client.execute(request, timeout: settings.downloadTimeout)
-        let body = try await response.body.collect(upTo: settings.maxResponseBytes)
-        guard (200..<300).contains(Int(response.status.code)) else {
-            throw DownloadError(status: Int(response.status.code))
+    public func download(_ url: String, policy: ImageDownloadPolicy) async throws -> Data {
+        guard url.utf8.count <= 8192, var current = URL(string: url) else { throw AddressGuard.Refused(reason: "not a URL") }
+        let originalHost = current.host?.lowercased()
+        for _ in 0...policy.maxRedirects {
+            if let problem = policy.problem(current) { throw AddressGuard.Refused(reason: problem) }
+            guard let host = current.host?.lowercased(), host == originalHost else {
+                throw AddressGuard.Refused(reason: "redirect to another host")
+            }
+            let port = current.port ?? (current.scheme?.lowercased() == "https" ? 443 : 80)
+            if !policy.allowPrivateNetworks { try await AddressGuard.check(host: host, port: port) }
+            var request = HTTPClientRequest(url: current.absoluteString)
+            request.method = .GET
+            request.headers.add(name: "Accept", value: "image/*")
+            let response = try await client.execute(request, timeout: settings.downloadTimeout)
+            let status = Int(response.status.code)
+            if (300..<400).contains(status), let location = response.headers.first(name: "Location"),
+               let next = URL(string: String(location.prefix(8192)), relativeTo: current)?.absoluteURL {
+                current = next
+                continue
+            }
+            guard (200..<300).contains(status) else { throw DownloadError(status: status) }
+            if let declared = response.headers.first(name: "Content-Length").flatMap({ Int($0) }), declared > policy.maxImageBytes {
+                throw DownloadError(status: status, tooLarge: true)
+            }
+            do {
+                return Data(buffer: try await response.body.collect(upTo: policy.maxImageBytes))
+            } catch is NIOTooManyBytesError {
+                throw DownloadError(status: status, tooLarge: true)
+            }
         }
-        return Data(buffer: body)
+        throw AddressGuard.Refused(reason: "too many redirects")
     }
 
     static func join(_ base: String, _ path: String) -> String {
@@ -136,5 +161,7 @@ final class ResponseByteStream: UpstreamByteStream, @unchecked Sendable {
 /// An image URL answered with a non-2xx status.
 public struct DownloadError: Error, CustomStringConvertible {
     public let status: Int
-    public var description: String { "image download answered HTTP \(status)" }
+    /// The image is larger than the policy's `maxImageBytes`.
+    public var tooLarge = false
+    public var description: String { tooLarge ? "image larger than the download limit" : "image download answered HTTP \(status)" }
 }

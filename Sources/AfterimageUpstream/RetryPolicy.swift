@@ -20,22 +20,33 @@ public struct RetryPolicy: Sendable, Equatable {
     /// gave one, otherwise `initial × 2^(attempt−1)` capped at `maxBackoff`, scaled by a random factor in [0.5, 1].
     public func delay(afterAttempt attempt: Int, retryAfter: String?, now: Date = Date()) -> Duration {
         if let retryAfter, let seconds = Self.parseRetryAfter(retryAfter, now: now) {
-            return .milliseconds(Int64(seconds * 1000))
+            // Clamped to the time budget: a hostile `Retry-After: 1e300` can neither trap the
+            // conversion nor park the request (the dispatcher then gives up on this model).
+            let budgetSeconds = Double(maxTotal.components.seconds) + 1
+            return .milliseconds(Int64(min(seconds, budgetSeconds) * 1000))
         }
         let exponent = min(max(attempt - 1, 0), 30)
         let base = min(initialBackoff * (1 << exponent), maxBackoff)
         return base * Double.random(in: 0.5...1.0)
     }
 
-    /// Seconds from a `Retry-After` value: delta-seconds or an HTTP date.
+    /// The longest `Retry-After` passed on to a client (one day); longer values are clamped.
+    public static let maxRetryAfterSeconds = 86_400.0
+
+    /// Seconds from a `Retry-After` value: delta-seconds or an HTTP date, clamped to
+    /// 0…`maxRetryAfterSeconds`; nil when it is neither (negative, NaN, garbage, overlong).
     public static func parseRetryAfter(_ value: String, now: Date = Date()) -> Double? {
+        guard value.utf8.count <= 64 else { return nil }
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        if let seconds = Double(trimmed), seconds >= 0, seconds.isFinite { return seconds }
+        if let seconds = Double(trimmed) {
+            guard seconds >= 0, !seconds.isNaN else { return nil }
+            return min(seconds, maxRetryAfterSeconds)
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: trimmed) else { return nil }
-        return max(0, date.timeIntervalSince(now))
+        return min(max(0, date.timeIntervalSince(now)), maxRetryAfterSeconds)
     }
 }

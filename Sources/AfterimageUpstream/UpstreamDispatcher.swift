@@ -39,10 +39,14 @@ public struct UpstreamDispatcher: Sendable {
         case transport(any Error)
     }
 
-    /// Tries `targets` in order; `onRetry` is called before each repeated or fallback attempt.
+    /// Tries `targets` in order; `onRetry` is called before each repeated or fallback attempt and
+    /// `onAttempt` after each attempt with its outcome (`ok`, `http_503`, `transport`, …).
     /// With `streaming`, a 2xx reply carries the unread event stream: retries and fallbacks happen
     /// only before the first event.
-    public func dispatch(_ targets: [UpstreamTarget], streaming: Bool = false, onRetry: @Sendable () -> Void = {}) async throws -> DispatchResult {
+    public func dispatch(
+        _ targets: [UpstreamTarget], streaming: Bool = false, onRetry: @Sendable () -> Void = {},
+        onAttempt: @Sendable (String) -> Void = { _ in }
+    ) async throws -> DispatchResult {
         let clock = ContinuousClock()
         let started = clock.now
         var attempts = 0
@@ -55,6 +59,7 @@ public struct UpstreamDispatcher: Sendable {
                 var retryAfter: String?
                 do {
                     let reply = try await streaming ? upstream.stream(target.call) : upstream.send(target.call)
+                    onAttempt((200..<300).contains(reply.status) ? "ok" : "http_\(reply.status)")
                     if (200..<300).contains(reply.status) {
                         return DispatchResult(target: target, reply: reply, attempts: attempts, duration: clock.now - started)
                     }
@@ -66,8 +71,10 @@ public struct UpstreamDispatcher: Sendable {
                 } catch let error as AfterimageError {
                     throw error
                 } catch is CancellationError {
+                    onAttempt("cancelled")
                     throw CancellationError()
                 } catch {
+                    onAttempt(Self.isTimeout(error) ? "timeout" : "transport")
                     lastFailure = .transport(error)
                 }
                 if attempt == policy.maxAttempts { break }
@@ -87,7 +94,7 @@ public struct UpstreamDispatcher: Sendable {
             return AfterimageError(
                 status: 429, code: .rateLimited,
                 message: "The upstream provider rate-limited this request \(tried): \(upstreamMessage(reply) ?? "HTTP 429")",
-                retryAfterSeconds: reply.retryAfter.flatMap { RetryPolicy.parseRetryAfter($0) }.map { Int($0.rounded(.up)) }
+                retryAfterSeconds: reply.retryAfter.flatMap { RetryPolicy.parseRetryAfter($0) }.map { Int($0.rounded(.up)) }  // clamped to a day
             )
         case .status(let reply):
             return .upstreamUnavailable("No healthy upstream \(tried); last answer HTTP \(reply.status): \(upstreamMessage(reply) ?? "no message")")
@@ -100,23 +107,33 @@ public struct UpstreamDispatcher: Sendable {
 
     /// A provider's 4xx answer, passed to the client with its status and message.
     static func clientError(_ reply: UpstreamReply) -> AfterimageError {
-        let envelope = (try? JSONDecoder().decode(JSONValue.self, from: reply.body))?["error"]
+        let envelope = (try? JSONDecoder().decode(JSONValue.self, from: reply.body.prefix(1 << 20)))?["error"]
+        func short(_ value: JSONValue?) -> String? { value?.stringValue.map { String($0.prefix(64)) } }
         return AfterimageError(
-            status: reply.status,
-            code: .init(envelope?["code"]?.stringValue ?? "upstream_error"),
+            status: (400..<500).contains(reply.status) ? reply.status : 502,
+            code: .init(short(envelope?["code"]) ?? "upstream_error"),
             message: upstreamMessage(reply) ?? "The upstream provider answered HTTP \(reply.status).",
-            param: envelope?["param"]?.stringValue,
-            type: envelope?["type"]?.stringValue
+            param: short(envelope?["param"]),
+            type: short(envelope?["type"])
         )
     }
 
+    /// The longest upstream message passed on to a client.
+    static let maxMessageLength = 500
+
     static func upstreamMessage(_ reply: UpstreamReply) -> String? {
-        if let value = try? JSONDecoder().decode(JSONValue.self, from: reply.body) {
-            if let message = value["error"]?["message"]?.stringValue { return message }
-            if let message = value["error"]?.stringValue { return message }
+        func bounded(_ text: String) -> String { text.count > maxMessageLength ? String(text.prefix(maxMessageLength)) + "…" : text }
+        if let value = try? JSONDecoder().decode(JSONValue.self, from: reply.body.prefix(1 << 20)) {
+            if let message = value["error"]?["message"]?.stringValue { return bounded(message) }
+            if let message = value["error"]?.stringValue { return bounded(message) }
         }
         let text = String(decoding: reply.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
+    }
+
+    static func isTimeout(_ error: any Error) -> Bool {
+        let text = String(describing: error).lowercased()
+        return text.contains("timeout") || text.contains("timedout") || text.contains("deadline")
     }
 
     /// A short description of a transport error for messages.

@@ -93,6 +93,10 @@ import Testing
         #expect(try price("gpt-image-1.5").cost(of: usage)?.usdString == "0.041192")
         // gpt-image-1 has no text output price: a usage with text output is unpriced, never zero.
         #expect(try price("gpt-image-1").cost(of: TokenUsage(textInput: 1, textOutput: 1)) == nil)
+        // ...and what is charged for it is the model's dearest token price ($40/1M image output):
+        // 1 × 5000 + 1 × 40000 nanos, flagged as an estimate.
+        let charged = try #require(try price("gpt-image-1").charge(of: TokenUsage(textInput: 1, textOutput: 1)))
+        #expect(charged.cost.nanos == 45_000 && charged.estimated)
         // gpt-image-2 has no cached prices: cached tokens are charged at the full price.
         #expect(try price("gpt-image-2").cost(of: TokenUsage(textInput: 10, cachedTextInput: 10))?.nanos == 10 * 5000)
         // Sub-micro-dollar amounts stay exact in the sum: 3 cached tokens × $1.25/1M = 3.75 µ$.

@@ -59,7 +59,7 @@ import Testing
             #expect(ready.status == 200 && ready.json["database"] == .bool(true))
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "metrics"])
             _ = try await f.generate(["model": "gpt-image-9", "prompt": "metrics"])
-            let metrics = try await f.get("/metrics")
+            let metrics = try await f.metrics()
             let text = String(decoding: metrics.body, as: UTF8.self)
             #expect(metrics.headers.first(name: "content-type")?.hasPrefix("text/plain") == true)
             #expect(text.contains(#"afterimage_requests_total{endpoint="generations",model="gpt-image-1",status="200",cache="miss"} 1"#))

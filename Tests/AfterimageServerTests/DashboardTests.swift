@@ -37,7 +37,7 @@ import Testing
         let families = try Self.queriedFamilies()
         #expect(families.count >= 12)
         try await withFixture { f in
-            let metrics = String(decoding: try await f.get("/metrics").body, as: UTF8.self)
+            let metrics = String(decoding: try await f.metrics().body, as: UTF8.self)
             for family in families.sorted() {
                 #expect(metrics.contains("# TYPE \(family) "), "\(family) is queried by the dashboard but not in /metrics")
             }
@@ -52,7 +52,7 @@ import Testing
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red fox in snow", "size": "1024x1024", "quality": "medium"], key: budgeted)
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red fox in snow", "size": "1024x1024", "quality": "medium"], key: budgeted)
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a blue fox in snow", "size": "1024x1024", "quality": "medium"], key: budgeted)
-            let text = String(decoding: try await f.get("/metrics").body, as: UTF8.self)
+            let text = String(decoding: try await f.metrics().body, as: UTF8.self)
             let lines = text.split(separator: "\n").map(String.init)
             func value(_ prefix: String) -> Double? {
                 lines.first { $0.hasPrefix(prefix + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }

@@ -49,6 +49,11 @@ struct Fixture {
         )
     }
 
+    /// `GET /metrics` with the admin key (the default `metrics.auth`).
+    func metrics() async throws -> TestHTTP.Reply {
+        try await get("/metrics", headers: [("Authorization", "Bearer \(TestGateway.adminKey)")])
+    }
+
     func get(_ pathOrURL: String, headers: [(String, String)] = []) async throws -> TestHTTP.Reply {
         try await TestHTTP.request(.GET, pathOrURL.hasPrefix("http") ? pathOrURL : base + pathOrURL, headers: headers)
     }

@@ -78,8 +78,8 @@ import Testing
     }
 
     @Test func upstreamURLsAreDownloadedAtOnceAndOutliveTheirExpiry() async throws {
-        try await withFixture(urlLifetime: .seconds(3600)) { f in
-            // dall-e-2 accepts response_format, so the stub answers with its own expiring URL.
+        // With prefer_b64_json off, dall-e-2 is asked for a URL, so the stub answers with its own expiring URL.
+        try await withFixture(urlLifetime: .seconds(3600), configure: { $0.upstream.preferB64JSON = false }) { f in
             let reply = try await f.generate(["model": "dall-e-2", "prompt": "a harbour at dawn", "size": "256x256", "response_format": "url"])
             #expect(reply.status == 200)
             #expect(f.stub.received.last?.fields["response_format"] == .string("url"))

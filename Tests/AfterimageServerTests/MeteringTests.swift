@@ -34,9 +34,11 @@ import Testing
             let b = try await row(f, bad)
             #expect(b.status == 400 && b.errorCode == "invalid_payload" && b.cost == nil && b.images == 0)
 
+            // No key, no row of its own: counted per minute and address instead.
             let unauthorized = try await f.generate(["model": "gpt-image-1", "prompt": "x"], key: "sk-af-nope")
-            let u = try await row(f, unauthorized)
-            #expect(u.status == 401 && u.keyID == nil)
+            #expect(unauthorized.status == 401)
+            let id = try #require(unauthorized.headers.first(name: "x-request-id"))
+            #expect(try await f.gateway.ledgerRow(id) == nil)
 
             f.stub.inject([StubUpstream.Fault(status: 500)], model: "gpt-image-1")
             let failed = try await f.generate(["model": "gpt-image-1", "prompt": "doomed"], headers: [("Cache-Control", "no-store")])
@@ -72,7 +74,7 @@ import Testing
             #expect(reply.status == 200)
             let r = try await row(f, reply)
             #expect(r.cost == nil && r.imageOutputTokens == 1056)
-            let metrics = String(decoding: try await f.get("/metrics").body, as: UTF8.self)
+            let metrics = String(decoding: try await f.metrics().body, as: UTF8.self)
             #expect(metrics.contains("afterimage_unpriced_requests_total{model=\"gpt-image-lab\"} 1"))
         }
     }

@@ -11,7 +11,7 @@ import Testing
             #expect(reply.status == 200)
             #expect(f.stub.servedCount == 3)
             #expect(reply.json["extra_fields"]?["upstream_attempts"]?.integerValue == 3)
-            let metrics = String(decoding: try await f.get("/metrics").body, as: UTF8.self)
+            let metrics = String(decoding: try await f.metrics().body, as: UTF8.self)
             #expect(metrics.contains("afterimage_upstream_retries_total 2"))
         }
     }

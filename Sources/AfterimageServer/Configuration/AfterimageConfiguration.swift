@@ -14,8 +14,35 @@ public struct AfterimageConfiguration: Sendable {
         public var port = 8080
         /// `server.public_base_url` (string, default `http://HOST:PORT`; env `AFTERIMAGE_PUBLIC_BASE_URL`).
         public var publicBaseURL: String?
-        /// `server.max_body_bytes` (integer, default 52428800 = 50 MB).
+        /// `server.max_body_bytes` (integer, default 52428800 = 50 MB): multipart (edit) bodies.
         public var maxBodyBytes = 50 * 1024 * 1024
+        /// `server.max_json_bytes` (integer, default 1048576 = 1 MiB): JSON (generation) bodies.
+        public var maxJSONBytes = 1 << 20
+        /// `server.max_prompt_bytes` (integer, default 32000): a prompt's UTF-8 size, whatever
+        /// the model's character limit (combining marks cannot hide bytes).
+        public var maxPromptBytes = 32_000
+        /// `server.idle_timeout_seconds` (integer, default 60): a connection with no request
+        /// bytes moving for this long is closed.
+        public var idleTimeoutSeconds = 60
+        /// `server.min_body_bytes_per_second` (integer, default 8192): after the first 10 s, a body
+        /// arriving slower than this on average is refused (408).
+        public var minBodyBytesPerSecond = 8192
+        /// `server.unauthenticated_rpm` (integer, default 600; 0 = off): requests without a valid
+        /// key per client IP per minute before 429.
+        public var unauthenticatedRPM = 600
+        public init() {}
+    }
+
+    /// `metrics.*`: who may read `/metrics`.
+    public struct Metrics: Sendable {
+        public enum Auth: String, Sendable { case none, admin, token }
+        /// `metrics.auth` (`none | admin | token`, default `admin`): `admin` wants the admin key,
+        /// `token` the value of the env var `metrics.token_env`.
+        public var auth = Auth.admin
+        /// `metrics.token_env` (string, default `AFTERIMAGE_METRICS_TOKEN`).
+        public var tokenEnv = "AFTERIMAGE_METRICS_TOKEN"
+        /// The token read from `tokenEnv`.
+        public var token: String?
         public init() {}
     }
 
@@ -49,6 +76,12 @@ public struct AfterimageConfiguration: Sendable {
         public var maxBackoffMs = 8_000
         /// `upstream.retry.max_total_ms` (integer, default 60000): time budget per model, waits included.
         public var maxTotalMs = 60_000
+        /// `upstream.prefer_b64_json` (bool, default true): ask models that accept
+        /// `response_format` for `b64_json`, so no upstream URL has to be fetched.
+        public var preferB64JSON = true
+        /// `upstream.image_download.*`: rules for the image URLs that must still be fetched
+        /// (`allow_http` false, `allow_private_networks` false, `max_image_bytes` 64 MiB).
+        public var imageDownload = ImageDownloadPolicy()
         public init() {}
     }
 
@@ -60,14 +93,22 @@ public struct AfterimageConfiguration: Sendable {
         public var apiKeyEnv: String
         /// The key read from `apiKeyEnv` at load time.
         public var apiKey: String?
-        public init(baseURL: String, apiKeyEnv: String = "OPENAI_API_KEY", apiKey: String? = nil) {
+        /// `providers.NAME.image_hosts` (list, default: the base URL's host, plus OpenAI's image
+        /// CDN for api.openai.com): hosts its image URLs may be fetched from.
+        public var imageHosts: [String]?
+        public init(baseURL: String, apiKeyEnv: String = "OPENAI_API_KEY", apiKey: String? = nil, imageHosts: [String]? = nil) {
             self.baseURL = baseURL
             self.apiKeyEnv = apiKeyEnv
             self.apiKey = apiKey
+            self.imageHosts = imageHosts
         }
     }
 
     public var server = Server()
+    public var metrics = Metrics()
+    /// `streaming.max_capture_bytes` (integer, default 268435456): most bytes of one stream's
+    /// events held back until its images are stored.
+    public var streamingMaxCaptureBytes = 256 << 20
     /// `data_dir` (string, default `./data`; env `AFTERIMAGE_DATA_DIR`): SQLite database and image files.
     public var dataDirectory = "./data"
     /// `admin_key_env` (string, default `AFTERIMAGE_ADMIN_KEY`): env var holding the admin API key;
@@ -110,6 +151,6 @@ public struct AfterimageConfiguration: Sendable {
 
     /// The provider endpoint (with its key) for a provider name.
     public func endpoint(provider name: String) -> ProviderEndpoint? {
-        providers[name].map { ProviderEndpoint(name: name, baseURL: $0.baseURL, apiKey: $0.apiKey) }
+        providers[name].map { ProviderEndpoint(name: name, baseURL: $0.baseURL, apiKey: $0.apiKey, imageHosts: $0.imageHosts) }
     }
 }

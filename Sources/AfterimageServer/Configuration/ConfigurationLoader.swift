@@ -36,7 +36,26 @@ public enum ConfigurationLoader {
         config.server.port = try server.int("port", range: 0...65535) ?? config.server.port
         config.server.publicBaseURL = try server.string("public_base_url")
         config.server.maxBodyBytes = try server.int("max_body_bytes", range: 1024...(4 << 30)) ?? config.server.maxBodyBytes
+        config.server.maxJSONBytes = try server.int("max_json_bytes", range: 1024...(64 << 20)) ?? config.server.maxJSONBytes
+        config.server.maxPromptBytes = try server.int("max_prompt_bytes", range: 1...1_000_000) ?? config.server.maxPromptBytes
+        config.server.idleTimeoutSeconds = try server.int("idle_timeout_seconds", range: 1...3600) ?? config.server.idleTimeoutSeconds
+        config.server.minBodyBytesPerSecond = try server.int("min_body_bytes_per_second", range: 0...(1 << 30)) ?? config.server.minBodyBytesPerSecond
+        config.server.unauthenticatedRPM = try server.int("unauthenticated_rpm", range: 0...1_000_000) ?? config.server.unauthenticatedRPM
         try server.finish()
+
+        var metrics = try root.section("metrics")
+        if let auth = try metrics.string("auth") {
+            guard let value = AfterimageConfiguration.Metrics.Auth(rawValue: auth) else {
+                throw ConfigurationError(key: "metrics.auth", problem: "must be none, admin or token")
+            }
+            config.metrics.auth = value
+        }
+        config.metrics.tokenEnv = try metrics.string("token_env") ?? config.metrics.tokenEnv
+        try metrics.finish()
+
+        var streaming = try root.section("streaming")
+        config.streamingMaxCaptureBytes = try streaming.int("max_capture_bytes", range: 1024...(4 << 30)) ?? config.streamingMaxCaptureBytes
+        try streaming.finish()
 
         config.dataDirectory = try root.string("data_dir") ?? config.dataDirectory
         config.adminKeyEnv = try root.string("admin_key_env") ?? config.adminKeyEnv
@@ -65,6 +84,12 @@ public enum ConfigurationLoader {
         config.upstream.maxBackoffMs = try retry.int("max_backoff_ms", range: 0...600_000) ?? config.upstream.maxBackoffMs
         config.upstream.maxTotalMs = try retry.int("max_total_ms", range: 0...3_600_000) ?? config.upstream.maxTotalMs
         try retry.finish()
+        config.upstream.preferB64JSON = try upstream.bool("prefer_b64_json") ?? config.upstream.preferB64JSON
+        var download = try upstream.section("image_download")
+        config.upstream.imageDownload.allowHTTP = try download.bool("allow_http") ?? false
+        config.upstream.imageDownload.allowPrivateNetworks = try download.bool("allow_private_networks") ?? false
+        config.upstream.imageDownload.maxImageBytes = try download.int("max_image_bytes", range: 1024...(1 << 30)) ?? config.upstream.imageDownload.maxImageBytes
+        try download.finish()
         try upstream.finish()
 
         config.defaultProvider = try root.string("default_provider") ?? config.defaultProvider
@@ -77,7 +102,11 @@ public enum ConfigurationLoader {
                     throw ConfigurationError(key: entry.keyPath("base_url"), problem: "is required")
                 }
                 try checkURL(baseURL, key: entry.keyPath("base_url"))
-                providers[name] = .init(baseURL: baseURL, apiKeyEnv: try entry.string("api_key_env") ?? "OPENAI_API_KEY")
+                let hosts = try entry.strings("image_hosts")
+                if let hosts, hosts.contains(where: { $0.isEmpty || $0.contains("/") || $0 == "*" || $0 == "*." }) {
+                    throw ConfigurationError(key: entry.keyPath("image_hosts"), problem: "entries must be host, host:port or *.suffix")
+                }
+                providers[name] = .init(baseURL: baseURL, apiKeyEnv: try entry.string("api_key_env") ?? "OPENAI_API_KEY", imageHosts: hosts)
                 try entry.finish()
             }
             try providersSection.finish()
@@ -226,6 +255,10 @@ public enum ConfigurationLoader {
         if let modelDirectory = environment["AFTERIMAGE_MODEL_DIR"], !modelDirectory.isEmpty { config.embedder.modelDirectory = modelDirectory }
         config.embedder.apiKey = environment[config.embedder.apiKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
         config.adminKey = environment[config.adminKeyEnv].flatMap { $0.isEmpty ? nil : $0 }
+        config.metrics.token = environment[config.metrics.tokenEnv].flatMap { $0.isEmpty ? nil : $0 }
+        if config.metrics.auth == .token, config.metrics.token == nil {
+            throw ConfigurationError(key: "metrics.auth", problem: "is 'token' but \(config.metrics.tokenEnv) is not set")
+        }
         config.signingSecret = environment[config.files.signingSecretEnv].flatMap { $0.isEmpty ? nil : $0 }
         if let publicBaseURL = config.server.publicBaseURL { try checkURL(publicBaseURL, key: "server.public_base_url") }
     }

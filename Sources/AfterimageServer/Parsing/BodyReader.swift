@@ -12,22 +12,35 @@ enum BodyReader {
     }
 
     /// The whole body, at most `limit` bytes.
-    static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
+    static func collect(_ request: Request, limit: Int, minRate: Int = 0) async throws -> ByteBuffer {
         var collected = ByteBuffer()
-        try await stream(request, limit: limit) { chunk in
+        try await stream(request, limit: limit, minRate: minRate) { chunk in
             var chunk = chunk
             collected.writeBuffer(&chunk)
         }
         return collected
     }
 
-    /// Hands each chunk to `consume`, throwing 413 once more than `limit` bytes arrived.
-    static func stream(_ request: Request, limit: Int, consume: (ByteBuffer) throws -> Void) async throws {
+    /// Seconds a body may take before its average rate is checked.
+    static let rateGraceSeconds = 10.0
+
+    /// Hands each chunk to `consume`, throwing 413 once more than `limit` bytes arrived, and 408
+    /// when, after the first 10 s, the body arrives slower than `minRate` bytes/s on average (a
+    /// trickled upload cannot hold a connection and its buffer forever).
+    static func stream(_ request: Request, limit: Int, minRate: Int = 0, consume: (ByteBuffer) throws -> Void) async throws {
         try checkDeclaredLength(request, limit: limit)
         var total = 0
+        let started = ContinuousClock.now
         for try await chunk in request.body {
             total += chunk.readableBytes
             if total > limit { throw AfterimageError.payloadTooLarge(limit: limit) }
+            if minRate > 0 {
+                let elapsed = ContinuousClock.now - started
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                if seconds > rateGraceSeconds, Double(total) < Double(minRate) * seconds {
+                    throw AfterimageError(status: 408, code: .init("request_timeout"), message: "The request body arrived slower than \(minRate) bytes per second.")
+                }
+            }
             try consume(chunk)
         }
     }

@@ -19,8 +19,16 @@ enum EditRequestParser {
     final class PartCollector {
         var parts: [Part] = []
         var current = Part()
+        var headerBytes = 0
+        var textParts = 0
+        /// The first bound broken while parsing (the callbacks cannot throw).
+        var violation: AfterimageError?
 
         func header(_ name: String, _ value: String) {
+            headerBytes += name.utf8.count + value.utf8.count
+            if headerBytes > InputLimits.maxPartHeaderBytes, violation == nil {
+                violation = .invalidPayload("A multipart part's headers exceed \(InputLimits.maxPartHeaderBytes) bytes.")
+            }
             switch name.lowercased() {
             case "content-disposition":
                 let parameters = HeaderParameters.parse(value)
@@ -34,16 +42,31 @@ enum EditRequestParser {
         }
 
         func body(_ buffer: inout ByteBuffer) {
+            guard violation == nil else { return }
+            if current.filename == nil, current.body.count + buffer.readableBytes > InputLimits.maxTextPartBytes {
+                violation = .invalidPayload(
+                    "Field '\(LogText.echo(current.name ?? "?"))' is longer than \(InputLimits.maxTextPartBytes) bytes.", param: current.name.map(LogText.echo)
+                )
+                return
+            }
             current.body.append(contentsOf: buffer.readableBytesView)
         }
 
         func complete() {
-            parts.append(current)
+            if current.filename == nil {
+                textParts += 1
+                if textParts > InputLimits.maxTextParts, violation == nil {
+                    violation = .invalidPayload("The form has more than \(InputLimits.maxTextParts) text fields.")
+                }
+            }
+            headerBytes = 0
+            if violation == nil { parts.append(current) }
             current = Part()
         }
     }
 
-    static func parse(_ request: Request, limit: Int) async throws -> ImageRequest {
+    static func parse(_ request: Request, limits: InputLimits) async throws -> ImageRequest {
+        let limit = limits.maxBodyBytes
         guard let contentType = request.headers[.contentType],
               contentType.lowercased().hasPrefix("multipart/form-data"),
               let boundary = HeaderParameters.parse(contentType)["boundary"], !boundary.isEmpty
@@ -58,15 +81,16 @@ enum EditRequestParser {
         let closing = Array("--\(boundary)--".utf8)
         var tail = [UInt8]()
         do {
-            try await BodyReader.stream(request, limit: limit) { chunk in
+            try await BodyReader.stream(request, limit: limit, minRate: limits.minBodyBytesPerSecond) { chunk in
                 try parser.execute(chunk)
+                if let violation = collector.violation { throw violation }
                 tail.append(contentsOf: chunk.readableBytesView)
                 if tail.count > closing.count + 64 { tail.removeFirst(tail.count - closing.count - 64) }
             }
         } catch let error as AfterimageError {
             throw error
         } catch {
-            throw AfterimageError.invalidPayload("Malformed multipart body: \(error)")
+            throw AfterimageError.invalidPayload("Malformed multipart body: \(LogText.bounded(String(describing: error), 200))")
         }
         while let last = tail.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") || last == UInt8(ascii: " ") {
             tail.removeLast()
@@ -77,6 +101,7 @@ enum EditRequestParser {
         guard !collector.parts.isEmpty else {
             throw AfterimageError.invalidPayload("Malformed multipart body: no parts found.")
         }
+        if let violation = collector.violation { throw violation }
         return try build(collector.parts)
     }
 
@@ -104,11 +129,12 @@ enum EditRequestParser {
                 mask = upload
             default:
                 guard part.filename == nil else {
-                    throw AfterimageError.invalidPayload("Unexpected file in field '\(name)'; only 'image', 'image[]' and 'mask' take files.", param: name)
+                    throw AfterimageError.invalidPayload("Unexpected file in field '\(LogText.echo(name))'; only 'image', 'image[]' and 'mask' take files.", param: LogText.echo(name))
                 }
                 fields[name] = .string(String(decoding: part.body, as: UTF8.self))
             }
         }
+        try InputLimits.checkFields(fields)
         let model = try RequestFields.requiredModel(fields.removeValue(forKey: "model"))
         let fallbacks = try RequestFields.fallbacks(fields.removeValue(forKey: "fallbacks"))
         let responseFormat = try RequestFields.responseFormat(fields.removeValue(forKey: "response_format"))
@@ -143,13 +169,13 @@ enum EditRequestParser {
 
     static func file(_ part: Part, name: String, index: Int?) throws -> UploadedFile {
         let label = index.map { "\(name) #\($0)" } ?? name
-        let filename = part.filename ?? (index.map { "image\($0)" } ?? "mask")
+        let filename = LogText.prefix(part.filename ?? (index.map { "image\($0)" } ?? "mask"), maxBytes: 255)
         guard !part.body.isEmpty else {
-            throw AfterimageError.invalidPayload("'\(label)' ('\(filename)') is empty.", param: name)
+            throw AfterimageError.invalidPayload("'\(label)' ('\(LogText.echo(filename))') is empty.", param: name)
         }
         guard let info = ImageInfo.read(part.body) else {
             throw AfterimageError.invalidPayload(
-                "'\(label)' ('\(filename)') is not a PNG, JPEG or WebP image (checked by its content, not its name).",
+                "'\(label)' ('\(LogText.echo(filename))') is not a PNG, JPEG or WebP image (checked by its content, not its name).",
                 param: name
             )
         }

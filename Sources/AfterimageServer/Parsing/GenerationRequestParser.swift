@@ -5,16 +5,22 @@ import Hummingbird
 
 /// Turns a `POST /v1/images/generations` JSON body into an `ImageRequest`.
 enum GenerationRequestParser {
-    static func parse(_ body: ByteBuffer) throws -> ImageRequest {
+    static func parse(_ body: ByteBuffer, limits: InputLimits = InputLimits()) throws -> ImageRequest {
         let value: JSONValue
+        let data = Data(buffer: body)
+        // Depth is checked on the bytes, before a recursive decoder could exhaust the stack.
+        if JSONDepth.exceeds(data, limit: InputLimits.maxJSONDepth) {
+            throw AfterimageError.invalidPayload("Request body is nested more than \(InputLimits.maxJSONDepth) levels deep.")
+        }
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
             throw AfterimageError.invalidPayload("Request body is not valid JSON.")
         }
         guard var fields = value.objectValue else {
             throw AfterimageError.invalidPayload("Request body must be a JSON object.")
         }
+        try InputLimits.checkFields(fields)
         let model = try RequestFields.requiredModel(fields.removeValue(forKey: "model"))
         let fallbacks = try RequestFields.fallbacks(fields.removeValue(forKey: "fallbacks"))
         let responseFormat = try RequestFields.responseFormat(fields.removeValue(forKey: "response_format"))
@@ -43,23 +49,31 @@ enum RequestFields {
         guard let model = value.stringValue?.trimmingCharacters(in: .whitespaces), !model.isEmpty else {
             throw AfterimageError.invalidPayload("'model' must be a non-empty string.", param: "model")
         }
+        try InputLimits.check("model", model, max: InputLimits.maxModelBytes)
         return model
     }
 
     static func fallbacks(_ value: JSONValue?) throws -> [String] {
         guard let value, value != .null else { return [] }
+        let models: [String]
         if let single = value.stringValue {
-            return single.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        guard let list = value.arrayValue else {
-            throw AfterimageError.invalidPayload("'fallbacks' must be a list of model ids.", param: "fallbacks")
-        }
-        return try list.map { item in
-            guard let model = item.stringValue, !model.isEmpty else {
+            models = single.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        } else {
+            guard let list = value.arrayValue else {
                 throw AfterimageError.invalidPayload("'fallbacks' must be a list of model ids.", param: "fallbacks")
             }
-            return model
+            models = try list.map { item in
+                guard let model = item.stringValue, !model.isEmpty else {
+                    throw AfterimageError.invalidPayload("'fallbacks' must be a list of model ids.", param: "fallbacks")
+                }
+                return model
+            }
         }
+        guard models.count <= InputLimits.maxFallbacks else {
+            throw AfterimageError.invalidPayload("At most \(InputLimits.maxFallbacks) fallbacks may be named; got \(models.count).", param: "fallbacks")
+        }
+        for model in models { try InputLimits.check("fallbacks", model, max: InputLimits.maxModelBytes) }
+        return models
     }
 
     static func responseFormat(_ value: JSONValue?) throws -> ResponseFormat? {
@@ -93,5 +107,29 @@ enum RequestFields {
                 throw AfterimageError.invalidPayload("'partial_images' must be an integer between 0 and 3.", param: "partial_images")
             }
         }
+    }
+}
+
+/// Nesting depth of JSON text, measured on the bytes (strings and escapes skipped).
+enum JSONDepth {
+    static func exceeds(_ data: Data, limit: Int) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in data {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return false
     }
 }

@@ -15,7 +15,8 @@ struct CacheControlHeaders: Sendable {
     var ttlSeconds: Int?
     var type: LookupType?
 
-    init(_ headers: HTTPFields) throws {
+    /// `maxTTLSeconds`: the namespace's entry lifetime; a TTL header may shorten it, never extend it.
+    init(_ headers: HTTPFields, maxTTLSeconds: Int? = nil) throws {
         if let cacheControl = headers[.cacheControl]?.lowercased() {
             let directives = cacheControl.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             skipLookup = directives.contains("no-cache")
@@ -23,19 +24,19 @@ struct CacheControlHeaders: Sendable {
         }
         if let (name, value) = Self.value(headers, "cache-threshold") {
             guard let threshold = Float(value), threshold >= 0, threshold <= 1 else {
-                throw AfterimageError.invalidPayload("Header '\(name)' must be a number between 0 and 1, got '\(value)'.", param: name)
+                throw AfterimageError.invalidPayload("Header '\(name)' must be a number between 0 and 1, got '\(LogText.echo(value))'.", param: name)
             }
             self.threshold = threshold
         }
         if let (name, value) = Self.value(headers, "cache-ttl") {
             guard let seconds = Self.seconds(value), seconds > 0 else {
-                throw AfterimageError.invalidPayload("Header '\(name)' must be a positive number of seconds (or like 30m, 12h, 7d), got '\(value)'.", param: name)
+                throw AfterimageError.invalidPayload("Header '\(name)' must be a positive number of seconds (or like 30m, 12h, 7d), got '\(LogText.echo(value))'.", param: name)
             }
-            ttlSeconds = seconds
+            ttlSeconds = maxTTLSeconds.map { min(seconds, $0) } ?? seconds
         }
         if let (name, value) = Self.value(headers, "cache-type") {
             guard let type = LookupType(rawValue: value.lowercased()) else {
-                throw AfterimageError.invalidPayload("Header '\(name)' must be 'direct' or 'semantic', got '\(value)'.", param: name)
+                throw AfterimageError.invalidPayload("Header '\(name)' must be 'direct' or 'semantic', got '\(LogText.echo(value))'.", param: name)
             }
             self.type = type
         }

@@ -9,6 +9,9 @@ import Synchronization
 /// force at once (the table is re-read at most once a second, so CLI changes land too).
 /// Precedence: namespace + model, namespace, model, `cache.namespaces.NS` in the config, `cache.*`.
 final class CacheTuner: Sendable {
+    /// The most of a prompt the lookup log keeps (2 KiB).
+    static let maxStoredPromptBytes = 2048
+
     let base: CacheSettings
     let store: any CacheSettingsStore
     let log: any LookupLog
@@ -66,8 +69,9 @@ final class CacheTuner: Sendable {
         let best = outcome.best
         let entry = LookupLogEntry(
             createdAt: Date(), requestID: requestID, namespace: lookup.namespace, model: lookup.model,
-            prompt: keep ? lookup.prompt : nil, promptHash: Data(lookup.prompt.utf8).sha256Hex,
-            candidateID: best?.entryID, candidatePrompt: keep ? best?.prompt : nil, candidateHash: best.map { Data($0.prompt.utf8).sha256Hex },
+            // Stored prompts are cut at 2 KiB; their SHA-256 is always of the full text.
+            prompt: keep ? LogText.prefix(lookup.prompt, maxBytes: Self.maxStoredPromptBytes) : nil, promptHash: Data(lookup.prompt.utf8).sha256Hex,
+            candidateID: best?.entryID, candidatePrompt: keep ? best.map { LogText.prefix($0.prompt, maxBytes: Self.maxStoredPromptBytes) } : nil, candidateHash: best.map { Data($0.prompt.utf8).sha256Hex },
             similarity: best?.similarity, refusedBy: best?.refusedBy, decision: outcome.entry == nil ? "miss" : "semantic",
             threshold: lookup.threshold, candidateCost: best?.cost
         )

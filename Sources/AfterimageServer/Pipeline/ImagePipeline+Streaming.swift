@@ -52,9 +52,9 @@ extension ImagePipeline {
     /// ordinary JSON errors); from then on the response is SSE and this writes the ledger row.
     func streamMiss(
         _ plan: Plan, lookup: CacheLookupState, record: UsageRecord, reservation: LimitEnforcer.Reservation?,
-        started: ContinuousClock.Instant, context: AfterimageRequestContext
+        started: ContinuousClock.Instant, context: AfterimageRequestContext, attempts: AttemptLog
     ) async throws -> Response {
-        let result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() })
+        let result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
         guard let upstream = result.reply.stream else { throw AfterimageError.upstreamUnavailable("The upstream did not stream.") }
         context.info.update {
             $0.provider = result.target.model.provider
@@ -62,7 +62,9 @@ extension ImagePipeline {
         }
         let keepReading = lookup.shouldStore
         let finish = { @Sendable (capture: StreamCapture, clientGone: Bool) async -> Data in
-            await finishStream(
+            var record = record
+            record.attempts = attempts.outcomes
+            return await finishStream(
                 capture, clientGone: clientGone, plan: plan, lookup: lookup, target: result.target, record: record,
                 reservation: reservation, started: started, attempts: result.attempts
             )
@@ -74,12 +76,12 @@ extension ImagePipeline {
         Task {
             try? await Task.sleep(for: .seconds(10))
             guard claim.take() else { return }
-            let (capture, _) = await Self.pump(upstream, endpoint: plan.request.endpoint, keepReading: keepReading) { _ in false }
+            let (capture, _) = await Self.pump(upstream, capture: makeCapture(plan), keepReading: keepReading) { _ in false }
             _ = await finish(capture, true)
         }
         let body = ResponseBody { writer in
             guard claim.take() else { return }
-            let (capture, clientGone) = await Self.pump(upstream, endpoint: plan.request.endpoint, keepReading: keepReading) { bytes in
+            let (capture, clientGone) = await Self.pump(upstream, capture: makeCapture(plan), keepReading: keepReading) { bytes in
                 (try? await writer.write(ByteBuffer(data: bytes))) != nil
             }
             let closing = await finish(capture, clientGone)
@@ -91,13 +93,18 @@ extension ImagePipeline {
         return Response(status: .ok, headers: headers, body: body)
     }
 
+    /// A fresh capture for this request's stream, bounded by `streaming.max_capture_bytes` and `n`.
+    func makeCapture(_ plan: Plan) -> StreamCapture {
+        StreamCapture(endpoint: plan.request.endpoint, maxCaptureBytes: maxCaptureBytes, expectedImages: plan.request.imageCount)
+    }
+
     /// Reads the upstream event by event, forwarding what `StreamCapture` lets through with `send`
     /// (which answers false once the client is gone). After a disconnect it keeps reading only when
     /// `keepReading` (the answer will be cached); otherwise it cancels the upstream.
     static func pump(
-        _ upstream: any UpstreamByteStream, endpoint: ImageEndpoint, keepReading: Bool, send: (Data) async -> Bool
+        _ upstream: any UpstreamByteStream, capture start: StreamCapture, keepReading: Bool, send: (Data) async -> Bool
     ) async -> (StreamCapture, clientGone: Bool) {
-        var capture = StreamCapture(endpoint: endpoint)
+        var capture = start
         var clientGone = false
         do {
             while let chunk = try await upstream.next() {
@@ -133,9 +140,10 @@ extension ImagePipeline {
         var closing = Data()
         (record.provider, record.modelUsed) = (target.model.provider, target.model.id)
         record.upstreamLatencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
+        var charged = false
         if failure == nil, !capture.completed.isEmpty {
             do {
-                let (top, outputs) = try await assembler.store(object: capture.answer)
+                let (top, outputs) = try await assembler.store(object: capture.answer, provider: target.call.provider, expected: plan.request.imageCount)
                 meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: capture.partials, into: &record)
                 let missCost = record.cost
                 record.images = outputs.count
@@ -156,6 +164,11 @@ extension ImagePipeline {
                 closing = try capture.completedEvents(extraFields: extra)
             } catch {
                 failure = AfterimageError.from(error)
+                if record.images == 0, !charged {
+                    // The upstream finished (and may bill): charged what it reported, else the worst case.
+                    meter.chargeFailure(plan.request, model: target.model, upstream: capture.answer, into: &record)
+                    charged = true
+                }
             }
         }
         if let failure {

@@ -7,8 +7,8 @@ import HTTPTypes
 import Hummingbird
 
 /// The request pipeline of both image endpoints, in order:
-/// auth → parse and validate → limits → cache lookup → budget → upstream (retries, fallbacks) → store
-/// → meter → ledger → respond.
+/// auth → requests per minute → parse and validate (bounded) → images per minute → cache lookup
+/// → budget → upstream (retries, fallbacks) → store → meter → ledger → respond.
 struct ImagePipeline: Sendable {
     let authenticator: Authenticator
     let router: ModelRouter
@@ -17,7 +17,11 @@ struct ImagePipeline: Sendable {
     let metrics: ServerMetrics
     let meter: Meter
     let tuner: CacheTuner
-    let maxBodyBytes: Int
+    let limits: InputLimits
+    /// Requests without a valid key: counted and throttled per client address, no row each.
+    let unauthenticated: UnauthenticatedRequests
+    /// `streaming.max_capture_bytes`.
+    let maxCaptureBytes: Int
     /// The semantic cache; nil when `cache.enabled` is false.
     let cache: SemanticCache?
     let inFlight = SingleFlight<String, MissResult>()
@@ -35,17 +39,26 @@ struct ImagePipeline: Sendable {
         var reservation: LimitEnforcer.Reservation?
         let response: Response
         let streamed: Bool
+        let attempts = AttemptLog()
         do {
-            (response, streamed) = try await process(request, context: context, started: started, record: &record, reservation: &reservation)
+            (response, streamed) = try await process(request, context: context, started: started, record: &record, reservation: &reservation, attempts: attempts)
         } catch {
-            // Failures are metered too, before the error goes out.
             let failure = AfterimageError.from(error)
+            if record.keyID == nil, failure.status == 401 || failure.code == .rateLimited {
+                // No key, no row: counted per minute and client address instead (a flood of
+                // unauthenticated requests cannot fill the ledger or fsync once each).
+                await unauthenticated.count(source: context.clientAddress)
+                throw failure
+            }
+            // Failures are metered too, before the error goes out.
             record.status = failure.status
             record.errorCode = failure.code.rawValue
+            record.attempts = attempts.outcomes
             record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
             _ = await meter.close(record, reservation: reservation)
             throw failure
         }
+        record.attempts = attempts.outcomes
         // A streamed miss writes its own row when the stream ends (before its completed events).
         if streamed { return response }
         // 9. A success is answered only once its ledger row is committed.
@@ -60,33 +73,40 @@ struct ImagePipeline: Sendable {
     /// whether it is a streamed miss (which meters itself when the stream ends).
     func process(
         _ request: Request, context: AfterimageRequestContext, started: ContinuousClock.Instant,
-        record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?
+        record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?, attempts: AttemptLog
     ) async throws -> (Response, Bool) {
         let endpoint = record.endpoint
 
-        // 1. Auth: before the body is read, so an unknown caller cannot make us buffer anything.
+        // 1. Auth: before the body is read, so an unknown caller cannot make us buffer anything;
+        //    one address sending too many requests without a valid key is throttled first.
+        try await unauthenticated.admit(source: context.clientAddress)
         let key = try await authenticator.authenticate(request.headers)
         context.info.update { $0.keyID = key.id }
         (record.keyID, record.keyName, record.namespace) = (key.id, key.name, key.namespace)
 
-        // 2. Parse and validate against the model's capabilities; read the cache controls.
+        // 2. Requests per minute, for the key and its namespace: every authenticated request
+        //    counts, also one that ends in a 4xx.
+        let scopes = try await meter.scopes(for: key)
+        try await meter.admit(scopes, imageCount: 0, countsRequest: true)
+
+        // 3. Parse (every field bounded while reading) and validate against the model's
+        //    capabilities; read the cache controls.
         let parsed = try await parse(request, endpoint: endpoint)
         context.info.update { $0.modelRequested = parsed.model }
         record.modelRequested = parsed.model
         record.size = parsed.fields["size"]?.stringValue
         record.quality = parsed.fields["quality"]?.stringValue
         let plan = try makePlan(parsed, key: key)
-        let controls = try CacheControlHeaders(request.headers)
         let primary = plan.targets[0].model
+        let controls = try CacheControlHeaders(request.headers, maxTTLSeconds: cache?.settings.ttlSeconds(for: key.namespace))
         context.info.update {
             $0.provider = primary.provider
             $0.modelLabel = primary.id
         }
         (record.provider, record.modelUsed) = (primary.provider, primary.id)
 
-        // 3. Limits: requests and images per minute, for the key and its namespace (hits count).
-        let scopes = try await meter.scopes(for: key)
-        try await meter.admit(scopes, imageCount: plan.request.imageCount)
+        // Images per minute (hits count).
+        try await meter.admit(scopes, imageCount: plan.request.imageCount, countsRequest: false)
 
         // 4. Cache lookup: direct (normalised prompt), then semantic (index + false-hit guard).
         let tuned = await tuner.resolve(namespace: key.namespace, model: primary.id)
@@ -111,7 +131,7 @@ struct ImagePipeline: Sendable {
 
         // 6s. `stream=true`: Server-Sent Events straight from the upstream (ImagePipeline+Streaming).
         if plan.request.isStream {
-            let response = try await streamMiss(plan, lookup: lookup, record: record, reservation: reservation, started: started, context: context)
+            let response = try await streamMiss(plan, lookup: lookup, record: record, reservation: reservation, started: started, context: context, attempts: attempts)
             return (response, true)
         }
 
@@ -120,10 +140,19 @@ struct ImagePipeline: Sendable {
         let miss: MissResult
         let leader: Bool
         let settled = lookup
-        if let flightKey = settled.flightKey {
-            (miss, leader) = try await inFlight.run(flightKey) { try await forward(plan, lookup: settled) }
-        } else {
-            (miss, leader) = (try await forward(plan, lookup: settled), true)
+        do {
+            if let flightKey = settled.flightKey {
+                (miss, leader) = try await inFlight.run(flightKey) { try await forward(plan, lookup: settled, attempts: attempts) }
+            } else {
+                (miss, leader) = (try await forward(plan, lookup: settled, attempts: attempts), true)
+            }
+        } catch let paid as PaidFailure {
+            // Only the request that made the call (its attempts are logged) pays for it.
+            if !attempts.outcomes.isEmpty {
+                record.apply(paid.charge)
+                (record.provider, record.modelUsed) = (paid.model.provider, paid.model.id)
+            }
+            throw paid.error
         }
         if !leader, let entry = miss.entry {
             var debug = lookup.debug
@@ -175,12 +204,30 @@ struct ImagePipeline: Sendable {
         var entry: CacheEntry?
     }
 
+    /// A request that failed after the upstream answered: what it must be charged, and the error.
+    struct PaidFailure: Error {
+        var error: AfterimageError
+        var model: ModelCapability
+        var charge: UsageRecord
+    }
+
     /// Upstream call, metering, image storage and cache store; the embedding (when the lookup did
-    /// not compute it) runs concurrently with the upstream call.
-    func forward(_ plan: Plan, lookup: CacheLookupState) async throws -> MissResult {
+    /// not compute it) runs concurrently with the upstream call. A failure after a 2xx answer is
+    /// thrown as `PaidFailure` (the upstream may bill for it).
+    func forward(_ plan: Plan, lookup: CacheLookupState, attempts: AttemptLog) async throws -> MissResult {
         async let embedding = lookup.embeddingForStore()
-        let result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() })
-        let (top, outputs) = try await assembler.store(upstreamBody: result.reply.body)
+        let result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
+        let top: [String: JSONValue]
+        let outputs: [ImageResponseAssembler.Output]
+        do {
+            (top, outputs) = try await assembler.store(upstreamBody: result.reply.body, provider: result.target.call.provider, expected: plan.request.imageCount)
+        } catch {
+            let answer = (try? JSONDecoder().decode(JSONValue.self, from: result.reply.body))?.objectValue ?? [:]
+            var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
+            meter.chargeFailure(plan.request, model: result.target.model, upstream: answer, into: &charge)
+            _ = await embedding
+            throw PaidFailure(error: AfterimageError.from(error), model: result.target.model, charge: charge)
+        }
         var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
         meter.charge(plan.request, model: result.target.model, upstream: top, images: outputs.count, into: &charge)
         var miss = MissResult(
@@ -272,9 +319,9 @@ struct ImagePipeline: Sendable {
     func parse(_ request: Request, endpoint: ImageEndpoint) async throws -> ImageRequest {
         switch endpoint {
         case .generations:
-            return try GenerationRequestParser.parse(try await BodyReader.collect(request, limit: maxBodyBytes))
+            return try GenerationRequestParser.parse(try await BodyReader.collect(request, limit: limits.maxJSONBytes, minRate: limits.minBodyBytesPerSecond), limits: limits)
         case .edits:
-            return try await EditRequestParser.parse(request, limit: maxBodyBytes)
+            return try await EditRequestParser.parse(request, limits: limits)
         }
     }
 
@@ -282,6 +329,12 @@ struct ImagePipeline: Sendable {
     /// and settles the response format.
     func makePlan(_ parsed: ImageRequest, key: VirtualKey) throws -> Plan {
         var request = parsed
+        if let prompt = request.prompt, prompt.utf8.count > limits.maxPromptBytes {
+            throw AfterimageError.invalidPayload(
+                "'prompt' is \(prompt.utf8.count) bytes (\(prompt.unicodeScalars.count) Unicode scalars); at most \(limits.maxPromptBytes) bytes are accepted.",
+                param: "prompt"
+            )
+        }
         let primary = try router.resolve(request.model, for: key)
         if !request.responseFormatGiven {
             request.responseFormat = primary.acceptsResponseFormat ? .url : .b64JSON
@@ -299,7 +352,9 @@ struct ImagePipeline: Sendable {
             if !models.contains(model) { models.append(model) }
         }
         let targets = try models.map { model in
-            UpstreamTarget(model: model, call: try UpstreamCallBuilder.call(for: request, model: model, provider: try router.endpoint(for: model)))
+            UpstreamTarget(model: model, call: try UpstreamCallBuilder.call(
+                for: request, model: model, provider: try router.endpoint(for: model), preferB64JSON: limits.preferB64JSON
+            ))
         }
         return Plan(request: request, targets: targets)
     }

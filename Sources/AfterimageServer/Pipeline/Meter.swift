@@ -34,9 +34,10 @@ final class Meter: Sendable {
         [(.key(id: key.id, name: key.name), key.limits), (.namespace(key.namespace), try await namespaces.limits(namespace: key.namespace))]
     }
 
-    /// Per-minute request and image limits; hits count too.
-    func admit(_ scopes: Scopes, imageCount: Int) async throws {
-        try await limits.admit(scopes, imageCount: imageCount)
+    /// Per-minute request and image limits; hits count too. `countsRequest` checks and counts
+    /// the request itself (done once, right after auth); images are counted once they are known.
+    func admit(_ scopes: Scopes, imageCount: Int, countsRequest: Bool) async throws {
+        try await limits.admit(scopes, imageCount: imageCount, countsRequest: countsRequest)
     }
 
     /// Holds the most the request can cost (over its model and every fallback) against the budgets.
@@ -62,8 +63,7 @@ final class Meter: Sendable {
             let partials = Int(request.fields["partial_images"]?.integerValue ?? 0)
             usage.imageOutput = request.imageCount * (UsageEstimator.imageOutputTokens(size: size, quality: quality) + partials * UsageEstimator.partialImageTokens)
         }
-        if price.textOutput == nil { usage.textOutput = 0 }
-        return price.cost(of: usage)
+        return price.charge(of: usage).map { min($0.cost, Money.requestCeiling) }
     }
 
     func settle(_ reservation: LimitEnforcer.Reservation?, actual: Money?) async {
@@ -76,8 +76,9 @@ final class Meter: Sendable {
         into record: inout UsageRecord
     ) {
         let table = pricing.current()
-        let size = top["size"]?.stringValue ?? request.fields["size"]?.stringValue
-        let quality = top["quality"]?.stringValue ?? request.fields["quality"]?.stringValue
+        // The upstream's own strings are bounded before they reach a row.
+        let size = (top["size"]?.stringValue ?? request.fields["size"]?.stringValue).map { LogText.prefix($0, maxBytes: 64) }
+        let quality = (top["quality"]?.stringValue ?? request.fields["quality"]?.stringValue).map { LogText.prefix($0, maxBytes: 64) }
         record.size = size
         record.quality = quality
         record.priceVersion = table.version
@@ -85,19 +86,63 @@ final class Meter: Sendable {
         var usage: TokenUsage
         if let reported = TokenUsage(upstream: top["usage"]) {
             usage = reported
+            if reported.source == .invalid {
+                // Nonsense counts are not believed: the request is charged the worst case.
+                usage = UsageEstimator.worstCase(request: request)
+                usage.source = .invalid
+                logger.warning("upstream usage is invalid; charged the worst-case estimate", metadata: ["request_id": "\(record.requestID)", "model": "\(model.id)"])
+            }
         } else if price?.billsPerImage == true {
             usage = TokenUsage(source: .upstream)
         } else {
             usage = UsageEstimator.estimate(request: request, images: images, size: size, quality: quality, partialImages: partialImages)
         }
         record.setTokens(usage)
+        record.costEstimated = usage.source == .invalid
         guard let price else {
             unpriced(model.id)
             record.cost = nil
             return
         }
-        record.cost = price.billsPerImage ? price.cost(images: images, size: size ?? "1024x1024", quality: quality) : price.cost(of: usage)
-        if record.cost == nil { unpriced("\(model.id) (\(size ?? "?"), \(quality ?? "standard"))") }
+        if price.billsPerImage {
+            if let cost = price.cost(images: images, size: size ?? "1024x1024", quality: quality) {
+                record.cost = cost
+            } else {
+                // A size or quality the file does not list: the dearest listed image price.
+                record.cost = price.worstImagePrice.map { $0 * images }
+                record.costEstimated = true
+                unpriced("\(model.id) (\(size ?? "?"), \(quality ?? "standard"))")
+            }
+        } else if let charged = price.charge(of: usage) {
+            record.cost = charged.cost
+            if charged.estimated {
+                record.costEstimated = true
+                unpriced("\(model.id) (a token kind)")
+            }
+        } else {
+            record.cost = nil
+            unpriced(model.id)
+        }
+        if let cost = record.cost, Money.requestCeiling < cost {
+            // Only nonsense gets here (the counts were each plausible, their price is not).
+            record.cost = Money.requestCeiling
+            record.usageSource = TokenUsage.Source.invalid.rawValue
+            record.costEstimated = true
+        }
+    }
+
+    /// The charge of a request that failed after the upstream answered: what the upstream's
+    /// `usage` says when it sent one, else the worst case (the call was made and may be billed).
+    func chargeFailure(_ request: ImageRequest, model: ModelCapability, upstream top: [String: JSONValue], into record: inout UsageRecord) {
+        if TokenUsage(upstream: top["usage"]) != nil {
+            charge(request, model: model, upstream: top, images: request.imageCount, into: &record)
+            return
+        }
+        let table = pricing.current()
+        record.priceVersion = table.version
+        record.setTokens(UsageEstimator.worstCase(request: request))
+        record.cost = worstCase(request, model: model, table: table)
+        record.costEstimated = true
     }
 
     /// Adds what the lookup's embedding cost, when the embedder is a priced remote model.
@@ -165,6 +210,7 @@ extension UsageRecord {
         textOutputTokens = charge.textOutputTokens
         usageSource = charge.usageSource
         cost = charge.cost
+        costEstimated = charge.costEstimated
         priceVersion = charge.priceVersion
     }
 }

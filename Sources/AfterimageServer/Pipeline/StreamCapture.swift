@@ -10,9 +10,16 @@ struct StreamCapture: Sendable {
     var partials = 0
     var completed: [[String: JSONValue]] = []
     var failure: AfterimageError?
+    /// Bytes of completed events held back so far, and the most that may be (`streaming.max_capture_bytes`).
+    var capturedBytes = 0
+    let maxCaptureBytes: Int
+    /// Completed images expected (the request's `n`); more are refused.
+    let expectedImages: Int
 
-    init(endpoint: ImageEndpoint) {
+    init(endpoint: ImageEndpoint, maxCaptureBytes: Int = 256 << 20, expectedImages: Int = 10) {
         prefix = ImagePipeline.eventPrefix(endpoint)
+        self.maxCaptureBytes = maxCaptureBytes
+        self.expectedImages = max(1, expectedImages)
     }
 
     /// Classifies an event; returns the bytes to forward now (partial images, unknown events) or
@@ -25,15 +32,22 @@ struct StreamCapture: Sendable {
             return event.raw
         }
         if type.hasSuffix(".completed") {
+            guard failure == nil else { return nil }
+            capturedBytes += event.data.utf8.count
+            if capturedBytes > maxCaptureBytes || completed.count >= expectedImages {
+                failure = .upstreamUnavailable("The upstream's stream sent more completed images (or bytes) than this request can hold; it was refused.")
+                completed.removeAll()
+                return nil
+            }
             if let object { completed.append(object) }
             return nil
         }
         if type == "error" || event.event == "error" {
             let error = object?["error"]
             failure = AfterimageError(
-                status: 502, code: .init(error?["code"]?.stringValue ?? "upstream_error"),
-                message: "The upstream failed mid-stream: \(error?["message"]?.stringValue ?? event.data)",
-                type: error?["type"]?.stringValue ?? "server_error"
+                status: 502, code: .init((error?["code"]?.stringValue).map { String($0.prefix(64)) } ?? "upstream_error"),
+                message: "The upstream failed mid-stream: \(LogText.bounded(error?["message"]?.stringValue ?? event.data, 500))",
+                type: (error?["type"]?.stringValue).map { String($0.prefix(64)) } ?? "server_error"
             )
             return nil
         }

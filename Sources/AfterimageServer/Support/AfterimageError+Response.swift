@@ -32,7 +32,10 @@ extension AfterimageError {
             }
             return AfterimageError(status: status, code: code, message: error.body ?? error.status.reasonPhrase)
         default:
-            return .internalError("Internal error: \(error)")
+            // The detail (it may name files or internals) goes to the log, not to the client.
+            var failure = AfterimageError.internalError("Internal error; the server log has the details (see x-request-id).")
+            failure.detail = LogText.bounded(String(describing: error), 1000)
+            return failure
         }
     }
 }

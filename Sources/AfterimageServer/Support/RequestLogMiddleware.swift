@@ -23,7 +23,10 @@ struct RequestLogMiddleware: RouterMiddleware {
             let failure = AfterimageError.from(error)
             errorCode = failure.code.rawValue
             if failure.status >= 500 && failure.code == .internalError {
-                logger.error("unhandled error", metadata: ["request_id": .string(context.info.values.requestID), "error": .string("\(error)")])
+                logger.error("unhandled error", metadata: [
+                    "request_id": .string(context.info.values.requestID),
+                    "error": .string(LogText.bounded(failure.detail ?? failure.message, 1000)),
+                ])
             }
             response = failure.response(extraFields: context.info.errorExtraFields, requestID: context.info.values.requestID)
         }
@@ -40,12 +43,12 @@ struct RequestLogMiddleware: RouterMiddleware {
         var metadata: Logger.Metadata = [
             "request_id": .string(info.requestID),
             "method": .string(request.method.rawValue),
-            "path": .string(request.uri.path),
+            "path": .string(LogText.bounded(request.uri.path, 256)),
             "status": .stringConvertible(status),
             "latency_ms": .stringConvertible(Self.milliseconds(duration)),
         ]
         if let keyID = info.keyID { metadata["key_id"] = .string(keyID) }
-        if let model = info.modelRequested { metadata["model"] = .string(model) }
+        if let model = info.modelRequested { metadata["model"] = .string(LogText.bounded(model, 200)) }
         if info.endpoint != nil { metadata["cache"] = .string(info.cacheOutcome) }
         if info.upstreamAttempts > 0 { metadata["upstream_attempts"] = .stringConvertible(info.upstreamAttempts) }
         if let errorCode { metadata["error"] = .string(errorCode) }

@@ -37,11 +37,13 @@ public final class ServerMetrics: Sendable {
         ("afterimage_budget_remaining_usd", "gauge", "Budget left this period, by key (keys with a budget that made requests since startup)."),
         ("afterimage_upstream_retries_total", "counter", "Upstream calls repeated after a retryable failure or moved to a fallback model."),
         ("afterimage_unpriced_requests_total", "counter", "Requests whose model has no price in the pricing file (cost recorded as null)."),
+        ("afterimage_unauthenticated_requests_total", "counter", "Requests refused for a missing or invalid API key (no ledger row each)."),
     ]
 
     public init(maxLabelValues: Int = 100) {
         self.maxLabelValues = maxLabelValues
         _ = registry.makeCounter(descriptor: .init(metricName: "afterimage_upstream_retries_total", helpText: Self.help("afterimage_upstream_retries_total")))
+        _ = registry.makeCounter(descriptor: .init(metricName: "afterimage_unauthenticated_requests_total", helpText: Self.help("afterimage_unauthenticated_requests_total")))
         _ = registry.makeGauge(descriptor: .init(metricName: "afterimage_cache_entries", helpText: Self.help("afterimage_cache_entries")))
         _ = registry.makeGauge(descriptor: .init(metricName: "afterimage_cache_bytes", helpText: Self.help("afterimage_cache_bytes")))
         _ = registry.makeDurationHistogram(
@@ -110,7 +112,11 @@ public final class ServerMetrics: Sendable {
 
     /// Counts a request whose model has no price (its cost is null).
     public func recordUnpriced(model: String) {
-        registry.makeCounter(descriptor: descriptor("afterimage_unpriced_requests_total"), labels: [("model", model)]).increment()
+        registry.makeCounter(descriptor: descriptor("afterimage_unpriced_requests_total"), labels: [("model", bounded("unpriced_model", String(model.prefix(100))))]).increment()
+    }
+
+    public func recordUnauthenticated() {
+        registry.makeCounter(descriptor: descriptor("afterimage_unauthenticated_requests_total")).increment()
     }
 
     /// Sets the cache size gauges.

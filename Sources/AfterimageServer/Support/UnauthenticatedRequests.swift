@@ -1,0 +1,98 @@
+import AfterimageCore
+import AfterimageStorage
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Requests that came without a valid key. They write no ledger row each (a flood of them would
+/// fill the disk and fsync once per request): they are counted per minute and client address,
+/// flushed every few seconds as one row per (minute, address) into `unauthenticated_requests`,
+/// and an address over `server.unauthenticated_rpm` gets 429 before its key is even looked up.
+actor UnauthenticatedRequests: Service {
+    /// Distinct addresses tracked per minute; the rest count under `_other`.
+    static let maxSources = 1000
+    let rpm: Int
+    let database: AppDatabase
+    let metrics: ServerMetrics
+    let logger: Logger
+    private var minute: Int64 = 0
+    /// This minute's counts per address (for the throttle).
+    private var current: [String: Int] = [:]
+    /// Counts not yet written, per (minute, address).
+    private var pending: [Key: Int] = [:]
+
+    struct Key: Hashable { var minute: Int64; var source: String }
+
+    init(rpm: Int, database: AppDatabase, metrics: ServerMetrics, logger: Logger) {
+        self.rpm = rpm
+        self.database = database
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// 429 when `source` already sent `rpm` unauthenticated requests this minute.
+    func admit(source: String) throws {
+        roll()
+        guard rpm > 0, let count = current[bounded(source)], count >= rpm else { return }
+        let wait = max(1, Int(60 - Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)))
+        throw AfterimageError(
+            status: 429, code: .rateLimited,
+            message: "Too many requests without a valid API key from this address (\(rpm) per minute).", retryAfterSeconds: wait
+        )
+    }
+
+    /// Counts one refused request from `source`.
+    func count(source: String) {
+        roll()
+        let source = bounded(source)
+        current[source, default: 0] += 1
+        pending[Key(minute: minute, source: source), default: 0] += 1
+        metrics.recordUnauthenticated()
+    }
+
+    /// The address as counted: itself while fewer than `maxSources` are tracked, else `_other`.
+    private func bounded(_ source: String) -> String {
+        let source = String(source.prefix(64))
+        return current[source] != nil || current.count < Self.maxSources ? source : "_other"
+    }
+
+    private func roll() {
+        let now = Int64(Date().timeIntervalSince1970) / 60
+        if now != minute {
+            minute = now
+            current.removeAll()
+        }
+    }
+
+    /// Writes the pending counts (added to any row of the same minute and address).
+    func flush() async {
+        let batch = pending
+        guard !batch.isEmpty else { return }
+        pending.removeAll()
+        do {
+            try await database.writer.write { db in
+                for (key, count) in batch {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO unauthenticated_requests (minute, source, count) VALUES (?, ?, ?)
+                            ON CONFLICT(minute, source) DO UPDATE SET count = count + excluded.count
+                            """,
+                        arguments: [Date(timeIntervalSince1970: TimeInterval(key.minute * 60)), key.source, count]
+                    )
+                }
+            }
+        } catch {
+            logger.error("unauthenticated request counts not written", metadata: ["error": "\(LogText.bounded("\(error)", 300))"])
+        }
+    }
+
+    func run() async throws {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(2))
+            await flush()
+        }
+        await flush()
+    }
+
+    nonisolated var description: String { "unauthenticated-requests" }
+}
