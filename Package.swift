@@ -178,6 +178,7 @@ let package = Package(
             dependencies: [
                 "AfterimageServer", "AfterimageTesting", "AfterimageCore", "AfterimageStorage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

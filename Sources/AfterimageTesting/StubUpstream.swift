@@ -24,6 +24,10 @@ public final class StubUpstream: Sendable {
         public var breakStreamAfter: Int?
         /// Streams only: send an `error` event instead of the completed one.
         public var streamError: Bool
+        /// A hostile answer: this exact body (status `status` or 200), instead of the normal one.
+        public var body: Data?
+        /// Rewrites the normal JSON answer before it is sent (hostile usage, sizes, URLs…).
+        public var rewrite: (@Sendable ([String: JSONValue]) -> [String: JSONValue])?
 
         public init(
             status: Int? = nil, retryAfter: String? = nil, message: String? = nil, code: String? = nil, delay: Duration? = nil, drop: Bool = false,
@@ -37,6 +41,20 @@ public final class StubUpstream: Sendable {
             self.drop = drop
             self.breakStreamAfter = breakStreamAfter
             self.streamError = streamError
+        }
+
+        /// Answers with `body` as JSON (status 200 unless given).
+        public static func answer(_ body: Data, status: Int? = nil) -> Fault {
+            var fault = Fault(status: status)
+            fault.body = body
+            return fault
+        }
+
+        /// The normal answer, changed by `rewrite` before it is sent.
+        public static func rewrite(_ change: @escaping @Sendable ([String: JSONValue]) -> [String: JSONValue]) -> Fault {
+            var fault = Fault()
+            fault.rewrite = change
+            return fault
         }
 
         public static func status(_ status: Int, retryAfter: String? = nil, message: String? = nil, code: String? = nil) -> Fault {
@@ -65,6 +83,7 @@ public final class StubUpstream: Sendable {
         var served = 0
         var files: [String: (data: Data, expires: Date)] = [:]
         var fileDownloads = 0
+        var fileRequests = 0
         var sendsUsage = true
         var streamGap: Duration = .milliseconds(30)
     }
@@ -89,6 +108,21 @@ public final class StubUpstream: Sendable {
     public var received: [Received] { state.withLock { $0.received } }
     /// Image URL downloads answered with the image.
     public var fileDownloads: Int { state.withLock { $0.fileDownloads } }
+    /// Every request to its file, redirect and oversized routes, answered or not.
+    public var fileRequests: Int { state.withLock { $0.fileRequests } }
+    /// A URL on this stub that redirects (302) to `location`.
+    public func redirectURL(to location: String) -> String {
+        "http://127.0.0.1:\(port)/redirect?to=" + (location.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+    }
+    /// A URL on this stub that declares a 2 GB image and sends a few bytes.
+    public var hugeImageURL: String { "http://127.0.0.1:\(port)/huge.png" }
+    /// A URL of a real image on this stub (its own host).
+    public func imageURL(width: Int = 64, height: Int = 64) -> String {
+        let png = TestImages.png(width: width, height: height, seed: "url-\(width)x\(height)")
+        let name = png.sha256Hex + ".png"
+        state.withLock { $0.files[name] = (png, .distantFuture) }
+        return "http://127.0.0.1:\(port)/files/\(name)"
+    }
 
     /// Queues faults for the next requests to `model` (or to any model with `"*"`).
     public func inject(_ faults: [Fault], model: String = "*") {
@@ -118,6 +152,20 @@ public final class StubUpstream: Sendable {
         router.post("v1/images/generations") { request, _ in try await self.generations(request) }
         router.post("v1/images/edits") { request, _ in try await self.edits(request) }
         router.get("files/:name") { _, context in try self.file(context.parameters.get("name") ?? "") }
+        router.get("redirect") { request, _ in
+            self.state.withLock { $0.fileRequests += 1 }
+            return Response(status: .found, headers: [.location: request.uri.queryParameters.get("to") ?? "/"])
+        }
+        router.get("huge.png") { _, _ in
+            self.state.withLock { $0.fileRequests += 1 }
+            return Response(
+                status: .ok, headers: [.contentType: "image/png", .contentLength: "2147483648"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(bytes: TestImages.png(width: 8, height: 8, seed: "huge").prefix(64)))
+                    throw CancellationError()
+                }
+            )
+        }
         var logger = Logger(label: "stub-upstream")
         logger.logLevel = .warning
         let (stream, continuation) = AsyncStream<Int>.makeStream()
@@ -203,6 +251,11 @@ public final class StubUpstream: Sendable {
         let fault = nextFault(model: model)
         if let fault {
             if let delay = fault.delay { try await Task.sleep(for: delay) }
+            if let body = fault.body {
+                var response = Response(status: .init(code: fault.status ?? 200), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+                if let retryAfter = fault.retryAfter { response.headers[.retryAfter] = retryAfter }
+                return response
+            }
             if fault.drop { return Self.dropped() }
             if let status = fault.status {
                 var response = Self.error(status, fault.message ?? "Injected fault \(status).", code: fault.code)
@@ -257,12 +310,14 @@ public final class StubUpstream: Sendable {
             body["output_format"] = .string("png")
             body["background"] = .string("opaque")
         }
+        if let rewrite = fault?.rewrite { body = rewrite(body) }
         let encoded = try JSONEncoder.afterimage.encode(JSONValue.object(body))
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: encoded)))
     }
 
     func file(_ name: String) throws -> Response {
         let entry = state.withLock { state -> (data: Data, expires: Date)? in
+            state.fileRequests += 1
             guard let entry = state.files[name], entry.expires > Date() else { return nil }
             state.fileDownloads += 1
             return entry

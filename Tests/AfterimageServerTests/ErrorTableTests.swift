@@ -155,7 +155,7 @@ import Testing
     }
 
     @Test func payloadTooLargeByDeclaredLength() async throws {
-        try await withFixture(configure: { $0.server.maxBodyBytes = 64 * 1024 }) { f in
+        try await withFixture(configure: { $0.server.maxJSONBytes = 64 * 1024 }) { f in
             let big = String(repeating: "a", count: 100 * 1024)
             let reply = try await f.generate(["model": "gpt-image-1", "prompt": .string(big)])
             expectError(reply, 413, "payload_too_large")
