@@ -124,7 +124,7 @@ public enum AfterimageApp {
         return Application(
             router: httpRouter,
             server: .http1(configuration: .init(
-                idleTimeout: .seconds(Int64(configuration.server.idleTimeoutSeconds)),
+                idleTimeout: configuration.server.idleTimeoutSeconds == 0 ? nil : .seconds(Int64(configuration.server.idleTimeoutSeconds)),
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 100)
             )),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),

@@ -95,7 +95,7 @@ import Testing
     }
 
     @Test func unauthenticatedRequestsAreAggregatedAndThrottled() async throws {
-        try await withFixture(configure: { $0.server.unauthenticatedRPM = 150 }) { f in
+        try await withFixture(configure: { $0.server.unauthenticatedRPM = 50 }) { f in
             let since = Date().addingTimeInterval(-120)
             var statuses = [Int: Int]()
             for _ in 0..<200 {
@@ -103,7 +103,9 @@ import Testing
                 statuses[reply.status, default: 0] += 1
                 #expect(reply.headers.first(name: "x-request-id").map { id in id.isEmpty } == false)
             }
-            #expect(statuses[401] == 150 && statuses[429] == 50)
+            // 50 per minute and address (a minute may roll over during the loop: at most twice that).
+            let refused = statuses[401, default: 0]
+            #expect(refused >= 50 && refused <= 100 && refused + statuses[429, default: 0] == 200)
             let ledger = SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: f.gateway.dataDirectory))
             // Flushed every 2 s as one row per minute and address, not one per request.
             var counted = 0

@@ -38,7 +38,7 @@ public enum ConfigurationLoader {
         config.server.maxBodyBytes = try server.int("max_body_bytes", range: 1024...(4 << 30)) ?? config.server.maxBodyBytes
         config.server.maxJSONBytes = try server.int("max_json_bytes", range: 1024...(64 << 20)) ?? config.server.maxJSONBytes
         config.server.maxPromptBytes = try server.int("max_prompt_bytes", range: 1...1_000_000) ?? config.server.maxPromptBytes
-        config.server.idleTimeoutSeconds = try server.int("idle_timeout_seconds", range: 1...3600) ?? config.server.idleTimeoutSeconds
+        config.server.idleTimeoutSeconds = try server.int("idle_timeout_seconds", range: 0...3600) ?? config.server.idleTimeoutSeconds
         config.server.minBodyBytesPerSecond = try server.int("min_body_bytes_per_second", range: 0...(1 << 30)) ?? config.server.minBodyBytesPerSecond
         config.server.unauthenticatedRPM = try server.int("unauthenticated_rpm", range: 0...1_000_000) ?? config.server.unauthenticatedRPM
         try server.finish()

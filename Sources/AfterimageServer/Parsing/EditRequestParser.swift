@@ -2,7 +2,6 @@ import AfterimageCore
 import Foundation
 import NIOFoundationCompat
 import Hummingbird
-import MultipartKit
 
 /// Turns a `POST /v1/images/edits` multipart body into an `ImageRequest`, parsing the stream as
 /// it arrives (the body limit is enforced while reading).
@@ -15,20 +14,15 @@ enum EditRequestParser {
         var body = Data()
     }
 
-    /// Collects parts from MultipartKit's callback parser.
+    /// Collects parts from the streaming parser's callbacks.
     final class PartCollector {
         var parts: [Part] = []
         var current = Part()
-        var headerBytes = 0
         var textParts = 0
         /// The first bound broken while parsing (the callbacks cannot throw).
         var violation: AfterimageError?
 
         func header(_ name: String, _ value: String) {
-            headerBytes += name.utf8.count + value.utf8.count
-            if headerBytes > InputLimits.maxPartHeaderBytes, violation == nil {
-                violation = .invalidPayload("A multipart part's headers exceed \(InputLimits.maxPartHeaderBytes) bytes.")
-            }
             switch name.lowercased() {
             case "content-disposition":
                 let parameters = HeaderParameters.parse(value)
@@ -41,15 +35,15 @@ enum EditRequestParser {
             }
         }
 
-        func body(_ buffer: inout ByteBuffer) {
+        func body(_ bytes: ArraySlice<UInt8>) {
             guard violation == nil else { return }
-            if current.filename == nil, current.body.count + buffer.readableBytes > InputLimits.maxTextPartBytes {
+            if current.filename == nil, current.body.count + bytes.count > InputLimits.maxTextPartBytes {
                 violation = .invalidPayload(
                     "Field '\(LogText.echo(current.name ?? "?"))' is longer than \(InputLimits.maxTextPartBytes) bytes.", param: current.name.map(LogText.echo)
                 )
                 return
             }
-            current.body.append(contentsOf: buffer.readableBytesView)
+            current.body.append(contentsOf: bytes)
         }
 
         func complete() {
@@ -59,7 +53,6 @@ enum EditRequestParser {
                     violation = .invalidPayload("The form has more than \(InputLimits.maxTextParts) text fields.")
                 }
             }
-            headerBytes = 0
             if violation == nil { parts.append(current) }
             current = Part()
         }
@@ -73,31 +66,16 @@ enum EditRequestParser {
         else {
             throw AfterimageError.invalidPayload("Content-Type must be multipart/form-data with a boundary.")
         }
-        let parser = MultipartParser(boundary: boundary)
+        let parser = try MultipartStreamParser(boundary: boundary, maxHeaderBytes: InputLimits.maxPartHeaderBytes)
         let collector = PartCollector()
         parser.onHeader = { collector.header($0, $1) }
-        parser.onBody = { collector.body(&$0) }
+        parser.onBody = { collector.body($0) }
         parser.onPartComplete = { collector.complete() }
-        let closing = Array("--\(boundary)--".utf8)
-        var tail = [UInt8]()
-        do {
-            try await BodyReader.stream(request, limit: limit, minRate: limits.minBodyBytesPerSecond) { chunk in
-                try parser.execute(chunk)
-                if let violation = collector.violation { throw violation }
-                tail.append(contentsOf: chunk.readableBytesView)
-                if tail.count > closing.count + 64 { tail.removeFirst(tail.count - closing.count - 64) }
-            }
-        } catch let error as AfterimageError {
-            throw error
-        } catch {
-            throw AfterimageError.invalidPayload("Malformed multipart body: \(LogText.bounded(String(describing: error), 200))")
+        try await BodyReader.stream(request, limit: limit, minRate: limits.minBodyBytesPerSecond) { chunk in
+            try parser.execute(chunk.readableBytesView)
+            if let violation = collector.violation { throw violation }
         }
-        while let last = tail.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") || last == UInt8(ascii: " ") {
-            tail.removeLast()
-        }
-        guard tail.suffix(closing.count).elementsEqual(closing) else {
-            throw AfterimageError.invalidPayload("Malformed multipart body: it ends before the closing boundary.")
-        }
+        try parser.finish()
         guard !collector.parts.isEmpty else {
             throw AfterimageError.invalidPayload("Malformed multipart body: no parts found.")
         }

@@ -269,7 +269,14 @@ struct ImagePipeline: Sendable {
         record: inout UsageRecord
     ) async throws -> Response {
         var outputs = [ImageResponseAssembler.Output]()
+        // A hit answered as `url` needs no bytes: the signed URL names the stored file (which the
+        // sweeper keeps while a live entry references it), so no blob is read or encoded.
+        let needsBytes = plan.request.responseFormat == .b64JSON || plan.request.isStream
         for (image, extra) in zip(entry.images, entry.imageExtras) {
+            if !needsBytes {
+                outputs.append(.init(image: image, data: Data(), extra: extra))
+                continue
+            }
             guard let (stored, data) = try await assembler.blobs.get(id: image.id) else {
                 throw AfterimageError.internalError("Cached image \(image.id) is missing from storage.")
             }
