@@ -1,3 +1,4 @@
+import AfterimageCore
 import AfterimageServer
 import ArgumentParser
 import Foundation
@@ -12,7 +13,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.load()
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        LoggingSystem.bootstrap { label in BoundedLogHandler(StreamLogHandler.standardError(label: label)) }
         do {
             let app = try await AfterimageApp.build(configuration: configuration) { port in
                 FileHandle.standardError.write(Data("afterimage: listening on http://\(configuration.server.host):\(port)\n".utf8))
