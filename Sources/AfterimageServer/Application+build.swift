@@ -93,6 +93,9 @@ public enum AfterimageApp {
                 preferB64JSON: configuration.upstream.preferB64JSON
             ),
             unauthenticated: unauthenticated,
+            bodyMemory: BodyMemoryBudget(
+                capacity: configuration.server.maxInflightBodyBytes, maxWait: .seconds(configuration.server.bodyMemoryWaitSeconds)
+            ),
             maxCaptureBytes: configuration.streamingMaxCaptureBytes,
             cache: cache
         )

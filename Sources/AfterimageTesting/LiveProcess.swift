@@ -54,6 +54,16 @@ public final class LiveProcess: Sendable {
     /// Everything written to stderr so far.
     public var stderr: String { state.withLock { $0.text } }
 
+    /// The child's process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// A field of `/proc/PID/status` in KiB (e.g. `VmHWM`, the peak resident set), or nil.
+    public func statusKiB(_ field: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        let line = text.split(separator: "\n").first { $0.hasPrefix("\(field):") }
+        return line?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    }
+
     public func kill(_ signal: Int32 = SIGKILL) {
         Foundation.kill(process.processIdentifier, signal)
     }

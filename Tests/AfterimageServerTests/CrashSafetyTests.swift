@@ -12,30 +12,8 @@ import Testing
     func everySuccessSurvivesSIGKILL() async throws {
         let stub = StubUpstream()
         try await stub.start()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-crash-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let root = TestGateway.packageRoot.path
-        let config = directory.appendingPathComponent("afterimage.yaml")
-        try """
-            server: {host: 127.0.0.1, port: 0}
-            data_dir: \(directory.appendingPathComponent("data").path)
-            pricing_file: \(root)/Config/pricing.yaml
-            log_level: warning
-            cache:
-              guard: {vocabulary_dir: \(root)/Config/guard}
-              embedder: {kind: hashing}
-            """.write(to: config, atomically: true, encoding: .utf8)
-        let database = try AppDatabase.open(dataDirectory: directory.appendingPathComponent("data"))
-        let secret = KeySecret.generate()
-        _ = try await SQLiteKeyStore(database: database).create(name: "crash", namespace: nil, allowedModels: nil, expiresAt: nil, secret: secret)
-
-        let server = try LiveProcess(
-            CommandLineTests.binary, ["serve", "--config", config.path],
-            environment: ["PATH": "/usr/bin:/bin", "AFTERIMAGE_UPSTREAM_BASE_URL": stub.baseURL, "OPENAI_API_KEY": "sk-up"],
-            directory: directory
-        )
-        let listening = try #require(await server.line(containing: "listening on"), "\(server.stderr)")
-        let base = String(listening[listening.range(of: "http://")!.lowerBound...])
+        let live = try await LiveServer.start(stub: stub)
+        let (server, base, secret) = (live.process, live.base, live.secret)
         // Staggered upstream delays keep requests in flight when the kill lands.
         stub.inject((0..<40).map { .delay(.milliseconds(20 * $0)) })
 
@@ -57,7 +35,7 @@ import Testing
         #expect(ids.count >= 10)
         #expect(stub.servedCount < 40 || ids.count == 40)
         // Reopen the database as a restarted server would (WAL replay) and look for every row.
-        let reopened = SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: directory.appendingPathComponent("data")))
+        let reopened = SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: live.dataDirectory))
         for id in ids {
             let row = try await reopened.row(requestID: id)
             #expect(row?.status == 200, "\(id) answered 200 but has no ledger row")

@@ -30,6 +30,13 @@ public struct AfterimageConfiguration: Sendable {
         /// `server.unauthenticated_rpm` (integer, default 600; 0 = off): requests without a valid
         /// key per client IP per minute before 429.
         public var unauthenticatedRPM = 600
+        /// `server.max_inflight_body_bytes` (integer, default 402653184 = 384 MiB): memory all
+        /// request bodies together may hold; each reserves twice its `Content-Length` (or twice
+        /// its limit when none is declared) before it is read, and waits otherwise.
+        public var maxInflightBodyBytes = 384 << 20
+        /// `server.body_memory_wait_seconds` (integer, default 60): how long a request waits for
+        /// that memory before 503 `server_busy`.
+        public var bodyMemoryWaitSeconds = 60
         public init() {}
     }
 

@@ -41,6 +41,8 @@ public enum ConfigurationLoader {
         config.server.idleTimeoutSeconds = try server.int("idle_timeout_seconds", range: 0...3600) ?? config.server.idleTimeoutSeconds
         config.server.minBodyBytesPerSecond = try server.int("min_body_bytes_per_second", range: 0...(1 << 30)) ?? config.server.minBodyBytesPerSecond
         config.server.unauthenticatedRPM = try server.int("unauthenticated_rpm", range: 0...1_000_000) ?? config.server.unauthenticatedRPM
+        config.server.maxInflightBodyBytes = try server.int("max_inflight_body_bytes", range: (1 << 20)...(64 << 30)) ?? config.server.maxInflightBodyBytes
+        config.server.bodyMemoryWaitSeconds = try server.int("body_memory_wait_seconds", range: 1...3600) ?? config.server.bodyMemoryWaitSeconds
         try server.finish()
 
         var metrics = try root.section("metrics")

@@ -7,7 +7,7 @@ import HTTPTypes
 import Hummingbird
 
 /// The request pipeline of both image endpoints, in order:
-/// auth → requests per minute → parse and validate (bounded) → images per minute → cache lookup
+/// auth → requests per minute → body memory → parse and validate (bounded) → images per minute → cache lookup
 /// → budget → upstream (retries, fallbacks) → store → meter → ledger → respond.
 struct ImagePipeline: Sendable {
     let authenticator: Authenticator
@@ -20,6 +20,8 @@ struct ImagePipeline: Sendable {
     let limits: InputLimits
     /// Requests without a valid key: counted and throttled per client address, no row each.
     let unauthenticated: UnauthenticatedRequests
+    /// `server.max_inflight_body_bytes`: memory request bodies may hold together.
+    let bodyMemory: BodyMemoryBudget
     /// `streaming.max_capture_bytes`.
     let maxCaptureBytes: Int
     /// The semantic cache; nil when `cache.enabled` is false.
@@ -40,8 +42,12 @@ struct ImagePipeline: Sendable {
         let response: Response
         let streamed: Bool
         let attempts = AttemptLog()
+        let memory = BodyMemoryBudget.Lease(bodyMemory)
+        defer { memory.release() }
         do {
-            (response, streamed) = try await process(request, context: context, started: started, record: &record, reservation: &reservation, attempts: attempts)
+            (response, streamed) = try await process(
+                request, context: context, started: started, record: &record, reservation: &reservation, attempts: attempts, memory: memory
+            )
         } catch {
             let failure = AfterimageError.from(error)
             if record.keyID == nil, failure.status == 401 || failure.code == .rateLimited {
@@ -73,7 +79,7 @@ struct ImagePipeline: Sendable {
     /// whether it is a streamed miss (which meters itself when the stream ends).
     func process(
         _ request: Request, context: AfterimageRequestContext, started: ContinuousClock.Instant,
-        record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?, attempts: AttemptLog
+        record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?, attempts: AttemptLog, memory: BodyMemoryBudget.Lease
     ) async throws -> (Response, Bool) {
         let endpoint = record.endpoint
 
@@ -89,8 +95,12 @@ struct ImagePipeline: Sendable {
         let scopes = try await meter.scopes(for: key)
         try await meter.admit(scopes, imageCount: 0, countsRequest: true)
 
-        // 3. Parse (every field bounded while reading) and validate against the model's
+        // 3. Body memory: reserved before a byte of the body is read (waits, or 503 when busy).
+        //    Then parse (every field bounded while reading) and validate against the model's
         //    capabilities; read the cache controls.
+        let bodyLimit = endpoint == .edits ? limits.maxBodyBytes : limits.maxJSONBytes
+        try BodyReader.checkDeclaredLength(request, limit: bodyLimit)
+        try await memory.acquire(BodyMemoryBudget.reservation(declared: request.headers[.contentLength].flatMap { Int($0) }, limit: bodyLimit))
         let parsed = try await parse(request, endpoint: endpoint)
         context.info.update { $0.modelRequested = parsed.model }
         record.modelRequested = parsed.model
