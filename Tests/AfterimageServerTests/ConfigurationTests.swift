@@ -44,6 +44,10 @@ import Testing
         ("cache:\n  max_entries: 0\n", "cache.max_entries"),
         ("cache:\n  namespaces:\n    team-a:\n      threshold: 2\n", "cache.namespaces.team-a.threshold"),
         ("cache:\n  namespaces:\n    team-a:\n      ttl: 5\n", "cache.namespaces.team-a.ttl"),
+        ("server:\n  max_inflight_body_bytes: 9223372036854775807\n", "server.max_inflight_body_bytes"),
+        ("server:\n  max_inflight_body_bytes: 1e300\n", "server.max_inflight_body_bytes"),
+        ("server:\n  idle_timeout_seconds: 20\n", "server.body_memory_wait_seconds"),
+        ("server:\n  body_memory_wait_seconds: -1\n", "server.body_memory_wait_seconds"),
     ])
     func invalidConfigNamesTheKey(yaml: String, key: String) {
         #expect {

@@ -11,7 +11,7 @@ import Testing
 /// served, and many concurrent large uploads cannot grow the server past a fixed memory bound.
 @Suite struct ConnectionLimitsTests {
     @Test func slowlorisConnectionsAreClosedAfterTheIdleTimeout() async throws {
-        try await withFixture(configure: { $0.server.idleTimeoutSeconds = 2 }) { f in
+        try await withFixture(configure: { $0.server.idleTimeoutSeconds = 3 }) { f in
             let port = try #require(URL(string: f.base)?.port)
             var channels = [any Channel]()
             for index in 0..<200 {
@@ -20,7 +20,8 @@ import Testing
                 let head = index.isMultiple(of: 2)
                     ? "POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nX-Slow: "
                     : "POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"mo"
-                try await channel.writeAndFlush(ByteBuffer(string: head)).get()
+                // On a loaded machine the server may already have closed it as idle: that is fine.
+                try? await channel.writeAndFlush(ByteBuffer(string: head)).get()
                 channels.append(channel)
             }
             let opened = ContinuousClock.now
@@ -90,11 +91,27 @@ import Testing
         }
     }
 
+    /// The upload's status code, or the error it failed with.
+    static func send(_ upload: UploadBody, to url: String, key: String, with client: HTTPClient) async -> String {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=afterimage-upload")
+        request.body = .stream(upload, length: .known(Int64(upload.length)))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(600))
+            _ = try await response.body.collect(upTo: 16 << 20)
+            return "\(response.status.code)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: CommandLineTests.binary)))
     func aHundredConcurrentFiftyMegabyteUploadsStayUnderOneGiB() async throws {
         let stub = StubUpstream()
         try await stub.start()
-        let live = try await LiveServer.start(stub: stub, extraServer: ["body_memory_wait_seconds: 600"])
+        let live = try await LiveServer.start(stub: stub, extraServer: ["body_memory_wait_seconds: 600", "idle_timeout_seconds: 900"])
         defer { live.process.kill() }
         let baseline = try #require(live.process.statusKiB("VmRSS"))
         let client = HTTPClient(
@@ -102,25 +119,17 @@ import Testing
             configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 128))
         )
         let upload = UploadBody.edit(imageBytes: 50_000_000)
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+        // Failures are collected, not thrown: the client must be shut down whatever happens.
+        let statuses = await withTaskGroup(of: String.self) { group in
             for _ in 0..<100 {
-                group.addTask {
-                    var request = HTTPClientRequest(url: "\(live.base)/v1/images/edits")
-                    request.method = .POST
-                    request.headers.add(name: "Authorization", value: "Bearer \(live.secret)")
-                    request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=afterimage-upload")
-                    request.body = .stream(upload, length: .known(Int64(upload.length)))
-                    let response = try await client.execute(request, timeout: .seconds(600))
-                    _ = try await response.body.collect(upTo: 16 << 20)
-                    return Int(response.status.code)
-                }
+                group.addTask { await Self.send(upload, to: "\(live.base)/v1/images/edits", key: live.secret, with: client) }
             }
-            return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
         }
         try await client.shutdown()
         let peak = try #require(live.process.statusKiB("VmHWM"))
         print("100 × 50 MB uploads: statuses \(statuses), server RSS baseline \(baseline / 1024) MiB, peak \(peak / 1024) MiB")
-        #expect(statuses == [200: 100], "every upload answered")
+        #expect(statuses == ["200": 100], "every upload answered")
         #expect(peak <= 1 << 20, "peak RSS \(peak / 1024) MiB")
         // Identical uploads: one went upstream, the rest were answered from the cache.
         #expect(stub.servedCount == 1)

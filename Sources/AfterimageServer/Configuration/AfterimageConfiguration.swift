@@ -34,9 +34,9 @@ public struct AfterimageConfiguration: Sendable {
         /// request bodies together may hold; each reserves twice its `Content-Length` (or twice
         /// its limit when none is declared) before it is read, and waits otherwise.
         public var maxInflightBodyBytes = 384 << 20
-        /// `server.body_memory_wait_seconds` (integer, default 60): how long a request waits for
-        /// that memory before 503 `server_busy`.
-        public var bodyMemoryWaitSeconds = 60
+        /// `server.body_memory_wait_seconds` (integer, default 30; below the idle timeout): how
+        /// long a request waits for that memory before 503 `server_busy`.
+        public var bodyMemoryWaitSeconds = 30
         public init() {}
     }
 

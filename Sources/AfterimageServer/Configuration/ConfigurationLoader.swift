@@ -43,6 +43,14 @@ public enum ConfigurationLoader {
         config.server.unauthenticatedRPM = try server.int("unauthenticated_rpm", range: 0...1_000_000) ?? config.server.unauthenticatedRPM
         config.server.maxInflightBodyBytes = try server.int("max_inflight_body_bytes", range: (1 << 20)...(64 << 30)) ?? config.server.maxInflightBodyBytes
         config.server.bodyMemoryWaitSeconds = try server.int("body_memory_wait_seconds", range: 1...3600) ?? config.server.bodyMemoryWaitSeconds
+        // A request waiting for body memory sends no bytes: the idle timeout would cut it without
+        // an answer, so the wait must end first (with 503 and Retry-After).
+        if config.server.idleTimeoutSeconds > 0, config.server.bodyMemoryWaitSeconds >= config.server.idleTimeoutSeconds {
+            throw ConfigurationError(
+                key: "server.body_memory_wait_seconds",
+                problem: "must be below server.idle_timeout_seconds (\(config.server.idleTimeoutSeconds)), got \(config.server.bodyMemoryWaitSeconds)"
+            )
+        }
         try server.finish()
 
         var metrics = try root.section("metrics")
