@@ -1,14 +1,18 @@
 import AfterimageCore
 import Foundation
 
-/// One model to try: its capability entry and the call prepared for it.
+/// One model to try: its capability entry, its provider, and how to build its call. The call
+/// (for an edit, a multipart body as large as the upload) is built only when the dispatcher
+/// reaches this model and dropped when it moves on, so fallbacks never hold one body each.
 public struct UpstreamTarget: Sendable {
     public var model: ModelCapability
-    public var call: UpstreamCall
+    public var provider: ProviderEndpoint
+    public var makeCall: @Sendable () throws -> UpstreamCall
 
-    public init(model: ModelCapability, call: UpstreamCall) {
+    public init(model: ModelCapability, provider: ProviderEndpoint, makeCall: @escaping @Sendable () throws -> UpstreamCall) {
         self.model = model
-        self.call = call
+        self.provider = provider
+        self.makeCall = makeCall
     }
 }
 
@@ -53,12 +57,13 @@ public struct UpstreamDispatcher: Sendable {
         var lastFailure: Failure?
         for target in targets {
             let targetStart = clock.now
+            let call = try target.makeCall()
             for attempt in 1...max(1, policy.maxAttempts) {
                 if attempts > 0 { onRetry() }
                 attempts += 1
                 var retryAfter: String?
                 do {
-                    let reply = try await streaming ? upstream.stream(target.call) : upstream.send(target.call)
+                    let reply = try await streaming ? upstream.stream(call) : upstream.send(call)
                     onAttempt((200..<300).contains(reply.status) ? "ok" : "http_\(reply.status)")
                     if (200..<300).contains(reply.status) {
                         return DispatchResult(target: target, reply: reply, attempts: attempts, duration: clock.now - started)

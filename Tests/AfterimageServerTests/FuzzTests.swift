@@ -1,5 +1,6 @@
 import AfterimageCore
 import AfterimageTesting
+import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Testing
@@ -110,6 +111,24 @@ import Testing
         return reply.json["error"]?["message"]?.stringValue != nil && reply.json["error"]?["code"]?.stringValue != nil && reply.status >= 400 && reply.status < 600
     }
 
+    enum Outcome {
+        case answered(TestHTTP.Reply)
+        case timedOut(String)
+        case failed(String)
+    }
+
+    /// One body with a 5 s deadline.
+    static func send(_ body: Data, to url: String, headers: [(String, String)]) async -> Outcome {
+        let started = ContinuousClock.now
+        do {
+            return .answered(try await TestHTTP.request(.POST, url, headers: headers, body: .bytes(ByteBuffer(bytes: body)), timeout: .seconds(5)))
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            return .timedOut("no answer within 5 s (\(ContinuousClock.now - started))")
+        } catch {
+            return .failed("\(error) after \(ContinuousClock.now - started)")
+        }
+    }
+
     @Test func generatedBodiesNeverCrashHangOrLeaveTheEnvelope() async throws {
         try await withFixture(configure: {
             $0.server.unauthenticatedRPM = 0
@@ -132,15 +151,19 @@ import Testing
                     group.addTask {
                         var bad = [String]()
                         for (index, job) in mine.enumerated() {
+                            let url = "\(base)/v1/images/\(job.2)"
                             let headers = [("Content-Type", job.1), ("Authorization", "Bearer \(secret)"), ("Cache-Control", "no-store")]
-                            let started = ContinuousClock.now
-                            do {
-                                let reply = try await TestHTTP.request(
-                                    .POST, "\(base)/v1/images/\(job.2)", headers: headers, body: .bytes(ByteBuffer(bytes: job.0)), timeout: .seconds(5)
-                                )
+                            var outcome = await Self.send(job.0, to: url, headers: headers)
+                            if case .timedOut = outcome {
+                                // A hang reproduces; a blip of a loaded test machine does not: the
+                                // same body is sent once more, and only a second timeout counts.
+                                outcome = await Self.send(job.0, to: url, headers: headers)
+                            }
+                            switch outcome {
+                            case .answered(let reply):
                                 if !Self.wellFormed(reply) { bad.append("lane \(lane) #\(index): HTTP \(reply.status) \(String(decoding: reply.body.prefix(200), as: UTF8.self))") }
-                            } catch {
-                                bad.append("lane \(lane) #\(index): \(error) after \(ContinuousClock.now - started)")
+                            case .timedOut(let error), .failed(let error):
+                                bad.append("lane \(lane) #\(index): \(error)")
                             }
                         }
                         return bad

@@ -143,7 +143,7 @@ extension ImagePipeline {
         var charged = false
         if failure == nil, !capture.completed.isEmpty {
             do {
-                let (top, outputs) = try await assembler.store(object: capture.answer, provider: target.call.provider, expected: plan.request.imageCount)
+                let (top, outputs) = try await assembler.store(object: capture.answer, provider: target.provider, expected: plan.request.imageCount)
                 meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: capture.partials, into: &record)
                 let missCost = record.cost
                 record.images = outputs.count

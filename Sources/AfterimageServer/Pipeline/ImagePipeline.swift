@@ -230,7 +230,7 @@ struct ImagePipeline: Sendable {
         let top: [String: JSONValue]
         let outputs: [ImageResponseAssembler.Output]
         do {
-            (top, outputs) = try await assembler.store(upstreamBody: result.reply.body, provider: result.target.call.provider, expected: plan.request.imageCount)
+            (top, outputs) = try await assembler.store(upstreamBody: result.reply.body, provider: result.target.provider, expected: plan.request.imageCount)
         } catch {
             let answer = (try? JSONDecoder().decode(JSONValue.self, from: result.reply.body))?.objectValue ?? [:]
             var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
@@ -368,10 +368,13 @@ struct ImagePipeline: Sendable {
             }
             if !models.contains(model) { models.append(model) }
         }
+        let preferB64JSON = limits.preferB64JSON
+        let forwarded = request
         let targets = try models.map { model in
-            UpstreamTarget(model: model, call: try UpstreamCallBuilder.call(
-                for: request, model: model, provider: try router.endpoint(for: model), preferB64JSON: limits.preferB64JSON
-            ))
+            let provider = try router.endpoint(for: model)
+            return UpstreamTarget(model: model, provider: provider) {
+                try UpstreamCallBuilder.call(for: forwarded, model: model, provider: provider, preferB64JSON: preferB64JSON)
+            }
         }
         return Plan(request: request, targets: targets)
     }
