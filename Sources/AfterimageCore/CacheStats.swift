@@ -87,7 +87,7 @@ public struct CacheStats: Sendable, Equatable {
         var object = total.json.objectValue ?? [:]
         object["object"] = .string("cache.stats")
         object["expired_entries"] = .integer(Int64(expiredEntries))
-        object["oldest_entry_at"] = oldestEntry.map { .string(KeyExpiry.format($0)) } ?? .null
+        object["oldest_entry_at"] = oldestEntry.map { .string(DateText.format($0)) } ?? .null
         object["by_namespace"] = named(byNamespace, as: "namespace")
         object["by_model"] = named(byModel, as: "model")
         return .object(object)

@@ -59,7 +59,7 @@ public struct LookupLogEntry: Sendable, Equatable {
 
     public var json: JSONValue {
         .object([
-            "id": id.map(JSONValue.integer) ?? .null, "created_at": .string(KeyExpiry.format(createdAt)), "request_id": .string(requestID),
+            "id": id.map(JSONValue.integer) ?? .null, "created_at": .string(DateText.format(createdAt)), "request_id": .string(requestID),
             "namespace": .string(namespace), "model": .string(model), "prompt": prompt.map(JSONValue.string) ?? .null,
             "prompt_sha256": .string(promptHash), "candidate_id": candidateID.map(JSONValue.integer) ?? .null,
             "candidate_prompt": candidatePrompt.map(JSONValue.string) ?? .null, "candidate_sha256": candidateHash.map(JSONValue.string) ?? .null,
@@ -142,7 +142,7 @@ extension LookupLogEntry {
 extension CacheSettingChange {
     public var json: JSONValue {
         .object([
-            "at": .string(KeyExpiry.format(at)), "by": .string(by), "namespace": scope.namespace.map(JSONValue.string) ?? .null,
+            "at": .string(DateText.format(at)), "by": .string(by), "namespace": scope.namespace.map(JSONValue.string) ?? .null,
             "model": scope.model.map(JSONValue.string) ?? .null, "field": .string(field),
             "old": old.map { .number((Double($0) * 1e6).rounded() / 1e6) } ?? .null, "new": new.map { .number((Double($0) * 1e6).rounded() / 1e6) } ?? .null,
         ])

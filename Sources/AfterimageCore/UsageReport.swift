@@ -88,73 +88,13 @@ public struct UsageReport: Sendable, Equatable {
         self.rows = rows
         self.total = total
     }
-
-    /// The column names of the CSV and table forms.
-    public var columns: [String] { Self.groupColumns(groupBy) + UsageTotals().fields.map(\.0) }
-
-    static func groupColumns(_ groupBy: [UsageDimension]) -> [String] {
-        groupBy.flatMap { $0 == .key ? ["key_id", "key_name"] : [$0.rawValue] }
-    }
-
-    public var json: JSONValue {
-        func object(_ group: [(String, String?)], _ totals: UsageTotals) -> JSONValue {
-            var object = [String: JSONValue]()
-            for (name, value) in group { object[name] = value.map(JSONValue.string) ?? .null }
-            for (name, value) in totals.fields { object[name] = value }
-            return .object(object)
-        }
-        return .object([
-            "object": "usage.report",
-            "from": .string(KeyExpiry.format(from)), "to": .string(KeyExpiry.format(to)),
-            "group_by": .array(groupBy.map { .string($0.rawValue) }),
-            "rows": .array(rows.map { object($0.group, $0.totals) }),
-            "total": object([], total),
-        ])
-    }
-
-    /// RFC 4180 CSV: a header, one line per row, then a `total` line.
-    public var csv: String {
-        var lines = [CSV.line(columns)]
-        for row in rows {
-            lines.append(CSV.line(row.group.map { $0.1 ?? "" } + row.totals.fields.map { Self.text($0.1) }))
-        }
-        let groupCount = Self.groupColumns(groupBy).count
-        let label = groupCount == 0 ? [] : ["total"] + Array(repeating: "", count: groupCount - 1)
-        lines.append(CSV.line(label + total.fields.map { Self.text($0.1) }))
-        return lines.joined()
-    }
-
-    static func text(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return ""
-        case .string(let s): return s
-        case .integer(let i): return String(i)
-        case .number(let d): return String(d)
-        case .bool(let b): return String(b)
-        default: return ""
-        }
-    }
-}
-
-/// RFC 4180 CSV fields and lines.
-public enum CSV {
-    /// Quotes a field when it holds a comma, quote, CR or LF (quotes doubled).
-    public static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    /// One record, CRLF-terminated.
-    public static func line(_ fields: [String]) -> String {
-        fields.map(field).joined(separator: ",") + "\r\n"
-    }
 }
 
 /// Report time bounds: `YYYY-MM-DD` is midnight UTC; ISO 8601 timestamps are taken as is.
 public enum ReportTime {
     public static func parse(_ text: String) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if trimmed.count == 10, let nextDay = KeyExpiry.parse(trimmed) { return nextDay.addingTimeInterval(-86_400) }
-        return KeyExpiry.parse(trimmed)
+        if trimmed.count == 10, let nextDay = DateText.parse(trimmed) { return nextDay.addingTimeInterval(-86_400) }
+        return DateText.parse(trimmed)
     }
 }

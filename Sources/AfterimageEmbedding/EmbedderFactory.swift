@@ -1,5 +1,4 @@
 import AfterimageCore
-import AfterimageUpstream
 import Foundation
 
 /// `cache.embedder` settings: which embedder to build and how.

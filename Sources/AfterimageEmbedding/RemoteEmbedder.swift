@@ -1,5 +1,4 @@
 import AfterimageCore
-import AfterimageUpstream
 import AsyncHTTPClient
 import Foundation
 import NIOCore

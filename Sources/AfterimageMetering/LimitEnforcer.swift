@@ -103,7 +103,7 @@ public actor LimitEnforcer {
                     throw AfterimageError(
                         status: 429, code: .rateLimited,
                         message: "Budget exhausted for \(scope.label): spent $\(state.spent.usdString) of $\(budget.usdString) this \(limits.budgetPeriod.rawValue); "
-                            + "this request may cost up to $\(worstCase.usdString). Resets at \(KeyExpiry.format(resets)).",
+                            + "this request may cost up to $\(worstCase.usdString). Resets at \(DateText.format(resets)).",
                         retryAfterSeconds: Self.seconds(until: resets, from: now)
                     )
                 }

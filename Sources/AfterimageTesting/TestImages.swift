@@ -7,7 +7,7 @@ public enum TestImages {
     /// A valid PNG of `width`×`height` whose two palette colours and stripe pattern derive from `seed`:
     /// equal seeds give byte-identical files.
     public static func png(width: Int, height: Int, seed: String = "") -> Data {
-        let hash = FNV1a.hash(seed)
+        let hash = fnv1a(seed)
         let colorA = [UInt8(truncatingIfNeeded: hash), UInt8(truncatingIfNeeded: hash >> 8), UInt8(truncatingIfNeeded: hash >> 16)]
         let colorB = [UInt8(truncatingIfNeeded: hash >> 24), UInt8(truncatingIfNeeded: hash >> 32), UInt8(truncatingIfNeeded: hash >> 40)]
         let stripe = Int(hash >> 48 & 0x1F) + 1
@@ -100,4 +100,9 @@ extension Data {
         append(typed)
         append(bigEndian: TestImages.crc32(typed))
     }
+}
+
+/// 64-bit FNV-1a of a seed (test images only need a stable spread of colours).
+private func fnv1a(_ text: String) -> UInt64 {
+    text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
 }

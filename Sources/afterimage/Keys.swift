@@ -33,7 +33,7 @@ struct Keys: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
-            if let expires, KeyExpiry.parse(expires) == nil {
+            if let expires, DateText.parse(expires) == nil {
                 throw ValidationError("--expires must be YYYY-MM-DD or an ISO 8601 timestamp, got '\(expires)'.")
             }
             if name.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--name must not be empty.") }
@@ -44,7 +44,7 @@ struct Keys: AsyncParsableCommand {
             let secret = KeySecret.generate()
             let allowed = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let key = try await store.create(
-                name: name, namespace: namespace, allowedModels: allowed, expiresAt: expires.flatMap(KeyExpiry.parse),
+                name: name, namespace: namespace, allowedModels: allowed, expiresAt: expires.flatMap(DateText.parse),
                 limits: { var l = SpendLimits(); try limits.changes().apply(to: &l); return l }(), secret: secret
             )
             if json {
@@ -97,10 +97,10 @@ struct Keys: AsyncParsableCommand {
                 changes.allowedModels = models == "all" ? .some(nil) : .some(models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             }
             if let expires {
-                guard expires == "never" || KeyExpiry.parse(expires) != nil else {
+                guard expires == "never" || DateText.parse(expires) != nil else {
                     throw ValidationError("--expires must be YYYY-MM-DD, an ISO 8601 timestamp or never, got '\(expires)'.")
                 }
-                changes.expiresAt = .some(KeyExpiry.parse(expires))
+                changes.expiresAt = .some(DateText.parse(expires))
             }
             guard let key = try await Keys.store(options).update(id: id, changes: changes) else {
                 throw ValidationError("No key with id '\(id)'.")

@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimageMetering
 import AfterimageStorage
 import ArgumentParser
 import Foundation

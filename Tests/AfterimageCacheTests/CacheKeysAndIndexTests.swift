@@ -1,5 +1,6 @@
 import AfterimageCache
 import AfterimageCore
+import AfterimageEmbedding
 import AfterimageIndex
 import Foundation
 import Testing

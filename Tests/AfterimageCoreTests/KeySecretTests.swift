@@ -24,9 +24,9 @@ import Testing
     }
 
     @Test func expiryDatesRunThroughTheDay() throws {
-        let date = try #require(KeyExpiry.parse("2030-01-31"))
-        #expect(KeyExpiry.format(date) == "2030-02-01T00:00:00Z")
-        #expect(KeyExpiry.parse("2030-01-31T12:00:00Z").map(KeyExpiry.format) == "2030-01-31T12:00:00Z")
-        #expect(KeyExpiry.parse("next tuesday") == nil)
+        let date = try #require(DateText.parse("2030-01-31"))
+        #expect(DateText.format(date) == "2030-02-01T00:00:00Z")
+        #expect(DateText.parse("2030-01-31T12:00:00Z").map(DateText.format) == "2030-01-31T12:00:00Z")
+        #expect(DateText.parse("next tuesday") == nil)
     }
 }

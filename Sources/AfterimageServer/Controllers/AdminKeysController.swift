@@ -89,7 +89,7 @@ struct AdminKeysController: Sendable {
         if let expires = body["expires_at"] {
             if expires == .null {
                 changes.expiresAt = .some(nil)
-            } else if let text = expires.stringValue, let date = KeyExpiry.parse(text) {
+            } else if let text = expires.stringValue, let date = DateText.parse(text) {
                 changes.expiresAt = .some(date)
             } else {
                 throw AfterimageError.invalidPayload("'expires_at' must be YYYY-MM-DD, an ISO 8601 timestamp or null.", param: "expires_at")

@@ -26,7 +26,7 @@ struct Authenticator: Sendable {
             throw AfterimageError.unauthorized("API key \(key.id) has been revoked.")
         }
         if let expiresAt = key.expiresAt, expiresAt <= now {
-            throw AfterimageError.unauthorized("API key \(key.id) expired at \(KeyExpiry.format(expiresAt)).")
+            throw AfterimageError.unauthorized("API key \(key.id) expired at \(DateText.format(expiresAt)).")
         }
         return key
     }

@@ -1,8 +1,10 @@
 import Foundation
 
-/// Parses key expiry dates: `YYYY-MM-DD` means the key works through that whole UTC day
-/// (it expires at the next midnight UTC); an ISO 8601 timestamp is taken as is.
-public enum KeyExpiry {
+/// Dates as text, UTC: ISO 8601 formatting for rows, reports and exports, and the parsing of
+/// key expiry dates.
+public enum DateText {
+    /// A key expiry: `YYYY-MM-DD` means the key works through that whole UTC day (it expires at
+    /// the next midnight UTC); an ISO 8601 timestamp is taken as is.
     public static func parse(_ text: String) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let day = DateFormatter()
@@ -42,7 +44,7 @@ extension VirtualKey {
 
     /// The key as shown by the admin API and the CLI's `--json` (never the secret or its hash).
     public var publicJSON: JSONValue {
-        func date(_ value: Date?) -> JSONValue { value.map { .string(KeyExpiry.format($0)) } ?? .null }
+        func date(_ value: Date?) -> JSONValue { value.map { .string(DateText.format($0)) } ?? .null }
         var object: [String: JSONValue] = [
             "id": .string(id),
             "name": .string(name),

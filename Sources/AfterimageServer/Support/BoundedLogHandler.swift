@@ -1,3 +1,4 @@
+import AfterimageCore
 import Logging
 
 /// Wraps a `LogHandler` so that no log line can exceed `maxLineBytes` (4 KiB by default) or span

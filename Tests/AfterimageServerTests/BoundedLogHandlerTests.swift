@@ -1,4 +1,4 @@
-import AfterimageCore
+import AfterimageServer
 import Foundation
 import Logging
 import Synchronization

@@ -1,4 +1,4 @@
-import AfterimageUpstream
+import AfterimageCore
 import Foundation
 import Testing
 
