@@ -10,9 +10,9 @@ public struct FalseHitGuard: Sendable {
     /// The guard's answer; `rule` names what refused (for the lookup log and `cache eval`).
     public struct Verdict: Sendable, Equatable {
         public var allowed: Bool
-        public var rule: String?
+        public var rule: GuardRefusal?
         public static let allow = Verdict(allowed: true, rule: nil)
-        public static func refuse(_ rule: String) -> Verdict { Verdict(allowed: false, rule: rule) }
+        public static func refuse(_ rule: GuardRefusal) -> Verdict { Verdict(allowed: false, rule: rule) }
     }
 
     public let vocabulary: GuardVocabulary
@@ -31,38 +31,38 @@ public struct FalseHitGuard: Sendable {
     public func verdict(cached a: PromptAnalysis, incoming b: PromptAnalysis, wordSimilarity: Float? = nil) async -> Verdict {
         if let rule = conflict(a, b) { return .refuse(rule) }
         let bar = wordSimilarity ?? self.wordSimilarity
-        if let missing = await unaligned(a, b, bar: bar) { return .refuse("unaligned:\(missing)") }
-        if let missing = await unaligned(b, a, bar: bar) { return .refuse("unaligned:\(missing)") }
+        if let missing = await unaligned(a, b, bar: bar) { return .refuse(.unaligned(missing)) }
+        if let missing = await unaligned(b, a, bar: bar) { return .refuse(.unaligned(missing)) }
         return .allow
     }
 
     /// The first categorical conflict between the prompts, or nil.
-    func conflict(_ a: PromptAnalysis, _ b: PromptAnalysis) -> String? {
-        if a.quoted != b.quoted { return "quoted_text" }
-        if a.parameters != b.parameters { return "parameters" }
-        if a.numbers != b.numbers { return "numbers" }
-        if a.negated != b.negated { return "negation" }
+    func conflict(_ a: PromptAnalysis, _ b: PromptAnalysis) -> GuardRefusal? {
+        if a.quoted != b.quoted { return .quotedText }
+        if a.parameters != b.parameters { return .parameters }
+        if a.numbers != b.numbers { return .numbers }
+        if a.negated != b.negated { return .negation }
         let setA = Set(a.words), setB = Set(b.words)
         for category in vocabulary.categories where setA.intersection(category.words) != setB.intersection(category.words) {
-            return category.name
+            return .category(category.name)
         }
         if setA.isDisjoint(with: vocabulary.sizesSmall) != setB.isDisjoint(with: vocabulary.sizesSmall)
             || setA.isDisjoint(with: vocabulary.sizesBig) != setB.isDisjoint(with: vocabulary.sizesBig) {
-            return "size"
+            return .size
         }
         for (left, right) in vocabulary.antonyms {
             let switched = (setA.contains(left) && !setB.contains(left) && setB.contains(right) && !setA.contains(right))
                 || (setA.contains(right) && !setB.contains(right) && setB.contains(left) && !setA.contains(left))
-            if switched { return "antonym:\(left)/\(right)" }
+            if switched { return .antonym(left, right) }
         }
         let colours = vocabulary.categories.first { $0.name == "colours" }?.words ?? []
         let bindingA = Self.bindings(a.words, keys: colours), bindingB = Self.bindings(b.words, keys: colours)
-        for (noun, coloursA) in bindingA where bindingB[noun].map({ $0 != coloursA }) == true { return "colour_binding" }
-        if Self.roleSwap(a.words, b.words) { return "role_swap" }
+        for (noun, coloursA) in bindingA where bindingB[noun].map({ $0 != coloursA }) == true { return .colourBinding }
+        if Self.roleSwap(a.words, b.words) { return .roleSwap }
         for (left, right) in vocabulary.antonyms {
             let before = { (words: [String], key: String) in Set(words.indices.filter { words[$0] == key && $0 > 0 }.map { words[$0 - 1] }) }
             if !before(a.words, left).isDisjoint(with: before(b.words, right)) || !before(a.words, right).isDisjoint(with: before(b.words, left)) {
-                return "spatial_binding"
+                return .spatialBinding
             }
         }
         return nil

@@ -12,7 +12,7 @@ public struct SemanticOutcome: Sendable {
         public var prompt: String
         public var similarity: Float
         /// The guard's refusal rule, or nil when it would allow serving this candidate.
-        public var refusedBy: String?
+        public var refusedBy: GuardRefusal?
         /// What the miss that stored it cost (what serving it would save).
         public var cost: Money?
     }
@@ -26,7 +26,7 @@ public struct SemanticOutcome: Sendable {
     /// Embedding tokens spent on this lookup.
     public var tokens: Int
     /// Why the best candidate above the threshold was refused, if one was.
-    public var refusedBy: String?
+    public var refusedBy: GuardRefusal?
     /// The nearest live candidate, judged by the guard.
     public var best: Candidate?
 }
@@ -103,7 +103,7 @@ public final class SemanticCache: Sendable {
                 outcome.similarity = candidate.score
             }
             guard candidate.score >= threshold else { break }
-            if verdict.allowed {
+            if CacheDecision.serves(similarity: candidate.score, threshold: threshold, refusal: verdict.rule) {
                 outcome.entry = entry
                 outcome.similarity = candidate.score
                 outcome.refusedBy = nil

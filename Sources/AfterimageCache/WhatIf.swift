@@ -19,7 +19,7 @@ public struct WhatIf: Sendable {
         self.threshold = threshold
         for entry in entries {
             lookups += 1
-            let now = entry.decision == "semantic"
+            let now = entry.decision == .semantic
             let then = entry.wouldHit(at: threshold)
             if now {
                 hitsNow += 1
@@ -64,20 +64,20 @@ public struct ThresholdSuggestion: Sendable {
 
     public init(maxFalseHitRate: Double, labelled entries: [LookupLogEntry], all: [LookupLogEntry]) {
         self.maxFalseHitRate = maxFalseHitRate
-        let judged = entries.filter { $0.label == "same" || $0.label == "different" }
+        let judged = entries.filter { $0.label != nil }
         labelled = judged.count
-        same = judged.filter { $0.label == "same" }.count
+        same = judged.filter { $0.label == .same }.count
         different = labelled - same
         guard labelled > 0 else { return }
         // Candidate thresholds: every logged similarity (a hit needs similarity ≥ t), lowest first.
         let candidates = Set(judged.compactMap(\.similarity) + [1.0]).sorted()
         for t in candidates {
-            let falseHits = judged.filter { $0.label == "different" && $0.wouldHit(at: t) }.count
+            let falseHits = judged.filter { $0.label == .different && $0.wouldHit(at: t) }.count
             let rate = different == 0 ? 0 : Double(falseHits) / Double(different)
             guard rate <= maxFalseHitRate else { continue }
             threshold = t
             falseHitRate = rate
-            let hits = judged.filter { $0.label == "same" && $0.wouldHit(at: t) }.count
+            let hits = judged.filter { $0.label == .same && $0.wouldHit(at: t) }.count
             recall = same == 0 ? nil : Double(hits) / Double(same)
             expectedHitRate = all.isEmpty ? nil : Double(all.filter { $0.wouldHit(at: t) }.count) / Double(all.count)
             return

@@ -17,20 +17,20 @@ public struct LookupLogEntry: Sendable, Equatable {
     /// Cosine of the nearest candidate (nil when the partition was empty).
     public var similarity: Float?
     /// The guard's refusal of the nearest candidate, or nil when it would allow it.
-    public var refusedBy: String?
-    /// `semantic` (served) or `miss`.
-    public var decision: String
+    public var refusedBy: GuardRefusal?
+    /// Served (`semantic`) or not (`miss`).
+    public var decision: LookupDecision
     public var threshold: Float
     /// What serving the candidate saves (its miss's cost).
     public var candidateCost: Money?
-    /// An admin's judgement: `same` or `different`.
-    public var label: String?
+    /// An admin's judgement.
+    public var label: LookupLabel?
     public var labelledBy: String?
 
     public init(
         id: Int64? = nil, createdAt: Date, requestID: String, namespace: String, model: String, prompt: String?, promptHash: String,
-        candidateID: Int64?, candidatePrompt: String?, candidateHash: String?, similarity: Float?, refusedBy: String?,
-        decision: String, threshold: Float, candidateCost: Money?, label: String? = nil, labelledBy: String? = nil
+        candidateID: Int64?, candidatePrompt: String?, candidateHash: String?, similarity: Float?, refusedBy: GuardRefusal?,
+        decision: LookupDecision, threshold: Float, candidateCost: Money?, label: LookupLabel? = nil, labelledBy: String? = nil
     ) {
         self.id = id
         self.createdAt = createdAt
@@ -51,12 +51,6 @@ public struct LookupLogEntry: Sendable, Equatable {
         self.labelledBy = labelledBy
     }
 
-    /// Whether this lookup would be served at threshold `t` (nearest candidate only).
-    public func wouldHit(at t: Float) -> Bool {
-        guard let similarity, candidateID != nil else { return false }
-        return similarity >= t && refusedBy == nil
-    }
-
     public var json: JSONValue {
         .object([
             "id": id.map(JSONValue.integer) ?? .null, "created_at": .string(DateText.format(createdAt)), "request_id": .string(requestID),
@@ -64,10 +58,10 @@ public struct LookupLogEntry: Sendable, Equatable {
             "prompt_sha256": .string(promptHash), "candidate_id": candidateID.map(JSONValue.integer) ?? .null,
             "candidate_prompt": candidatePrompt.map(JSONValue.string) ?? .null, "candidate_sha256": candidateHash.map(JSONValue.string) ?? .null,
             "similarity": similarity.map { .number((Double($0) * 1e6).rounded() / 1e6) } ?? .null,
-            "guard": refusedBy.map { .string("refused:\($0)") } ?? (candidateID == nil ? .null : "allowed"),
-            "decision": .string(decision), "threshold": .number((Double(threshold) * 1e6).rounded() / 1e6),
+            "guard": refusedBy.map { .string("refused:\($0.description)") } ?? (candidateID == nil ? .null : "allowed"),
+            "decision": .string(decision.rawValue), "threshold": .number((Double(threshold) * 1e6).rounded() / 1e6),
             "candidate_cost_usd": candidateCost.map { .string($0.usdString) } ?? .null,
-            "label": label.map(JSONValue.string) ?? .null, "labelled_by": labelledBy.map(JSONValue.string) ?? .null,
+            "label": label.map { .string($0.rawValue) } ?? .null, "labelled_by": labelledBy.map(JSONValue.string) ?? .null,
         ])
     }
 }
@@ -79,7 +73,7 @@ public protocol LookupLog: Sendable {
     /// Entries newest first, filtered by namespace and time.
     func entries(namespace: String?, since: Date?, limit: Int) async throws -> [LookupLogEntry]
     /// Labels an entry `same` or `different`; false if there is no such entry.
-    func label(id: Int64, label: String, by: String) async throws -> Bool
+    func label(id: Int64, label: LookupLabel, by: String) async throws -> Bool
 }
 
 /// A run-time cache setting for a namespace and/or model (nil = any).
@@ -135,7 +129,7 @@ extension LookupLogEntry {
     /// when unlabelled or the prompts were not kept.
     public var labelledPair: JSONValue? {
         guard let label, let prompt, let candidatePrompt else { return nil }
-        return .object(["a": .string(candidatePrompt), "b": .string(prompt), "same": .bool(label == "same"), "kind": "labelled"])
+        return .object(["a": .string(candidatePrompt), "b": .string(prompt), "same": .bool(label == .same), "kind": "labelled"])
     }
 }
 

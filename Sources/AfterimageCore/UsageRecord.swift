@@ -15,8 +15,8 @@ public struct UsageRecord: Sendable, Equatable {
     public var modelUsed: String?
     public var status: Int
     public var errorCode: String?
-    /// `miss`, `direct`, `semantic` or `bypass`; nil when the request failed before the lookup.
-    public var cache: String?
+    /// What the cache did; nil when the request failed before the lookup.
+    public var cache: CacheOutcome?
     public var similarity: Double?
     public var images = 0
     public var size: String?
@@ -59,4 +59,32 @@ public protocol UsageLedger: Sendable {
     func record(_ row: UsageRecord) async throws
     /// What a key (or, with `keyID` nil, a namespace) has spent since `since`.
     func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money
+}
+
+/// The usage ledger with its reads for reports, exports and support, and the aggregated count
+/// of unauthenticated requests: what a storage backend provides.
+public protocol UsageLedgerStore: UsageLedger {
+    /// One row by request id.
+    func row(requestID: String) async throws -> UsageRecord?
+    /// Counters per group over `[from, to)`, and their total.
+    func report(from: Date, to: Date, groupBy: [UsageDimension]) async throws -> UsageReport
+    /// Every row of `[from, to)`, oldest first, handed over a page at a time.
+    func export(from: Date, to: Date, pageSize: Int, _ body: ([UsageRecord]) async throws -> Void) async throws
+    /// Adds requests refused for a missing or invalid key, per minute and client address.
+    func recordUnauthenticated(_ counts: [UnauthenticatedCount]) async throws
+    /// Requests refused for a missing or invalid key since `since`.
+    func unauthenticatedCount(since: Date) async throws -> Int
+}
+
+/// Requests without a valid key from one address in one minute (aggregated: no row each).
+public struct UnauthenticatedCount: Sendable, Equatable {
+    public var minute: Date
+    public var source: String
+    public var count: Int
+
+    public init(minute: Date, source: String, count: Int) {
+        self.minute = minute
+        self.source = source
+        self.count = count
+    }
 }

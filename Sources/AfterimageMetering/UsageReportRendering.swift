@@ -99,7 +99,7 @@ extension UsageRecord {
         func int(_ value: Int?) -> JSONValue { value.map { .integer(Int64($0)) } ?? .null }
         return [
             .string(requestID), .string(DateText.formatPrecise(createdAt)), text(keyID), text(keyName), text(namespace), .string(endpoint.rawValue),
-            text(provider), text(modelRequested), text(modelUsed), int(status), text(errorCode), text(cache), similarity.map(JSONValue.number) ?? .null,
+            text(provider), text(modelRequested), text(modelUsed), int(status), text(errorCode), text(cache?.rawValue), similarity.map(JSONValue.number) ?? .null,
             int(images), text(size), text(quality), int(textInputTokens), int(cachedTextInputTokens), int(imageInputTokens),
             int(cachedImageInputTokens), int(imageOutputTokens), int(textOutputTokens), text(usageSource),
             cost.map { .string($0.usdString) } ?? .null, cost.map { .integer($0.nanos) } ?? .null, .string(saved.usdString), .integer(saved.nanos),

@@ -33,9 +33,9 @@ public enum AfterimageApp {
             throw ConfigurationError(key: "data_dir", problem: held.description)
         }
         let embedder = TimedEmbedder(base: try EmbedderFactory.make(configuration.embedder), metrics: metrics)
-        let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
-        let blobs = try FileBlobStore(database: database, dataDirectory: configuration.dataDirectoryURL)
-        let keys = SQLiteKeyStore(database: database)
+        let stores = try Stores.open(configuration, sweepTemporaryFiles: true)
+        let blobs = stores.blobs
+        let keys = stores.keys
         let upstream = HTTPImageUpstream(settings: .init(
             connectTimeout: .milliseconds(Int64(configuration.upstream.connectTimeoutMs)),
             readTimeout: .milliseconds(Int64(configuration.upstream.readTimeoutMs)),
@@ -51,7 +51,7 @@ public enum AfterimageApp {
         )
         let signer = URLSigner(secret: try SigningSecret.load(configuration: configuration), lifetime: configuration.files.urlTTLSeconds)
         let router = ModelRouter(configuration: configuration)
-        let cacheStore = SQLiteCacheStore(database: database)
+        let cacheStore = stores.cache
         var cache: SemanticCache?
         if configuration.cache.enabled {
             let vocabulary = try GuardVocabulary.load(directory: configuration.cache.vocabularyDirectory)
@@ -65,17 +65,16 @@ public enum AfterimageApp {
         } catch {
             throw ConfigurationError(key: "pricing_file", problem: "\(error)")
         }
-        let ledger = SQLiteUsageLedger(database: database)
-        let namespaceLimits = SQLiteNamespaceLimitStore(database: database)
+        let ledger = stores.ledger
+        let namespaceLimits = stores.namespaceLimits
         let meter = Meter(
             pricing: pricing, ledger: ledger, namespaces: namespaceLimits,
             embeddingModel: configuration.embedder.kind == .openai ? configuration.embedder.model : nil,
             metrics: metrics, logger: logger
         )
 
-        let unauthenticated = UnauthenticatedRequests(rpm: configuration.server.unauthenticatedRPM, database: database, metrics: metrics, logger: logger)
-        let lookupLog = SQLiteLookupLog(database: database, maxRows: configuration.cache.lookupLogMaxRows)
-        let tuner = CacheTuner(base: configuration.cache, store: SQLiteCacheSettingsStore(database: database), log: lookupLog, logger: logger)
+        let unauthenticated = UnauthenticatedRequests(rpm: configuration.server.unauthenticatedRPM, ledger: ledger, metrics: metrics, logger: logger)
+        let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: logger)
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
             router: router,
@@ -102,7 +101,7 @@ public enum AfterimageApp {
 
         let httpRouter = Router(context: AfterimageRequestContext.self)
         httpRouter.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
-        HealthController(database: database, metrics: metrics, embedder: embedder, refreshGauges: { [cache] in
+        HealthController(isReachable: stores.isReachable, metrics: metrics, embedder: embedder, refreshGauges: { [cache] in
             if let totals = cache?.liveTotals { metrics.setCacheSize(entries: totals.entries, bytes: totals.bytes) }
             for (keyID, remaining) in await meter.limits.remainingByKey() {
                 metrics.setBudgetRemaining(keyID: keyID, usd: Double(remaining.nanos) / 1e9)

@@ -12,11 +12,13 @@ public struct FileBlobStore: BlobStore {
     let root: URL
     let lock = KeyedLock<String>()
 
-    public init(database: AppDatabase, dataDirectory: URL) throws {
+    /// `sweepTemporaryFiles`: remove `*.tmp` files a crash left behind (only the process that
+    /// holds the data directory's lock may: another one's writes are in flight).
+    public init(database: AppDatabase, dataDirectory: URL, sweepTemporaryFiles: Bool = false) throws {
         self.database = database
         self.root = dataDirectory.appendingPathComponent("images", isDirectory: true)
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        DurableFile.sweepTemporaryFiles(under: root)
+        if sweepTemporaryFiles { DurableFile.sweepTemporaryFiles(under: root) }
     }
 
     func fileURL(id: String, format: ImageFormat) -> URL {

@@ -22,7 +22,7 @@ public struct SQLiteLookupLog: LookupLog {
                     """,
                 arguments: [
                     e.createdAt, e.requestID, e.namespace, e.model, e.prompt, e.promptHash, e.candidateID, e.candidatePrompt,
-                    e.candidateHash, e.similarity.map { Double($0) }, e.refusedBy, e.decision, Double(e.threshold), e.candidateCost?.nanos,
+                    e.candidateHash, e.similarity.map { Double($0) }, e.refusedBy?.description, e.decision.rawValue, Double(e.threshold), e.candidateCost?.nanos,
                 ]
             )
             try db.execute(sql: "DELETE FROM lookup_log WHERE id <= ?", arguments: [db.lastInsertedRowID - Int64(maxRows)])
@@ -48,9 +48,9 @@ public struct SQLiteLookupLog: LookupLog {
         }
     }
 
-    public func label(id: Int64, label: String, by: String) async throws -> Bool {
+    public func label(id: Int64, label: LookupLabel, by: String) async throws -> Bool {
         try await database.writer.write { db in
-            try db.execute(sql: "UPDATE lookup_log SET label = ?, labelled_by = ?, labelled_at = ? WHERE id = ?", arguments: [label, by, Date(), id])
+            try db.execute(sql: "UPDATE lookup_log SET label = ?, labelled_by = ?, labelled_at = ? WHERE id = ?", arguments: [label.rawValue, by, Date(), id])
             return db.changesCount > 0
         }
     }
@@ -59,9 +59,9 @@ public struct SQLiteLookupLog: LookupLog {
         LookupLogEntry(
             id: row["id"], createdAt: row["created_at"], requestID: row["request_id"], namespace: row["namespace"], model: row["model"],
             prompt: row["prompt"], promptHash: row["prompt_hash"], candidateID: row["candidate_id"], candidatePrompt: row["candidate_prompt"],
-            candidateHash: row["candidate_hash"], similarity: (row["similarity"] as Double?).map(Float.init), refusedBy: row["refused_by"],
-            decision: row["decision"], threshold: Float(row["threshold"] as Double), candidateCost: (row["candidate_cost_nanos"] as Int64?).map(Money.init(nanos:)),
-            label: row["label"], labelledBy: row["labelled_by"]
+            candidateHash: row["candidate_hash"], similarity: (row["similarity"] as Double?).map(Float.init), refusedBy: (row["refused_by"] as String?).map(GuardRefusal.init),
+            decision: LookupDecision(rawValue: row["decision"] as String? ?? "") ?? .miss, threshold: Float(row["threshold"] as Double), candidateCost: (row["candidate_cost_nanos"] as Int64?).map(Money.init(nanos:)),
+            label: (row["label"] as String?).flatMap(LookupLabel.init(rawValue:)), labelledBy: row["labelled_by"]
         )
     }
 }

@@ -5,7 +5,7 @@ import GRDB
 /// The usage ledger in `usage_ledger`, with group commit: rows that arrive while a transaction is
 /// being written wait and go together in the next one, so under load many requests share one
 /// fsync — and `record` still returns only after its own row is committed.
-public actor SQLiteUsageLedger: UsageLedger {
+public actor SQLiteUsageLedger: UsageLedgerStore {
     let database: AppDatabase
     private var pending: [(row: UsageRecord, done: CheckedContinuation<Void, any Error>)] = []
     private var flushing = false
@@ -52,7 +52,7 @@ public actor SQLiteUsageLedger: UsageLedger {
     static func insert(_ r: UsageRecord, _ db: Database) throws {
         let values: [(any DatabaseValueConvertible)?] = [
             r.requestID, r.createdAt, r.keyID, r.keyName, r.namespace, r.endpoint.rawValue, r.provider, r.modelRequested, r.modelUsed,
-            r.status, r.errorCode, r.cache, r.similarity, r.images, r.size, r.quality, r.textInputTokens, r.cachedTextInputTokens,
+            r.status, r.errorCode, r.cache?.rawValue, r.similarity, r.images, r.size, r.quality, r.textInputTokens, r.cachedTextInputTokens,
             r.imageInputTokens, r.cachedImageInputTokens, r.imageOutputTokens, r.textOutputTokens, r.usageSource, r.cost?.nanos,
             r.saved.nanos, r.embeddingTokens, r.latencyMs, r.upstreamLatencyMs, r.priceVersion, r.cacheEntryID,
             r.costEstimated, r.attempts.isEmpty ? nil : r.attempts.joined(separator: ","),
@@ -69,6 +69,21 @@ public actor SQLiteUsageLedger: UsageLedger {
             )
         }
         return Money(nanos: nanos ?? 0)
+    }
+
+    public nonisolated func recordUnauthenticated(_ counts: [UnauthenticatedCount]) async throws {
+        guard !counts.isEmpty else { return }
+        try await database.writer.write { db in
+            for count in counts {
+                try db.execute(
+                    sql: """
+                        INSERT INTO unauthenticated_requests (minute, source, count) VALUES (?, ?, ?)
+                        ON CONFLICT(minute, source) DO UPDATE SET count = count + excluded.count
+                        """,
+                    arguments: [count.minute, count.source, count.count]
+                )
+            }
+        }
     }
 
     /// Requests refused for a missing or invalid key since `since` (aggregated per minute and address).
@@ -94,7 +109,7 @@ public actor SQLiteUsageLedger: UsageLedger {
         r.modelRequested = row["model_requested"]
         r.modelUsed = row["model_used"]
         r.errorCode = row["error_code"]
-        r.cache = row["cache"]
+        r.cache = (row["cache"] as String?).flatMap(CacheOutcome.init(rawValue:))
         r.similarity = row["similarity"]
         r.images = row["images"]
         r.size = row["size"]

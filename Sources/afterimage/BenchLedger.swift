@@ -22,7 +22,7 @@ struct BenchLedger: AsyncParsableCommand {
             record.modelUsed = "gpt-image-1"
             record.imageOutputTokens = 1056
             record.cost = Money(nanos: 42_265_000)
-            record.cache = index % 3 == 0 ? "direct" : "miss"
+            record.cache = index % 3 == 0 ? .direct : .miss
             return record
         }
         let sequentialCount = max(1, rows / 10)

@@ -62,17 +62,13 @@ struct CacheLabel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "label", abstract: "Mark a logged lookup's pair same or different.")
     @OptionGroup var options: ConfigOptions
     @Argument(help: "Lookup id (from GET /admin/cache/lookups or the dashboard).") var id: Int64
-    @Argument(help: "same or different.") var label: String
+    @Argument(help: "same or different.") var label: LookupLabel
     @Option(help: "Who labels (default: $USER).") var by: String?
-
-    func validate() throws {
-        guard ["same", "different"].contains(label) else { throw ValidationError("label must be same or different, got '\(label)'.") }
-    }
 
     func run() async throws {
         let who = by ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
         guard try await TuningStores(options).log.label(id: id, label: label, by: who) else { throw ValidationError("No lookup with id \(id).") }
-        print("lookup \(id): \(label)")
+        print("lookup \(id): \(label.rawValue)")
     }
 }
 
@@ -144,3 +140,5 @@ struct CacheSetThreshold: AsyncParsableCommand {
         }
     }
 }
+
+extension LookupLabel: ExpressibleByArgument {}

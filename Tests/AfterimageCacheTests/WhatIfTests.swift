@@ -8,7 +8,8 @@ import Testing
         LookupLogEntry(
             id: id, createdAt: Date(), requestID: "req_\(id)", namespace: "ns", model: "gpt-image-1", prompt: "b\(id)", promptHash: "h",
             candidateID: similarity == nil ? nil : id + 100, candidatePrompt: "a\(id)", candidateHash: "ch", similarity: similarity,
-            refusedBy: refused, decision: decision, threshold: threshold, candidateCost: Money(nanos: cost), label: label
+            refusedBy: refused.map(GuardRefusal.init), decision: LookupDecision(rawValue: decision)!, threshold: threshold,
+            candidateCost: Money(nanos: cost), label: label.flatMap(LookupLabel.init(rawValue:))
         )
     }
 

@@ -17,7 +17,7 @@ import Testing
             // gpt-image-1: 5 × $5/1M + 1056 × $40/1M = 25 + 42240 µ$ = $0.042265.
             let miss = try await f.generate(["model": "gpt-image-1", "prompt": "a red fox in snow", "size": "1024x1024", "quality": "medium"])
             let m = try await row(f, miss)
-            #expect(m.status == 200 && m.cache == "miss" && m.usageSource == "upstream")
+            #expect(m.status == 200 && m.cache == .miss && m.usageSource == "upstream")
             #expect(m.keyID == f.key.id && m.keyName == f.key.name && m.namespace == f.key.namespace)
             #expect(m.modelRequested == "gpt-image-1" && m.modelUsed == "gpt-image-1" && m.provider == "openai")
             #expect(m.textInputTokens == 5 && m.imageOutputTokens == 1056 && m.images == 1)
@@ -27,7 +27,7 @@ import Testing
 
             let hit = try await f.generate(["model": "gpt-image-1", "prompt": "A red fox in snow", "size": "1024x1024", "quality": "medium"])
             let h = try await row(f, hit)
-            #expect(h.cache == "direct" && h.cost == .zero && h.saved.usdString == "0.042265")
+            #expect(h.cache == .direct && h.cost == .zero && h.saved.usdString == "0.042265")
             #expect(h.imageOutputTokens == 0 && h.images == 1 && h.cacheEntryID == m.cacheEntryID)
 
             let bad = try await f.generate(["model": "gpt-image-1", "prompt": "x", "size": "999x999"])

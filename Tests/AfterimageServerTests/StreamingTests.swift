@@ -59,7 +59,7 @@ import Testing
             #expect(replay.first?.data["usage"]?["output_tokens"] == 0)
             #expect(replay.first?.data["extra_fields"]?["cache_debug"]?["hit_type"] == "direct")
             let hitRow = try await ledger(f, hit)
-            #expect(hitRow.cache == "direct" && hitRow.saved.usdString == "0.050270")
+            #expect(hitRow.cache == .direct && hitRow.saved.usdString == "0.050270")
             // The captured answer serves non-streamed requests too.
             let plain = try await f.generate(["model": "gpt-image-1", "prompt": "a paper boat on a puddle", "size": "1024x1024", "quality": "medium"])
             #expect(plain.headers.first(name: "x-afterimage-cache") == "hit-direct" && imageBytes(plain) != nil)

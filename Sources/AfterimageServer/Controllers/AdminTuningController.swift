@@ -37,7 +37,7 @@ struct AdminTuningController: Sendable {
             var labelled = 0
             for item in items {
                 guard let id = item["id"]?.integerValue else { throw AfterimageError.invalidPayload("'id' (a lookup id) is required.", param: "id") }
-                guard let label = item["label"]?.stringValue, ["same", "different"].contains(label) else {
+                guard let label = item["label"]?.stringValue.flatMap(LookupLabel.init(rawValue:)) else {
                     throw AfterimageError.invalidPayload("'label' must be same or different.", param: "label")
                 }
                 let by = item["by"]?.stringValue ?? body["by"]?.stringValue ?? "admin-api"

@@ -9,7 +9,7 @@ import NIOCore
 /// `/admin/usage`: the finance report (same result as `afterimage usage report`) and the raw
 /// export, streamed page by page.
 struct AdminUsageController: Sendable {
-    let ledger: SQLiteUsageLedger
+    let ledger: any UsageLedgerStore
     let authorizer: AdminAuthorizer
 
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
@@ -36,7 +36,7 @@ struct AdminUsageController: Sendable {
             let ledger = ledger
             let body = ResponseBody { writer in
                 if format == "csv" { try await writer.write(ByteBuffer(string: CSV.line(UsageRecord.exportColumns))) }
-                try await ledger.export(from: from, to: to) { page in
+                try await ledger.export(from: from, to: to, pageSize: 1000) { page in
                     try await writer.write(ByteBuffer(string: try UsageExportFormat.render(page, format: format)))
                 }
                 try await writer.finish(nil)

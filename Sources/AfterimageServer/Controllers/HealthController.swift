@@ -4,7 +4,7 @@ import Hummingbird
 
 /// `/healthz` (process up), `/readyz` (database open, config loaded) and `/metrics`.
 struct HealthController: Sendable {
-    let database: AppDatabase
+    let isReachable: @Sendable () async -> Bool
     let metrics: ServerMetrics
     let embedder: any Embedder
     /// Sets the gauges that are read rather than counted (cache size, budgets) before a scrape.
@@ -18,7 +18,7 @@ struct HealthController: Sendable {
             JSONResponse.make(.object(["status": .string("ok")]))
         }
         router.get("readyz") { _, _ in
-            let ready = await database.isReachable()
+            let ready = await isReachable()
             return JSONResponse.make(
                 .object([
                     "status": .string(ready ? "ready" : "unavailable"), "database": .bool(ready), "config": .bool(true),

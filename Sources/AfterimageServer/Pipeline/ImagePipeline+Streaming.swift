@@ -51,7 +51,7 @@ extension ImagePipeline {
     /// A streamed miss. Retries and fallbacks happen before the first event (failures there are
     /// ordinary JSON errors); from then on the response is SSE and this writes the ledger row.
     func streamMiss(
-        _ plan: Plan, lookup: CacheLookupState, record: UsageRecord, reservation: LimitEnforcer.Reservation?,
+        _ plan: Plan, lookup: CacheLookup, record: UsageRecord, reservation: LimitEnforcer.Reservation?,
         started: ContinuousClock.Instant, context: AfterimageRequestContext, attempts: AttemptLog
     ) async throws -> Response {
         let result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
@@ -129,7 +129,7 @@ extension ImagePipeline {
     /// Stores, meters and commits a finished stream; returns the events still to send (the held-back
     /// completed events, or an error event).
     func finishStream(
-        _ capture: StreamCapture, clientGone: Bool, plan: Plan, lookup: CacheLookupState, target: UpstreamTarget, record base: UsageRecord,
+        _ capture: StreamCapture, clientGone: Bool, plan: Plan, lookup: CacheLookup, target: UpstreamTarget, record base: UsageRecord,
         reservation: LimitEnforcer.Reservation?, started: ContinuousClock.Instant, attempts: Int
     ) async -> Data {
         var record = base

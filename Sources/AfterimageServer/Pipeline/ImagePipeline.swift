@@ -108,7 +108,7 @@ struct ImagePipeline: Sendable {
         record.quality = parsed.fields["quality"]?.stringValue
         let plan = try makePlan(parsed, key: key)
         let primary = plan.targets[0].model
-        let controls = try CacheControlHeaders(request.headers, maxTTLSeconds: cache?.settings.ttlSeconds(for: key.namespace))
+        let controls = try CacheControls(request.headers, maxTTLSeconds: cache?.settings.ttlSeconds(for: key.namespace))
         context.info.update {
             $0.provider = primary.provider
             $0.modelLabel = primary.id
@@ -120,7 +120,7 @@ struct ImagePipeline: Sendable {
 
         // 4. Cache lookup: direct (normalised prompt), then semantic (index + false-hit guard).
         let tuned = await tuner.resolve(namespace: key.namespace, model: primary.id)
-        var lookup = CacheLookupState(request: plan.request, model: primary, namespace: key.namespace, controls: controls, cache: cache, tuned: tuned)
+        var lookup = CacheLookup(request: plan.request, model: primary, namespace: key.namespace, controls: controls, cache: cache, tuned: tuned)
         lookup.logged = tuner.samples()
         let found = try await lookup.find()
         await tuner.record(lookup, outcome: lookup.semantic, requestID: record.requestID)
@@ -128,9 +128,8 @@ struct ImagePipeline: Sendable {
         record.cache = lookup.debug.outcome
         record.similarity = lookup.debug.similarity.map(Double.init)
         record.embeddingTokens = lookup.debug.inputTokens
-        if lookup.debug.outcome != "bypass" {
-            let refused = lookup.debug.outcome == "miss" && lookup.debug.refusedBy != nil && lookup.debug.refusedBy != "embedding_failed"
-            metrics.recordLookup(result: refused ? "guard_refused" : lookup.debug.outcome, similarity: lookup.debug.similarity)
+        if lookup.debug.outcome != .bypass {
+            metrics.recordLookup(result: lookup.debug.metricResult, similarity: lookup.debug.similarity)
         }
         if let entry = found {
             return (try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started, record: &record), false)
@@ -166,10 +165,10 @@ struct ImagePipeline: Sendable {
         }
         if !leader, let entry = miss.entry {
             var debug = lookup.debug
-            debug.outcome = "direct"
+            debug.outcome = .direct
             debug.entryID = entry.id
-            context.info.update { $0.cacheOutcome = "direct" }
-            record.cache = "direct"
+            context.info.update { $0.cacheOutcome = .direct }
+            record.cache = .direct
             return (try await respondFromCache(entry, plan: plan, debug: debug, context: context, since: started, record: &record), false)
         }
         metrics.recordUpstream(model: miss.target.model.id, duration: miss.upstreamDuration)
@@ -224,7 +223,7 @@ struct ImagePipeline: Sendable {
     /// Upstream call, metering, image storage and cache store; the embedding (when the lookup did
     /// not compute it) runs concurrently with the upstream call. A failure after a 2xx answer is
     /// thrown as `PaidFailure` (the upstream may bill for it).
-    func forward(_ plan: Plan, lookup: CacheLookupState, attempts: AttemptLog) async throws -> MissResult {
+    func forward(_ plan: Plan, lookup: CacheLookup, attempts: AttemptLog) async throws -> MissResult {
         async let embedding = lookup.embeddingForStore()
         let result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
         let top: [String: JSONValue]
@@ -253,7 +252,7 @@ struct ImagePipeline: Sendable {
     /// Stores a miss's answer in the cache (unless `no-store` or caching is off). A failure here
     /// is logged and the answer still served: the upstream call is paid for and the images are kept.
     func storeEntry(
-        _ plan: Plan, lookup: CacheLookupState, target: UpstreamTarget, top: [String: JSONValue],
+        _ plan: Plan, lookup: CacheLookup, target: UpstreamTarget, top: [String: JSONValue],
         outputs: [ImageResponseAssembler.Output], vector: [Float]?, cost: Money?
     ) async -> CacheEntry? {
         guard let cache, lookup.shouldStore else { return nil }
@@ -292,7 +291,7 @@ struct ImagePipeline: Sendable {
             }
             outputs.append(.init(image: stored, data: data, extra: extra))
         }
-        await cache?.recordHit(entry, kind: debug.outcome == "semantic" ? .semantic : .direct)
+        await cache?.recordHit(entry, kind: debug.outcome == .semantic ? .semantic : .direct)
         var body = entry.response
         body["created"] = .integer(Int64(Date().timeIntervalSince1970))
         if let usage = body["usage"] { body["usage"] = usage.zeroed }

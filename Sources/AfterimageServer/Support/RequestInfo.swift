@@ -15,7 +15,7 @@ public final class RequestInfo: Sendable {
         /// Configured model id that served the request; bounded label for metrics.
         public var modelLabel: String?
         /// `miss`, `direct`, `semantic` or `bypass`.
-        public var cacheOutcome = "bypass"
+        public var cacheOutcome = CacheOutcome.bypass
         public var upstreamAttempts = 0
     }
 

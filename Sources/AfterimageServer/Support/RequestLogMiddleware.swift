@@ -37,7 +37,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         if let endpoint = info.endpoint {
             metrics.recordRequest(
                 endpoint: endpoint.rawValue, model: info.modelLabel ?? "unknown", status: status,
-                cache: info.cacheOutcome, duration: duration
+                cache: info.cacheOutcome.rawValue, duration: duration
             )
         }
         var metadata: Logger.Metadata = [
@@ -49,7 +49,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         ]
         if let keyID = info.keyID { metadata["key_id"] = .string(keyID) }
         if let model = info.modelRequested { metadata["model"] = .string(LogText.bounded(model, 200)) }
-        if info.endpoint != nil { metadata["cache"] = .string(info.cacheOutcome) }
+        if info.endpoint != nil { metadata["cache"] = .string(info.cacheOutcome.rawValue) }
         if info.upstreamAttempts > 0 { metadata["upstream_attempts"] = .stringConvertible(info.upstreamAttempts) }
         if let errorCode { metadata["error"] = .string(errorCode) }
         logger.info("request", metadata: metadata)

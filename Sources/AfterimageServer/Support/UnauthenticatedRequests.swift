@@ -1,5 +1,4 @@
 import AfterimageCore
-import AfterimageStorage
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -12,7 +11,7 @@ actor UnauthenticatedRequests: Service {
     /// Distinct addresses tracked per minute; the rest count under `_other`.
     static let maxSources = 1000
     let rpm: Int
-    let database: AppDatabase
+    let ledger: any UsageLedgerStore
     let metrics: ServerMetrics
     let logger: Logger
     private var minute: Int64 = 0
@@ -23,9 +22,9 @@ actor UnauthenticatedRequests: Service {
 
     struct Key: Hashable { var minute: Int64; var source: String }
 
-    init(rpm: Int, database: AppDatabase, metrics: ServerMetrics, logger: Logger) {
+    init(rpm: Int, ledger: any UsageLedgerStore, metrics: ServerMetrics, logger: Logger) {
         self.rpm = rpm
-        self.database = database
+        self.ledger = ledger
         self.metrics = metrics
         self.logger = logger
     }
@@ -70,17 +69,7 @@ actor UnauthenticatedRequests: Service {
         guard !batch.isEmpty else { return }
         pending.removeAll()
         do {
-            try await database.writer.write { db in
-                for (key, count) in batch {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO unauthenticated_requests (minute, source, count) VALUES (?, ?, ?)
-                            ON CONFLICT(minute, source) DO UPDATE SET count = count + excluded.count
-                            """,
-                        arguments: [Date(timeIntervalSince1970: TimeInterval(key.minute * 60)), key.source, count]
-                    )
-                }
-            }
+            try await ledger.recordUnauthenticated(batch.map { UnauthenticatedCount(minute: Date(timeIntervalSince1970: TimeInterval($0.key.minute * 60)), source: $0.key.source, count: $0.value) })
         } catch {
             logger.error("unauthenticated request counts not written", metadata: ["error": "\(LogText.bounded("\(error)", 300))"])
         }

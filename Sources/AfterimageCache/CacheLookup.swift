@@ -1,36 +1,46 @@
-import AfterimageCache
 import AfterimageCore
 import Foundation
-import HTTPTypes
+
+/// The threshold and guard strictness in force for a namespace and model (`CacheTuner.resolve`).
+public struct TunedSettings: Sendable, Equatable {
+    public var threshold: Float
+    public var wordSimilarity: Float
+
+    public init(threshold: Float, wordSimilarity: Float) {
+        self.threshold = threshold
+        self.wordSimilarity = wordSimilarity
+    }
+}
 
 /// One request's dealings with the cache: its keys, the controls it sent, the lookup (direct,
-/// then semantic) and what to store after a miss.
-struct CacheLookupState: Sendable {
-    let cache: SemanticCache?
-    let namespace: String
-    let partitionKey: String
-    let prompt: String
+/// then semantic), the TTL and embedding of what a miss stores.
+public struct CacheLookup: Sendable {
+    public let cache: SemanticCache?
+    public let namespace: String
+    public let partitionKey: String
+    public let prompt: String
     /// The normalised prompt and its SHA-256, computed once per request.
-    let normalizedPrompt: String
-    let directKey: String
-    let controls: CacheControlHeaders
+    public let normalizedPrompt: String
+    public let directKey: String
+    public let controls: CacheControls
     /// The configured model id (the lookup log's and run-time settings' model).
-    let model: String
-    let threshold: Float
+    public let model: String
+    /// The threshold in force: the tuned one, raised (never lowered) by the request's.
+    public let threshold: Float
     /// The guard's word-similarity bar in force (run-time strictness).
-    let wordSimilarity: Float
-    var debug: CacheDebug
+    public let wordSimilarity: Float
+    public var debug: CacheDebug
     /// The prompt's embedding, once computed by the semantic lookup.
-    var embedding: [Float]?
+    public var embedding: [Float]?
     /// What the semantic lookup found, for the lookup log.
-    var semantic: SemanticOutcome?
+    public var semantic: SemanticOutcome?
     /// Whether this lookup goes to the lookup log (sampled by `CacheTuner`).
-    var logged = false
+    public var logged = false
 
     /// `tuned` is the threshold and word similarity in force for this namespace and model.
-    init(
-        request: ImageRequest, model: ModelCapability, namespace: String, controls: CacheControlHeaders, cache: SemanticCache?,
-        tuned: (threshold: Float, wordSimilarity: Float)
+    public init(
+        request: ImageRequest, model: ModelCapability, namespace: String, controls: CacheControls, cache: SemanticCache?,
+        tuned: TunedSettings
     ) {
         self.cache = cache
         self.namespace = namespace
@@ -53,24 +63,25 @@ struct CacheLookupState: Sendable {
     }
 
     /// Whether a miss's answer is stored.
-    var shouldStore: Bool { cache != nil && !controls.noStore }
+    public var shouldStore: Bool { cache != nil && !controls.noStore }
 
-    var ttlSeconds: Int { controls.ttlSeconds ?? cache?.settings.ttlSeconds(for: namespace) ?? 0 }
+    /// The stored entry's lifetime: the request's (already capped at the namespace's) or the namespace's.
+    public var ttlSeconds: Int { controls.ttlSeconds ?? cache?.settings.ttlSeconds(for: namespace) ?? 0 }
 
     /// Concurrent misses with this key share one upstream call.
-    var flightKey: String? {
+    public var flightKey: String? {
         shouldStore ? [namespace, partitionKey, directKey].joined(separator: "\u{1F}") : nil
     }
 
     /// Direct, then semantic lookup; nil on a miss or bypass (`debug` says which).
-    mutating func find() async throws -> CacheEntry? {
+    public mutating func find() async throws -> CacheEntry? {
         guard let cache, !controls.skipLookup else {
-            debug.outcome = "bypass"
+            debug.outcome = .bypass
             return nil
         }
-        debug.outcome = "miss"
+        debug.outcome = .miss
         if controls.type != .semantic, let entry = try await cache.lookupDirect(namespace: namespace, partitionKey: partitionKey, directKey: directKey) {
-            debug.outcome = "direct"
+            debug.outcome = .direct
             debug.entryID = entry.id
             return entry
         }
@@ -86,32 +97,21 @@ struct CacheLookupState: Sendable {
             debug.similarity = outcome.similarity
             debug.refusedBy = outcome.refusedBy
             if let entry = outcome.entry {
-                debug.outcome = "semantic"
+                debug.outcome = .semantic
                 debug.entryID = entry.id
                 return entry
             }
         } catch {
             // An embedder failure costs the semantic lookup, never the request.
-            debug.refusedBy = "embedding_failed"
+            debug.refusedBy = .embeddingFailed
         }
         return nil
     }
 
     /// The embedding to store with a new entry when the lookup computed none (nil if it fails
     /// or is not needed), with the tokens it took.
-    func embeddingForStore() async -> (vector: [Float], tokens: Int)? {
+    public func embeddingForStore() async -> (vector: [Float], tokens: Int)? {
         guard embedding == nil, let cache, shouldStore, !prompt.isEmpty else { return nil }
         return try? await cache.embed(prompt)
-    }
-}
-
-extension CacheDebug {
-    /// `x-afterimage-cache` and, when known, `x-afterimage-cache-similarity`.
-    var headers: HTTPFields {
-        var fields: HTTPFields = [HTTPField.Name("x-afterimage-cache")!: headerValue]
-        if let similarity, outcome != "direct" {
-            fields[HTTPField.Name("x-afterimage-cache-similarity")!] = String(format: "%.6f", similarity)
-        }
-        return fields
     }
 }

@@ -1,22 +1,16 @@
+import AfterimageCache
 import AfterimageCore
 import HTTPTypes
 import Hummingbird
 
-/// Per-request cache controls: `Cache-Control: no-cache` (skip lookup, still store), `no-store`
-/// (do not store), `x-afterimage-cache-threshold` (may only raise the threshold),
+/// Per-request cache controls from headers: `Cache-Control: no-cache` (skip lookup, still store),
+/// `no-store` (do not store), `x-afterimage-cache-threshold` (may only raise the threshold),
 /// `x-afterimage-cache-ttl` (seconds), `x-afterimage-cache-type` (`direct` | `semantic`);
 /// the `x-bf-cache-*` names are accepted too. Invalid values are a 400 naming the header.
-struct CacheControlHeaders: Sendable {
-    enum LookupType: String { case direct, semantic }
-
-    var skipLookup = false
-    var noStore = false
-    var threshold: Float?
-    var ttlSeconds: Int?
-    var type: LookupType?
-
+extension CacheControls {
     /// `maxTTLSeconds`: the namespace's entry lifetime; a TTL header may shorten it, never extend it.
     init(_ headers: HTTPFields, maxTTLSeconds: Int? = nil) throws {
+        self.init()
         if let cacheControl = headers[.cacheControl]?.lowercased() {
             let directives = cacheControl.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             skipLookup = directives.contains("no-cache")

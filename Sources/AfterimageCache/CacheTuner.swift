@@ -1,4 +1,3 @@
-import AfterimageCache
 import AfterimageCore
 import Foundation
 import Logging
@@ -8,17 +7,17 @@ import Synchronization
 /// and/or model, set through the admin API or the CLI, persisted with an audit trail, and in
 /// force at once (the table is re-read at most once a second, so CLI changes land too).
 /// Precedence: namespace + model, namespace, model, `cache.namespaces.NS` in the config, `cache.*`.
-final class CacheTuner: Sendable {
+public final class CacheTuner: Sendable {
     /// The most of a prompt the lookup log keeps (2 KiB).
-    static let maxStoredPromptBytes = 2048
+    public static let maxStoredPromptBytes = 2048
 
-    let base: CacheSettings
-    let store: any CacheSettingsStore
-    let log: any LookupLog
+    public let base: CacheSettings
+    public let store: any CacheSettingsStore
+    public let log: any LookupLog
     let logger: Logger
     private let snapshot = Mutex<(settings: [CacheSettingScope: CacheSettingValues], loadedAt: Date)>(([:], .distantPast))
 
-    init(base: CacheSettings, store: any CacheSettingsStore, log: any LookupLog, logger: Logger) {
+    public init(base: CacheSettings, store: any CacheSettingsStore, log: any LookupLog, logger: Logger) {
         self.base = base
         self.store = store
         self.log = log
@@ -26,7 +25,7 @@ final class CacheTuner: Sendable {
     }
 
     /// The threshold and word similarity in force for a namespace and model.
-    func resolve(namespace: String, model: String, now: Date = Date()) async -> (threshold: Float, wordSimilarity: Float) {
+    public func resolve(namespace: String, model: String, now: Date = Date()) async -> TunedSettings {
         let stale = snapshot.withLock { now.timeIntervalSince($0.loadedAt) >= 1 }
         if stale { await reload(now: now) }
         let settings = snapshot.withLock { $0.settings }
@@ -36,10 +35,10 @@ final class CacheTuner: Sendable {
         ]
         let threshold = scopes.lazy.compactMap { settings[$0]?.threshold }.first
         let wordSimilarity = scopes.lazy.compactMap { settings[$0]?.wordSimilarity }.first
-        return (threshold ?? base.threshold(for: namespace), wordSimilarity ?? base.wordSimilarity)
+        return TunedSettings(threshold: threshold ?? base.threshold(for: namespace), wordSimilarity: wordSimilarity ?? base.wordSimilarity)
     }
 
-    func reload(now: Date = Date()) async {
+    public func reload(now: Date = Date()) async {
         do {
             let (_, settings) = try await store.load()
             snapshot.withLock { $0 = (settings, now) }
@@ -50,7 +49,7 @@ final class CacheTuner: Sendable {
     }
 
     /// Changes a scope's settings, records who did it, and applies them at once.
-    func update(_ scope: CacheSettingScope, threshold: Float??, wordSimilarity: Float??, by: String) async throws -> [CacheSettingChange] {
+    public func update(_ scope: CacheSettingScope, threshold: Float??, wordSimilarity: Float??, by: String) async throws -> [CacheSettingChange] {
         let changes = try await store.update(scope, threshold: threshold, wordSimilarity: wordSimilarity, by: by)
         await reload()
         return changes
@@ -58,12 +57,12 @@ final class CacheTuner: Sendable {
 
     /// Whether the next lookup is logged (`cache.lookup_log.enabled` and `sample_rate`). Decided
     /// before the lookup, so unlogged lookups skip judging the nearest candidate.
-    func samples() -> Bool {
+    public func samples() -> Bool {
         base.lookupLogEnabled && (base.lookupLogSampleRate >= 1 || Double.random(in: 0..<1) < base.lookupLogSampleRate)
     }
 
     /// Records a sampled semantic lookup, keeping prompts only where the namespace allows.
-    func record(_ lookup: CacheLookupState, outcome: SemanticOutcome?, requestID: String) async {
+    public func record(_ lookup: CacheLookup, outcome: SemanticOutcome?, requestID: String) async {
         guard lookup.logged, let outcome else { return }
         let keep = base.keepsPrompts(lookup.namespace)
         let best = outcome.best
@@ -72,7 +71,7 @@ final class CacheTuner: Sendable {
             // Stored prompts are cut at 2 KiB; their SHA-256 is always of the full text.
             prompt: keep ? LogText.prefix(lookup.prompt, maxBytes: Self.maxStoredPromptBytes) : nil, promptHash: Data(lookup.prompt.utf8).sha256Hex,
             candidateID: best?.entryID, candidatePrompt: keep ? best.map { LogText.prefix($0.prompt, maxBytes: Self.maxStoredPromptBytes) } : nil, candidateHash: best.map { Data($0.prompt.utf8).sha256Hex },
-            similarity: best?.similarity, refusedBy: best?.refusedBy, decision: outcome.entry == nil ? "miss" : "semantic",
+            similarity: best?.similarity, refusedBy: best?.refusedBy, decision: outcome.entry == nil ? .miss : .semantic,
             threshold: lookup.threshold, candidateCost: best?.cost
         )
         do { try await log.append(entry) } catch { logger.warning("lookup log write failed", metadata: ["error": "\(error)"]) }
