@@ -113,7 +113,6 @@ let package = Package(
             dependencies: [
                 "AfterimageCore",
                 "AfterimageServer",
-                "AfterimageStorage",
                 "AfterimageEmbedding",
                 "AfterimageCache",
                 "AfterimageIndex",

@@ -81,7 +81,7 @@ public final class TestGateway: Sendable {
     public func createKey(
         name: String = "test", namespace: String? = nil, models: [String]? = nil, expiresAt: Date? = nil, limits: SpendLimits = SpendLimits()
     ) async throws -> (VirtualKey, String) {
-        let store = SQLiteKeyStore(database: try AppDatabase.open(dataDirectory: dataDirectory))
+        let store = try Stores.open(dataDirectory: dataDirectory).keys
         let secret = KeySecret.generate()
         let key = try await store.create(name: name, namespace: namespace, allowedModels: models, expiresAt: expiresAt, limits: limits, secret: secret)
         return (key, secret)
@@ -89,7 +89,7 @@ public final class TestGateway: Sendable {
 
     /// The ledger row of a request (by its `id` / `x-request-id`).
     public func ledgerRow(_ requestID: String) async throws -> UsageRecord? {
-        try await SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: dataDirectory)).row(requestID: requestID)
+        try await Stores.open(dataDirectory: dataDirectory).ledger.row(requestID: requestID)
     }
 }
 

@@ -1,8 +1,8 @@
 import AfterimageCache
 import AfterimageCore
+import AfterimageServer
 import AfterimageEmbedding
 import AfterimageIndex
-import AfterimageStorage
 import ArgumentParser
 import Foundation
 
@@ -46,7 +46,7 @@ struct BenchIndex: AsyncParsableCommand {
     func benchLoad(_ generator: inout SplitMix64) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = SQLiteCacheStore(database: try AppDatabase.open(dataDirectory: directory))
+        let store = try Stores.open(dataDirectory: directory).cache
         let now = Date()
         var batch = [CacheEntry]()
         for id in 0..<load {

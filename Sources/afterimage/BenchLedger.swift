@@ -1,5 +1,5 @@
 import AfterimageCore
-import AfterimageStorage
+import AfterimageServer
 import ArgumentParser
 import Foundation
 
@@ -14,7 +14,7 @@ struct BenchLedger: AsyncParsableCommand {
     func run() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-bench-ledger-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ledger = SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: directory))
+        let ledger = try Stores.open(dataDirectory: directory).ledger
         func row(_ index: Int) -> UsageRecord {
             var record = UsageRecord(requestID: "req_\(UUID().uuidString)", createdAt: Date(), endpoint: .generations)
             record.keyID = "key_bench"

@@ -1,6 +1,5 @@
 import AfterimageCore
 import AfterimageServer
-import AfterimageStorage
 import ArgumentParser
 import Foundation
 
@@ -13,9 +12,8 @@ struct CacheCommand: AsyncParsableCommand {
 
     /// The cache entries in the configured data directory (safe while the server runs: SQLite is
     /// the source of truth and the server never serves a row that is gone).
-    static func store(_ options: ConfigOptions) throws -> SQLiteCacheStore {
-        let configuration = try options.load()
-        return SQLiteCacheStore(database: try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL))
+    static func store(_ options: ConfigOptions) throws -> any CacheStore {
+        try Stores.open(options.load()).cache
     }
 }
 

@@ -2,7 +2,6 @@ import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
 import AfterimageServer
-import AfterimageStorage
 import ArgumentParser
 import Foundation
 import Logging

@@ -1,22 +1,21 @@
 import AfterimageCache
 import AfterimageCore
 import AfterimageServer
-import AfterimageStorage
 import ArgumentParser
 import Foundation
 
 /// The lookup log and run-time settings in the configured data directory.
 struct TuningStores {
-    let log: SQLiteLookupLog
-    let settings: SQLiteCacheSettingsStore
+    let log: any LookupLog
+    let settings: any CacheSettingsStore
     let maxRows: Int
 
     init(_ options: ConfigOptions) throws {
         let configuration = try options.load()
-        let database = try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL)
+        let stores = try Stores.open(configuration)
         maxRows = configuration.cache.lookupLogMaxRows
-        log = SQLiteLookupLog(database: database, maxRows: maxRows)
-        settings = SQLiteCacheSettingsStore(database: database)
+        log = stores.lookupLog
+        settings = stores.cacheSettings
     }
 
     static func since(_ text: String?) throws -> Date? {

@@ -1,6 +1,5 @@
 import AfterimageCore
 import AfterimageServer
-import AfterimageStorage
 import ArgumentParser
 import Foundation
 
@@ -12,9 +11,8 @@ struct Keys: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Update.self, Revoke.self, Rotate.self]
     )
 
-    static func store(_ options: ConfigOptions) throws -> SQLiteKeyStore {
-        let configuration = try options.load()
-        return SQLiteKeyStore(database: try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL))
+    static func store(_ options: ConfigOptions) throws -> any KeyStore {
+        try Stores.open(options.load()).keys
     }
 
     static func printJSON(_ value: JSONValue) throws {

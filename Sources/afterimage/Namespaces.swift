@@ -1,5 +1,5 @@
 import AfterimageCore
-import AfterimageStorage
+import AfterimageServer
 import ArgumentParser
 import Foundation
 
@@ -7,9 +7,8 @@ import Foundation
 struct Namespaces: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Budgets and rate limits of namespaces.", subcommands: [Update.self, List.self])
 
-    static func store(_ options: ConfigOptions) throws -> SQLiteNamespaceLimitStore {
-        let configuration = try options.load()
-        return SQLiteNamespaceLimitStore(database: try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL))
+    static func store(_ options: ConfigOptions) throws -> any NamespaceLimitStore {
+        try Stores.open(options.load()).namespaceLimits
     }
 
     struct Update: AsyncParsableCommand {

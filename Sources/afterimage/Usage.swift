@@ -1,6 +1,6 @@
 import AfterimageCore
+import AfterimageServer
 import AfterimageMetering
-import AfterimageStorage
 import ArgumentParser
 import Foundation
 
@@ -8,9 +8,8 @@ import Foundation
 struct Usage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Usage and cost reports.", subcommands: [Report.self, Export.self])
 
-    static func ledger(_ options: ConfigOptions) throws -> SQLiteUsageLedger {
-        let configuration = try options.load()
-        return SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: configuration.dataDirectoryURL))
+    static func ledger(_ options: ConfigOptions) throws -> any UsageLedgerStore {
+        try Stores.open(options.load()).ledger
     }
 
     static func range(_ from: String, _ to: String) throws -> (Date, Date) {
@@ -57,7 +56,7 @@ struct Usage: AsyncParsableCommand {
             let (start, end) = try Usage.range(from, to)
             let output = FileHandle.standardOutput
             if format == "csv" { output.write(Data(CSV.line(UsageRecord.exportColumns).utf8)) }
-            try await Usage.ledger(options).export(from: start, to: end) { page in
+            try await Usage.ledger(options).export(from: start, to: end, pageSize: 1000) { page in
                 output.write(Data(try UsageExportFormat.render(page, format: format).utf8))
             }
         }

@@ -1,6 +1,5 @@
 import AfterimageCore
 import AfterimageMetering
-import AfterimageStorage
 import Foundation
 import HTTPTypes
 import Hummingbird

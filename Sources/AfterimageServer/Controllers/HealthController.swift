@@ -1,5 +1,4 @@
 import AfterimageCore
-import AfterimageStorage
 import Hummingbird
 
 /// `/healthz` (process up), `/readyz` (database open, config loaded) and `/metrics`.
