@@ -136,11 +136,6 @@ public actor LimitEnforcer {
         for waiter in resumed { waiter.resume() }
     }
 
-    /// Adds spend that needed no reservation (a hit's embedding cost) to budgeted scopes already loaded.
-    public func charge(_ scopes: [Scope], amount: Money) {
-        for scope in scopes where budgets[scope] != nil { budgets[scope]!.spent += amount }
-    }
-
     /// Budget left this period per key, for the keys with a budget seen since startup.
     public func remainingByKey() -> [(keyID: String, remaining: Money)] {
         budgets.compactMap { scope, state in

@@ -55,10 +55,10 @@ public struct ModelPrice: Sendable, Equatable {
     /// The dearest per-image price in the table (any quality, any size).
     public var worstImagePrice: Money? { perImage.values.flatMap(\.values).max() }
 
-    /// `images` images at `size` and `quality` (default `standard`), or nil if unpriced.
+    /// `images` images at `size` and `quality` (default `standard`), or nil if that size or
+    /// quality is not listed (the caller then charges the dearest listed price, never a cheaper one).
     public func cost(images: Int, size: String, quality: String?) -> Money? {
-        let table = perImage[quality ?? "standard"] ?? perImage["standard"]
-        return table?[size].map { $0 * images }
+        perImage[quality ?? "standard"]?[size].map { $0 * images }
     }
 }
 

@@ -136,7 +136,7 @@ struct ImagePipeline: Sendable {
         }
 
         // 5. Budget: reserve the worst-case cost before anything goes upstream (a hit spends none).
-        reservation = try await meter.reserve(scopes, plan: plan)
+        reservation = try await meter.reserve(scopes, request: plan.request, models: plan.targets.map(\.model))
 
         // 6s. `stream=true`: Server-Sent Events straight from the upstream (ImagePipeline+Streaming).
         if plan.request.isStream {

@@ -1,3 +1,4 @@
+import AfterimageMetering
 import Foundation
 import Prometheus
 import Synchronization
@@ -9,7 +10,7 @@ import Synchronization
 /// first event. Label values are bounded: models are configured ids, `cache` and `result` come from
 /// fixed sets, and namespaces and keys are capped at `maxLabelValues` distinct values per label
 /// (later ones are reported as `_other`).
-public final class ServerMetrics: Sendable {
+public final class ServerMetrics: MeteringMetrics {
     public let registry = PrometheusCollectorRegistry()
     let maxLabelValues: Int
     private let seen = Mutex<[String: Set<String>]>([:])

@@ -1,23 +1,33 @@
 import AfterimageCore
-import AfterimageMetering
 import Foundation
 import Logging
 import Synchronization
 
-/// The pipeline's money side: per-minute limits, budget reservations, what a request consumed and
-/// cost, and the ledger row committed before the response goes out.
-final class Meter: Sendable {
-    let pricing: PricingSource
-    let ledger: any UsageLedger
-    let limits: LimitEnforcer
+/// Where metering reports what it counted (the server's Prometheus metrics).
+public protocol MeteringMetrics: Sendable {
+    /// A request's tokens by kind, its cost (nil when unpriced) and what a hit saved.
+    func recordUsage(namespace: String?, model: String?, tokens: [(kind: String, count: Int)], costUSD: Double?, savedUSD: Double)
+    /// A request whose model (or one of its token kinds, sizes or qualities) has no price.
+    func recordUnpriced(model: String)
+}
+
+/// The metering policy of a request: per-minute limits, budget reservations at the worst case,
+/// what a request consumed and cost, and the ledger row committed before the response goes out.
+public final class Meter: Sendable {
+    public let pricing: PricingSource
+    public let ledger: any UsageLedger
+    public let limits: LimitEnforcer
     let namespaces: any NamespaceLimitStore
     /// The embedder's model name, priced under `embeddings` when it is a paid remote one.
     let embeddingModel: String?
-    let metrics: ServerMetrics
-    let logger: Logger
+    let metrics: any MeteringMetrics
+    public let logger: Logger
     private let warned = Mutex<Set<String>>([])
 
-    init(pricing: PricingSource, ledger: any UsageLedger, namespaces: any NamespaceLimitStore, embeddingModel: String?, metrics: ServerMetrics, logger: Logger) {
+    public init(
+        pricing: PricingSource, ledger: any UsageLedger, namespaces: any NamespaceLimitStore, embeddingModel: String?, metrics: any MeteringMetrics,
+        logger: Logger
+    ) {
         self.pricing = pricing
         self.ledger = ledger
         self.limits = LimitEnforcer(ledger: ledger)
@@ -27,30 +37,31 @@ final class Meter: Sendable {
         self.logger = logger
     }
 
-    typealias Scopes = [(LimitEnforcer.Scope, SpendLimits)]
+    public typealias Scopes = [(LimitEnforcer.Scope, SpendLimits)]
 
     /// The key's and its namespace's limits, read fresh (the CLI may change them while we run).
-    func scopes(for key: VirtualKey) async throws -> Scopes {
+    public func scopes(for key: VirtualKey) async throws -> Scopes {
         [(.key(id: key.id, name: key.name), key.limits), (.namespace(key.namespace), try await namespaces.limits(namespace: key.namespace))]
     }
 
     /// Per-minute request and image limits; hits count too. `countsRequest` checks and counts
     /// the request itself (done once, right after auth); images are counted once they are known.
-    func admit(_ scopes: Scopes, imageCount: Int, countsRequest: Bool) async throws {
+    public func admit(_ scopes: Scopes, imageCount: Int, countsRequest: Bool) async throws {
         try await limits.admit(scopes, imageCount: imageCount, countsRequest: countsRequest)
     }
 
     /// Holds the most the request can cost (over its model and every fallback) against the budgets.
-    func reserve(_ scopes: Scopes, plan: ImagePipeline.Plan) async throws -> LimitEnforcer.Reservation {
+    public func reserve(_ scopes: Scopes, request: ImageRequest, models: [ModelCapability]) async throws -> LimitEnforcer.Reservation {
         let table = pricing.current()
         var worst = Money.zero
-        for target in plan.targets {
-            if let cost = worstCase(plan.request, model: target.model, table: table), worst < cost { worst = cost }
+        for model in models {
+            if let cost = worstCase(request, model: model, table: table), worst < cost { worst = cost }
         }
         return try await limits.reserve(scopes, worstCase: worst)
     }
 
-    func worstCase(_ request: ImageRequest, model: ModelCapability, table: PriceTable) -> Money? {
+    /// The most `request` can cost on `model` (nil when the model has no price).
+    public func worstCase(_ request: ImageRequest, model: ModelCapability, table: PriceTable) -> Money? {
         guard let price = table.price(provider: model.provider, model: model.id) else { return nil }
         if price.billsPerImage {
             let size = request.fields["size"]?.stringValue ?? "1024x1024"
@@ -66,12 +77,12 @@ final class Meter: Sendable {
         return price.charge(of: usage).map { min($0.cost, Money.requestCeiling) }
     }
 
-    func settle(_ reservation: LimitEnforcer.Reservation?, actual: Money?) async {
+    public func settle(_ reservation: LimitEnforcer.Reservation?, actual: Money?) async {
         if let reservation { await limits.settle(reservation, actual: actual) }
     }
 
     /// What a miss consumed and cost: the upstream's `usage` when present, else an estimate.
-    func charge(
+    public func charge(
         _ request: ImageRequest, model: ModelCapability, upstream top: [String: JSONValue], images: Int, partialImages: Int = 0,
         into record: inout UsageRecord
     ) {
@@ -133,7 +144,7 @@ final class Meter: Sendable {
 
     /// The charge of a request that failed after the upstream answered: what the upstream's
     /// `usage` says when it sent one, else the worst case (the call was made and may be billed).
-    func chargeFailure(_ request: ImageRequest, model: ModelCapability, upstream top: [String: JSONValue], into record: inout UsageRecord) {
+    public func chargeFailure(_ request: ImageRequest, model: ModelCapability, upstream top: [String: JSONValue], into record: inout UsageRecord) {
         if TokenUsage(upstream: top["usage"]) != nil {
             charge(request, model: model, upstream: top, images: request.imageCount, into: &record)
             return
@@ -146,7 +157,7 @@ final class Meter: Sendable {
     }
 
     /// Adds what the lookup's embedding cost, when the embedder is a priced remote model.
-    func chargeEmbedding(into record: inout UsageRecord) {
+    public func chargeEmbedding(into record: inout UsageRecord) {
         guard record.embeddingTokens > 0, let embeddingModel,
               let price = pricing.current().embeddings[embeddingModel]?.textInput else { return }
         if let current = record.cost { record.cost = current + price * record.embeddingTokens }
@@ -155,7 +166,7 @@ final class Meter: Sendable {
     /// Closes a request's accounts: commits its ledger row (the response waits for it), settles
     /// its budget reservation to the real cost and adds it to the metrics. False when the row could
     /// not be written (logged).
-    func close(_ record: UsageRecord, reservation: LimitEnforcer.Reservation?) async -> Bool {
+    public func close(_ record: UsageRecord, reservation: LimitEnforcer.Reservation?) async -> Bool {
         var committed = true
         do {
             try await ledger.record(record)
@@ -169,7 +180,7 @@ final class Meter: Sendable {
     }
 
     /// Adds the row's tokens, spend and savings to the metrics.
-    func count(_ record: UsageRecord) {
+    public func count(_ record: UsageRecord) {
         metrics.recordUsage(
             namespace: record.namespace, model: record.modelUsed,
             tokens: [("text_input", record.textInputTokens), ("image_input", record.imageInputTokens),
@@ -187,7 +198,7 @@ final class Meter: Sendable {
 
 extension UsageRecord {
     /// Sets the token counts and their source.
-    mutating func setTokens(_ usage: TokenUsage) {
+    public mutating func setTokens(_ usage: TokenUsage) {
         textInputTokens = usage.textInput
         cachedTextInputTokens = usage.cachedTextInput
         imageInputTokens = usage.imageInput
@@ -199,7 +210,7 @@ extension UsageRecord {
 
     /// Takes the usage, cost and price version `Meter.charge` worked out for a miss (the shared
     /// single-flight result is charged once, then applied to each waiting request's row).
-    mutating func apply(_ charge: UsageRecord) {
+    public mutating func apply(_ charge: UsageRecord) {
         size = charge.size ?? size
         quality = charge.quality ?? quality
         textInputTokens = charge.textInputTokens
