@@ -158,6 +158,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AfterimageIndexTests",
+            dependencies: ["AfterimageIndex", "AfterimageEmbedding"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AfterimageCacheTests",
             dependencies: ["AfterimageCache", "AfterimageIndex", "AfterimageCore", "AfterimageEmbedding"],
             swiftSettings: swiftSettings

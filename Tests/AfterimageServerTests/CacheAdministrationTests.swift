@@ -58,8 +58,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: CommandLineTests.binary)))
+    @Test
     func purgeByTheCLIWhileTheServerRuns() async throws {
+        try CommandLineTests.requireBinary()
         try await withFixture { f in
             let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path, "PATH": "/usr/bin:/bin"]
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a grey stone bridge"])

@@ -7,6 +7,11 @@ import Testing
 @Suite struct CommandLineTests {
     static let binary = OpenAISDKTests.packageRoot.appendingPathComponent(".build/debug/afterimage").path
 
+    /// CLI tests fail, never skip, when the binary is missing (`swift build` builds it).
+    static func requireBinary() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "\(binary) is missing: run `swift build` (make test does)")
+    }
+
     func run(_ arguments: [String], environment: [String: String], input: Data? = nil) async throws -> ChildProcess.Outcome {
         try await ChildProcess.run(
             Self.binary, arguments, environment: environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a },
@@ -14,8 +19,9 @@ import Testing
         )
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func keysCreatedByTheCLIWorkWithoutRestart() async throws {
+        try CommandLineTests.requireBinary()
         try await withFixture { f in
             let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path]
             let created = try await run(["keys", "create", "--name", "cli team", "--models", "gpt-image-1,dall-e-2", "--json"], environment: environment)
@@ -41,8 +47,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func invalidConfigExitsWithOneLineNamingTheKey() async throws {
+        try CommandLineTests.requireBinary()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml")
         try "upstream:\n  retry:\n    max_attempts: 0\n".write(to: file, atomically: true, encoding: .utf8)
         let outcome = try await run(["serve"], environment: ["AFTERIMAGE_CONFIG": file.path])
@@ -52,8 +59,9 @@ import Testing
         #expect(lines.first?.contains("upstream.retry.max_attempts") == true)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func embedWritesOneJSONLinePerInputLine() async throws {
+        try CommandLineTests.requireBinary()
         let input = Data("a red fox\n\tcafé au lait  \nthird line\n".utf8)
         let outcome = try await run(["embed", "--embedder", "hashing"], environment: [:], input: input)
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -62,8 +70,9 @@ import Testing
         #expect(lines.allSatisfy { $0["embedding"]?.arrayValue?.count == 384 && $0["input_ids"] == nil })
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func embedWithMiniLMPrintsInputIDs() async throws {
+        try CommandLineTests.requireBinary()
         let modelDirectory = OpenAISDKTests.packageRoot.appendingPathComponent("models/all-MiniLM-L6-v2").path
         try #require(FileManager.default.fileExists(atPath: modelDirectory), "run scripts/fetch-model.sh")
         let outcome = try await run(
@@ -77,8 +86,9 @@ import Testing
         #expect(line["embedding"]?.arrayValue?.count == 384)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func serveWithMissingModelExitsWithOneLine() async throws {
+        try CommandLineTests.requireBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nomodel-\(UUID().uuidString)")
         let outcome = try await run(["serve"], environment: [
             "AFTERIMAGE_MODEL_DIR": directory.appendingPathComponent("models/all-MiniLM-L6-v2").path,
@@ -94,8 +104,9 @@ import Testing
 
 extension CommandLineTests {
     /// `cache eval` on the public pairs with MiniLM: the goal is zero false hits and recall ≥ 60%.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func cacheEvalMeetsTheGoalOnThePublicPairs() async throws {
+        try CommandLineTests.requireBinary()
         let root = OpenAISDKTests.packageRoot
         try #require(FileManager.default.fileExists(atPath: root.appendingPathComponent("models/all-MiniLM-L6-v2/model.safetensors").path), "run scripts/fetch-model.sh")
         let pairs = root.appendingPathComponent("Tests/AfterimageServerTests/Fixtures/cache-pairs-public.jsonl").path

@@ -8,8 +8,9 @@ import Testing
 /// Nothing is lost: a response reported as successful always has its committed ledger row, even
 /// when the server is killed (SIGKILL) with requests in flight.
 @Suite struct CrashSafetyTests {
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: CommandLineTests.binary)))
+    @Test
     func everySuccessSurvivesSIGKILL() async throws {
+        try CommandLineTests.requireBinary()
         let stub = StubUpstream()
         try await stub.start()
         let live = try await LiveServer.start(stub: stub)
@@ -40,6 +41,7 @@ import Testing
             let row = try await reopened.row(requestID: id)
             #expect(row?.status == 200, "\(id) answered 200 but has no ledger row")
         }
+        live.remove()
         await stub.stop()
     }
 }

@@ -26,9 +26,11 @@ struct Fixture {
         return Fixture(stub: stub, gateway: gateway, key: key, secret: secret)
     }
 
+    /// Stops both servers and removes the gateway's data directory.
     func stop() async {
         await gateway.stop()
         await stub.stop()
+        try? FileManager.default.removeItem(at: gateway.dataDirectory)
     }
 
     func generate(_ body: [String: JSONValue], key: String? = nil, headers: [(String, String)] = []) async throws -> TestHTTP.Reply {

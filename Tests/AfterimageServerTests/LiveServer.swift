@@ -12,6 +12,12 @@ struct LiveServer {
     let secret: String
     let dataDirectory: URL
 
+    /// Kills the server and removes its directory (config and data).
+    func remove() {
+        process.kill()
+        try? FileManager.default.removeItem(at: dataDirectory.deletingLastPathComponent())
+    }
+
     /// Writes a config (hashing embedder, shipped pricing and guard vocabulary, `extraServer`
     /// lines under `server:`), creates a key and starts the server.
     static func start(stub: StubUpstream, extraServer: [String] = []) async throws -> LiveServer {

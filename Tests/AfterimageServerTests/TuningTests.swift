@@ -84,8 +84,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: CommandLineTests.binary)))
+    @Test
     func theCLITunesARunningServer() async throws {
+        try CommandLineTests.requireBinary()
         try await withFixture { f in
             let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path, "PATH": "/usr/bin:/bin", "USER": "carol"]
             func cli(_ arguments: [String]) async throws -> ChildProcess.Outcome {

@@ -91,8 +91,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: CommandLineTests.binary)))
+    @Test
     func theCLIReportEqualsTheAdminAPI() async throws {
+        try CommandLineTests.requireBinary()
         try await withFixture { f in
             let finance = try await workload(f)
             let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path, "PATH": "/usr/bin:/bin"]

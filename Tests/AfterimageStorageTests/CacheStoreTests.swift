@@ -5,7 +5,11 @@ import Foundation
 import GRDB
 import Testing
 
-@Suite struct CacheStoreTests {
+@Suite final class CacheStoreTests {
+    /// Each test's scratch directory, removed when the test ends.
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-cache-store-\(UUID().uuidString)")
+    deinit { try? FileManager.default.removeItem(at: scratch) }
+
     struct Setup {
         let database: AppDatabase
         let directory: URL
@@ -14,7 +18,7 @@ import Testing
     }
 
     func setUp() throws -> Setup {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-cache-store-\(UUID().uuidString)")
+        let directory = scratch
         let database = try AppDatabase.open(dataDirectory: directory)
         return Setup(database: database, directory: directory, store: SQLiteCacheStore(database: database), blobs: try FileBlobStore(database: database, dataDirectory: directory))
     }

@@ -5,10 +5,13 @@ import GRDB
 import Foundation
 import Testing
 
-@Suite struct KeyStoreTests {
+@Suite final class KeyStoreTests {
+    /// Each test's scratch directory, removed when the test ends.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-storage-\(UUID().uuidString)")
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
     func makeDatabase() throws -> (AppDatabase, URL) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-storage-\(UUID().uuidString)")
-        return (try AppDatabase.open(dataDirectory: directory), directory)
+        (try AppDatabase.open(dataDirectory: directory), directory)
     }
 
     @Test func createFindRevokeRotate() async throws {

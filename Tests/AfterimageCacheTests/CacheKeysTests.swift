@@ -5,7 +5,7 @@ import AfterimageIndex
 import Foundation
 import Testing
 
-@Suite struct CacheKeysAndIndexTests {
+@Suite struct CacheKeysTests {
     let model = ModelCapability(id: "gpt-image-1", provider: "openai", sizes: ["auto", "1024x1024"], maxN: 10, maxPromptLength: 100, qualities: ["auto", "low"], acceptsResponseFormat: false, supportsEdits: true)
 
     func request(_ fields: [String: JSONValue], format: ResponseFormat = .b64JSON) -> ImageRequest {
@@ -26,32 +26,6 @@ import Testing
         #expect(CacheKeys.partitionKey(request(["prompt": "x", "seed": 7]), model: model) != base)
         #expect(CacheKeys.partitionKey(request(["prompt": "x", "seed": "7"]), model: model) == CacheKeys.partitionKey(request(["prompt": "x", "seed": 7]), model: model))
         #expect(CacheKeys.partitionKey(request(["prompt": "x", "vendor_knob": "a"]), model: model) != base)
-    }
-
-    @Test func partitionSearchReturnsBestFirstAndForgetsRemovedRows() {
-        BLASRuntime.setThreads(1)
-        var partition = VectorPartition(dimension: 3)
-        partition.upsert(id: 1, vector: [1, 0, 0])
-        partition.upsert(id: 2, vector: [0, 1, 0])
-        partition.upsert(id: 3, vector: [0.8, 0.6, 0])
-        let found = partition.search([1, 0, 0], k: 2)
-        #expect(found.map(\.id) == [1, 3])
-        #expect(abs(found[1].score - 0.8) < 1e-6)
-        partition.remove(id: 1)
-        #expect(partition.search([1, 0, 0], k: 5).map(\.id) == [3, 2])
-        partition.upsert(id: 3, vector: [0, 0, 1])
-        #expect(partition.search([0, 0, 1], k: 1).first?.id == 3)
-        #expect(partition.count == 2)
-    }
-
-    @Test func indexPartitionsAreSeparate() {
-        let index = VectorIndex(dimension: 2)
-        index.upsert(.init(namespace: "a", partition: "p"), id: 1, vector: [1, 0])
-        index.upsert(.init(namespace: "b", partition: "p"), id: 2, vector: [1, 0])
-        #expect(index.search(.init(namespace: "a", partition: "p"), query: [1, 0], k: 5).map(\.id) == [1])
-        #expect(index.search(.init(namespace: "a", partition: "q"), query: [1, 0], k: 5).isEmpty)
-        index.remove(id: 2)
-        #expect(index.count == 1)
     }
 
     @Test func singleFlightSharesOneRun() async throws {
