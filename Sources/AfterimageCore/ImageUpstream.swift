@@ -105,12 +105,15 @@ public struct UpstreamReply: Sendable, Equatable {
     public var body: Data
     /// For a successful streamed call (`stream=true`): the event stream, not yet read (`body` is empty).
     public var stream: (any UpstreamByteStream)?
+    /// When the response head arrived (the first upstream byte); nil from transports that do not say.
+    public var receivedAt: ContinuousClock.Instant?
 
-    public init(status: Int, retryAfter: String? = nil, body: Data, stream: (any UpstreamByteStream)? = nil) {
+    public init(status: Int, retryAfter: String? = nil, body: Data, stream: (any UpstreamByteStream)? = nil, receivedAt: ContinuousClock.Instant? = nil) {
         self.status = status
         self.retryAfter = retryAfter
         self.body = body
         self.stream = stream
+        self.receivedAt = receivedAt
     }
 
     public static func == (a: UpstreamReply, b: UpstreamReply) -> Bool {

@@ -55,23 +55,26 @@ public final class HTTPImageUpstream: ImageUpstream {
 
     public func send(_ call: UpstreamCall) async throws -> UpstreamReply {
         let response = try await client.execute(request(call, accept: "application/json"), timeout: settings.requestTimeout)
+        let receivedAt = ContinuousClock.now
         let body = try await response.body.collect(upTo: settings.maxResponseBytes)
         return UpstreamReply(
             status: Int(response.status.code),
             retryAfter: response.headers.first(name: "Retry-After"),
-            body: Data(buffer: body)
+            body: Data(buffer: body),
+            receivedAt: receivedAt
         )
     }
 
     public func stream(_ call: UpstreamCall) async throws -> UpstreamReply {
         let response = try await client.execute(request(call, accept: "text/event-stream"), timeout: settings.requestTimeout)
+        let receivedAt = ContinuousClock.now
         let status = Int(response.status.code)
         let isEvents = response.headers.first(name: "Content-Type")?.lowercased().hasPrefix("text/event-stream") == true
         guard (200..<300).contains(status), isEvents else {
             let body = try await response.body.collect(upTo: settings.maxResponseBytes)
             return UpstreamReply(status: status, retryAfter: response.headers.first(name: "Retry-After"), body: Data(buffer: body))
         }
-        return UpstreamReply(status: status, body: Data(), stream: ResponseByteStream(response.body))
+        return UpstreamReply(status: status, body: Data(), stream: ResponseByteStream(response.body), receivedAt: receivedAt)
     }
 
     func request(_ call: UpstreamCall, accept: String) -> HTTPClientRequest {

@@ -25,6 +25,9 @@ public struct DispatchResult: Sendable {
     public var attempts: Int
     /// Time spent in upstream calls and waits.
     public var duration: Duration
+    /// From the dispatch to the first byte (response head) of the answer that succeeded, retries
+    /// and fallbacks included: the row's `upstream_latency_ms`, streamed or not.
+    public var timeToFirstByte: Duration
 }
 
 /// Sends a request to its model, retrying 429, 5xx and transport failures with backoff,
@@ -66,7 +69,11 @@ public struct UpstreamDispatcher: Sendable {
                     let reply = try await streaming ? upstream.stream(call) : upstream.send(call)
                     onAttempt((200..<300).contains(reply.status) ? "ok" : "http_\(reply.status)")
                     if (200..<300).contains(reply.status) {
-                        return DispatchResult(target: target, reply: reply, attempts: attempts, duration: clock.now - started)
+                        let now = clock.now
+                        return DispatchResult(
+                            target: target, reply: reply, attempts: attempts, duration: now - started,
+                            timeToFirstByte: (reply.receivedAt ?? now) - started
+                        )
                     }
                     guard reply.status == 429 || reply.status >= 500 else {
                         throw Self.clientError(reply)

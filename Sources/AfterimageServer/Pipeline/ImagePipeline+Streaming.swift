@@ -54,8 +54,18 @@ extension ImagePipeline {
         _ plan: Plan, lookup: CacheLookup, record: UsageRecord, reservation: LimitEnforcer.Reservation?,
         started: ContinuousClock.Instant, context: AfterimageRequestContext, attempts: AttemptLog
     ) async throws -> Response {
-        let result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
-        guard let upstream = result.reply.stream else { throw AfterimageError.upstreamUnavailable("The upstream did not stream.") }
+        let embedding = startStoreEmbedding(lookup)
+        let result: DispatchResult
+        do {
+            result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
+        } catch {
+            embedding.cancel()
+            throw error
+        }
+        guard let upstream = result.reply.stream else {
+            embedding.cancel()
+            throw AfterimageError.upstreamUnavailable("The upstream did not stream.")
+        }
         context.info.update {
             $0.provider = result.target.model.provider
             $0.upstreamAttempts = result.attempts
@@ -65,8 +75,8 @@ extension ImagePipeline {
             var record = record
             record.attempts = attempts.outcomes
             return await finishStream(
-                capture, clientGone: clientGone, plan: plan, lookup: lookup, target: result.target, record: record,
-                reservation: reservation, started: started, attempts: result.attempts
+                capture, clientGone: clientGone, plan: plan, lookup: lookup, result: result, embedding: embedding, record: record,
+                reservation: reservation, started: started
             )
         }
         // Exactly one of the body writer and the watchdog consumes the stream. If the client left
@@ -126,12 +136,13 @@ extension ImagePipeline {
         return (capture, clientGone)
     }
 
-    /// Stores, meters and commits a finished stream; returns the events still to send (the held-back
-    /// completed events, or an error event).
+    /// Settles a finished stream through the one miss sequence (`settleMiss`), meters and commits
+    /// it; returns the events still to send (the held-back completed events, or an error event).
     func finishStream(
-        _ capture: StreamCapture, clientGone: Bool, plan: Plan, lookup: CacheLookup, target: UpstreamTarget, record base: UsageRecord,
-        reservation: LimitEnforcer.Reservation?, started: ContinuousClock.Instant, attempts: Int
+        _ capture: StreamCapture, clientGone: Bool, plan: Plan, lookup: CacheLookup, result: DispatchResult, embedding: StoreEmbedding,
+        record base: UsageRecord, reservation: LimitEnforcer.Reservation?, started: ContinuousClock.Instant
     ) async -> Data {
+        let target = result.target
         var record = base
         var failure = capture.failure
         if failure == nil, capture.completed.isEmpty, !clientGone {
@@ -139,37 +150,30 @@ extension ImagePipeline {
         }
         var closing = Data()
         (record.provider, record.modelUsed) = (target.model.provider, target.model.id)
-        record.upstreamLatencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
-        var charged = false
+        record.upstreamLatencyMs = RequestLogMiddleware.milliseconds(result.timeToFirstByte)
+        var paidFor = false
         if failure == nil, !capture.completed.isEmpty {
             do {
-                let (top, outputs) = try await assembler.store(object: capture.answer, provider: target.provider, expected: plan.request.imageCount)
-                meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: capture.partials, into: &record)
-                let missCost = record.cost
-                record.images = outputs.count
-                var vector = lookup.embedding
-                if vector == nil, cache != nil, lookup.shouldStore, let computed = await lookup.embeddingForStore() {
-                    record.embeddingTokens += computed.tokens
-                    vector = computed.vector
-                }
-                let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: vector, cost: missCost)
-                record.cacheEntryID = entry?.id
+                let miss = try await settleMiss(plan, lookup: lookup, result: result, answer: .object(capture.answer), partialImages: capture.partials, embedding: embedding)
+                record.apply(miss: miss)
                 meter.chargeEmbedding(into: &record)
                 var debug = lookup.debug
-                debug.entryID = entry?.id
+                debug.entryID = miss.entry?.id
                 let extra = extraFields(
                     endpoint: plan.request.endpoint, provider: target.model.provider, requested: plan.request.model, deployment: target.model.id,
-                    since: started, debug: debug, attempts: attempts
+                    since: started, debug: debug, attempts: result.attempts
                 )
                 closing = try capture.completedEvents(extraFields: extra)
+            } catch let paid as PaidFailure {
+                // The upstream finished (and may bill): charged what it reported, else the worst case.
+                record.apply(paid: paid)
+                paidFor = true
+                failure = paid.error
             } catch {
                 failure = AfterimageError.from(error)
-                if record.images == 0, !charged {
-                    // The upstream finished (and may bill): charged what it reported, else the worst case.
-                    meter.chargeFailure(plan.request, model: target.model, upstream: capture.answer, into: &record)
-                    charged = true
-                }
             }
+        } else {
+            embedding.cancel()
         }
         if let failure {
             record.status = failure.status
@@ -179,7 +183,7 @@ extension ImagePipeline {
             record.status = 499
             record.errorCode = "client_disconnected"
         }
-        if record.images == 0 {
+        if record.images == 0, !paidFor {
             // Failed or cancelled before completion: what the upstream produced, the partial images' estimate.
             meter.charge(plan.request, model: target.model, upstream: [:], images: 0, partialImages: capture.partials, into: &record)
         }

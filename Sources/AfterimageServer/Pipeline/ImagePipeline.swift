@@ -40,12 +40,11 @@ struct ImagePipeline: Sendable {
         var record = UsageRecord(requestID: context.info.values.requestID, createdAt: Date(), endpoint: endpoint)
         var reservation: LimitEnforcer.Reservation?
         let response: Response
-        let streamed: Bool
         let attempts = AttemptLog()
         let memory = BodyMemoryBudget.Lease(bodyMemory)
         defer { memory.release() }
         do {
-            (response, streamed) = try await process(
+            response = try await process(
                 request, context: context, started: started, record: &record, reservation: &reservation, attempts: attempts, memory: memory
             )
         } catch {
@@ -64,23 +63,29 @@ struct ImagePipeline: Sendable {
             _ = await meter.close(record, reservation: reservation)
             throw failure
         }
-        record.attempts = attempts.outcomes
-        // A streamed miss writes its own row when the stream ends (before its completed events).
-        if streamed { return response }
-        // 9. A success is answered only once its ledger row is committed.
-        record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
-        guard await meter.close(record, reservation: reservation) else {
-            throw AfterimageError.internalError("The usage ledger could not be written; the answer was withheld.")
-        }
         return response
     }
 
-    /// The pipeline proper; `record` collects the ledger row as it goes. Returns the response and
-    /// whether it is a streamed miss (which meters itself when the stream ends).
+    /// 9. Ledger: a success is answered only once its row is committed; the budget reservation
+    /// settles to the real cost with it.
+    func commit(
+        _ record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?, attempts: AttemptLog, started: ContinuousClock.Instant
+    ) async throws {
+        record.attempts = attempts.outcomes
+        record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
+        let held = reservation
+        reservation = nil
+        guard await meter.close(record, reservation: held) else {
+            throw AfterimageError.internalError("The usage ledger could not be written; the answer was withheld.")
+        }
+    }
+
+    /// The pipeline proper; `record` collects the ledger row as it goes, and every success commits
+    /// it before answering (a streamed miss when its stream ends, before its completed events).
     func process(
         _ request: Request, context: AfterimageRequestContext, started: ContinuousClock.Instant,
         record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?, attempts: AttemptLog, memory: BodyMemoryBudget.Lease
-    ) async throws -> (Response, Bool) {
+    ) async throws -> Response {
         let endpoint = record.endpoint
 
         // 1. Auth: before the body is read, so an unknown caller cannot make us buffer anything;
@@ -132,7 +137,9 @@ struct ImagePipeline: Sendable {
             metrics.recordLookup(result: lookup.debug.metricResult, similarity: lookup.debug.similarity)
         }
         if let entry = found {
-            return (try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started, record: &record), false)
+            let response = try await respondFromCache(entry, plan: plan, debug: lookup.debug, context: context, since: started, record: &record)
+            try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
+            return response
         }
 
         // 5. Budget: reserve the worst-case cost before anything goes upstream (a hit spends none).
@@ -141,7 +148,7 @@ struct ImagePipeline: Sendable {
         // 6s. `stream=true`: Server-Sent Events straight from the upstream (ImagePipeline+Streaming).
         if plan.request.isStream {
             let response = try await streamMiss(plan, lookup: lookup, record: record, reservation: reservation, started: started, context: context, attempts: attempts)
-            return (response, true)
+            return response
         }
 
         // 6–7. Upstream with retries and fallbacks, then store the images and the cache entry.
@@ -157,10 +164,7 @@ struct ImagePipeline: Sendable {
             }
         } catch let paid as PaidFailure {
             // Only the request that made the call (its attempts are logged) pays for it.
-            if !attempts.outcomes.isEmpty {
-                record.apply(paid.charge)
-                (record.provider, record.modelUsed) = (paid.model.provider, paid.model.id)
-            }
+            if !attempts.outcomes.isEmpty { record.apply(paid: paid) }
             throw paid.error
         }
         if !leader, let entry = miss.entry {
@@ -169,7 +173,9 @@ struct ImagePipeline: Sendable {
             debug.entryID = entry.id
             context.info.update { $0.cacheOutcome = .direct }
             record.cache = .direct
-            return (try await respondFromCache(entry, plan: plan, debug: debug, context: context, since: started, record: &record), false)
+            let response = try await respondFromCache(entry, plan: plan, debug: debug, context: context, since: started, record: &record)
+            try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
+            return response
         }
         metrics.recordUpstream(model: miss.target.model.id, duration: miss.upstreamDuration)
         context.info.update {
@@ -178,12 +184,7 @@ struct ImagePipeline: Sendable {
         }
 
         // 8. Meter: what the upstream consumed and cost (its `usage`, else an estimate).
-        record.apply(miss.charge)
-        (record.provider, record.modelUsed) = (miss.target.model.provider, miss.target.model.id)
-        record.images = miss.outputs.count
-        record.upstreamLatencyMs = RequestLogMiddleware.milliseconds(miss.upstreamDuration)
-        record.embeddingTokens += miss.embeddingTokens
-        record.cacheEntryID = miss.entry?.id
+        record.apply(miss: miss)
         meter.chargeEmbedding(into: &record)
 
         // 10. Respond.
@@ -197,79 +198,8 @@ struct ImagePipeline: Sendable {
             endpoint: endpoint, provider: miss.target.model.provider, requested: parsed.model, deployment: miss.target.model.id,
             since: started, debug: debug, attempts: miss.attempts
         )
-        return (JSONResponse.make(.object(body), headers: debug.headers), false)
-    }
-
-    /// What a miss produced: the upstream answer, its stored images, its usage and cost, and
-    /// (unless `no-store`) the cache entry.
-    struct MissResult: Sendable {
-        var target: UpstreamTarget
-        var top: [String: JSONValue]
-        var outputs: [ImageResponseAssembler.Output]
-        var attempts: Int
-        var upstreamDuration: Duration
-        var charge: UsageRecord
-        var embeddingTokens = 0
-        var entry: CacheEntry?
-    }
-
-    /// A request that failed after the upstream answered: what it must be charged, and the error.
-    struct PaidFailure: Error {
-        var error: AfterimageError
-        var model: ModelCapability
-        var charge: UsageRecord
-    }
-
-    /// Upstream call, metering, image storage and cache store; the embedding (when the lookup did
-    /// not compute it) runs concurrently with the upstream call. A failure after a 2xx answer is
-    /// thrown as `PaidFailure` (the upstream may bill for it).
-    func forward(_ plan: Plan, lookup: CacheLookup, attempts: AttemptLog) async throws -> MissResult {
-        async let embedding = lookup.embeddingForStore()
-        let result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
-        let top: [String: JSONValue]
-        let outputs: [ImageResponseAssembler.Output]
-        do {
-            (top, outputs) = try await assembler.store(upstreamBody: result.reply.body, provider: result.target.provider, expected: plan.request.imageCount)
-        } catch {
-            let answer = (try? JSONDecoder().decode(JSONValue.self, from: result.reply.body))?.objectValue ?? [:]
-            var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
-            meter.chargeFailure(plan.request, model: result.target.model, upstream: answer, into: &charge)
-            _ = await embedding
-            throw PaidFailure(error: AfterimageError.from(error), model: result.target.model, charge: charge)
-        }
-        var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
-        meter.charge(plan.request, model: result.target.model, upstream: top, images: outputs.count, into: &charge)
-        var miss = MissResult(
-            target: result.target, top: top, outputs: outputs, attempts: result.attempts,
-            upstreamDuration: result.duration, charge: charge
-        )
-        let computed = await embedding
-        miss.embeddingTokens = computed?.tokens ?? 0
-        miss.entry = await storeEntry(plan, lookup: lookup, target: result.target, top: top, outputs: outputs, vector: lookup.embedding ?? computed?.vector, cost: charge.cost)
-        return miss
-    }
-
-    /// Stores a miss's answer in the cache (unless `no-store` or caching is off). A failure here
-    /// is logged and the answer still served: the upstream call is paid for and the images are kept.
-    func storeEntry(
-        _ plan: Plan, lookup: CacheLookup, target: UpstreamTarget, top: [String: JSONValue],
-        outputs: [ImageResponseAssembler.Output], vector: [Float]?, cost: Money?
-    ) async -> CacheEntry? {
-        guard let cache, lookup.shouldStore else { return nil }
-        let now = Date()
-        do {
-            return try await cache.store(CacheEntry(
-                namespace: lookup.namespace, partitionKey: lookup.partitionKey, directKey: lookup.directKey,
-                prompt: lookup.prompt, normalizedPrompt: lookup.normalizedPrompt,
-                embedding: vector, embeddingModel: vector == nil ? nil : cache.embedder.modelID,
-                endpoint: plan.request.endpoint, provider: target.model.provider, model: target.model.id,
-                response: top, images: outputs.map(\.image), imageExtras: outputs.map(\.extra),
-                createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds)), cost: cost
-            ))
-        } catch {
-            meter.logger.error("cache store failed; the answer is served uncached", metadata: ["error": "\(error)"])
-            return nil
-        }
+        try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
+        return JSONResponse.make(.object(body), headers: debug.headers)
     }
 
     /// A hit: the stored images in the format the client asked for, `usage` zeroed, `created` now.
