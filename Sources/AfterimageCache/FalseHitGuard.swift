@@ -1,5 +1,6 @@
 import AfterimageCore
 import Foundation
+import Synchronization
 
 /// Decides whether a cached prompt's image may answer a new prompt, beyond their cosine: it refuses
 /// when the prompts conflict (quoted text, `--` parameters, counts, negation, colour/style/material/
@@ -130,21 +131,18 @@ final class WordEmbeddings: Sendable {
 }
 
 /// A small thread-safe memo of word vectors, cleared when it grows past its bound.
-final class MemoTable: @unchecked Sendable {
-    private var table: [String: [Float]] = [:]
-    private let lock = NSLock()
+final class MemoTable: Sendable {
+    private let table = Mutex<[String: [Float]]>([:])
     private let limit = 20_000
 
     func get(_ key: String) -> [Float]? {
-        lock.lock()
-        defer { lock.unlock() }
-        return table[key]
+        table.withLock { $0[key] }
     }
 
     func set(_ key: String, _ value: [Float]) {
-        lock.lock()
-        defer { lock.unlock() }
-        if table.count >= limit { table.removeAll(keepingCapacity: true) }
-        table[key] = value
+        table.withLock { table in
+            if table.count >= limit { table.removeAll(keepingCapacity: true) }
+            table[key] = value
+        }
     }
 }

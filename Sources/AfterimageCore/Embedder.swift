@@ -23,4 +23,11 @@ public protocol Embedder: Sendable {
     var provider: String { get }
     /// Embeds a batch; the result has one entry per text, in order.
     func embed(_ texts: [String]) async throws -> [Embedding]
+    /// Releases what the embedder holds (a remote one's HTTP client); called once, by the
+    /// server's service group on shutdown or by the command that made it.
+    func shutdown() async throws
+}
+
+extension Embedder {
+    public func shutdown() async throws {}
 }

@@ -1,34 +1,21 @@
-import Foundation
+import AfterimageCore
+import Synchronization
 
-/// Runs CPU-heavy embedding work on dedicated threads, away from the server's I/O event loops
-/// and Swift's cooperative pool, so a slow embedding never blocks other requests.
+/// Runs CPU-heavy embedding work on dedicated serial lanes (`BlockingExecutor`), away from the
+/// server's I/O event loops and Swift's cooperative pool, so a slow embedding never blocks other
+/// requests and at most `workers` embeddings run at once.
 public final class EmbeddingExecutor: Sendable {
-    private let queues: [DispatchQueue]
-    private let next = NextIndex()
+    private let lanes: [BlockingExecutor]
+    private let next = Atomic<Int>(0)
 
-    /// `workers` serial queues; work is spread over them in turn.
+    /// `workers` serial lanes; work is spread over them in turn.
     public init(workers: Int = 1, label: String = "afterimage.embedding") {
-        queues = (0..<max(1, workers)).map { DispatchQueue(label: "\(label).\($0)", qos: .userInitiated) }
+        lanes = (0..<max(1, workers)).map { BlockingExecutor(label: "\(label).\($0)", concurrent: false) }
     }
 
-    /// Runs `work` on one of the executor's threads and returns its result.
+    /// Runs `work` on one of the executor's lanes and returns its result.
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        let queue = queues[next.take() % queues.count]
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try work() }) }
-        }
-    }
-}
-
-/// A thread-safe round-robin counter.
-final class NextIndex: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-
-    func take() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value &+= 1
-        return value & Int.max
+        let turn = next.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
+        return try await lanes[turn % lanes.count].run(work)
     }
 }

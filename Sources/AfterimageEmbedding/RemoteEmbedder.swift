@@ -32,7 +32,10 @@ public final class RemoteEmbedder: Embedder {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(10), read: timeout)))
     }
 
-    deinit { try? client.syncShutdown() }
+    /// Closes the HTTP client's pool (the server's service group does this on shutdown).
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
 
     /// Problems talking to the embeddings API.
     public struct Failure: Error, CustomStringConvertible {

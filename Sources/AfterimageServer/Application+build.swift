@@ -75,6 +75,7 @@ public enum AfterimageApp {
 
         let unauthenticated = UnauthenticatedRequests(rpm: configuration.server.unauthenticatedRPM, ledger: ledger, metrics: metrics, logger: logger)
         let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: logger)
+        let watchdog = StreamWatchdog()
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
             router: router,
@@ -96,6 +97,7 @@ public enum AfterimageApp {
                 capacity: configuration.server.maxInflightBodyBytes, maxWait: .seconds(configuration.server.bodyMemoryWaitSeconds)
             ),
             maxCaptureBytes: configuration.streamingMaxCaptureBytes,
+            watchdog: watchdog,
             cache: cache
         )
 
@@ -131,7 +133,8 @@ public enum AfterimageApp {
             )),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
             services: [
-                ClosingService(name: "upstream-http-client") { try await upstream.shutdown() }, sweeper, unauthenticated,
+                ClosingService(name: "upstream-http-client") { try await upstream.shutdown() },
+                ClosingService(name: "embedder") { try await embedder.shutdown() }, sweeper, unauthenticated, watchdog,
                 ClosingService(name: "data-directory-lock") { directoryLock.release() },
                 // Prices reload within a second of the file changing.
                 PeriodicService(interval: .seconds(1)) { pricing.reloadIfChanged() },

@@ -34,7 +34,7 @@ public struct FileBlobStore: BlobStore {
         let url = fileURL(id: image.id, format: image.format)
         let database = database
         try await lock.withLock(image.id) {
-            try await BlockingIO.run {
+            try await BlockingExecutor.io.run {
                 if !FileManager.default.fileExists(atPath: url.path) { try DurableFile.write(data, to: url) }
             }
             let now = Date()
@@ -71,7 +71,7 @@ public struct FileBlobStore: BlobStore {
                     if bytes != nil { try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id]) }
                     return bytes
                 }
-                if deleted != nil { try await BlockingIO.run { try? FileManager.default.removeItem(at: url) } }
+                if deleted != nil { try await BlockingExecutor.io.run { try? FileManager.default.removeItem(at: url) } }
                 return deleted
             }
             if let bytes {
@@ -90,7 +90,7 @@ public struct FileBlobStore: BlobStore {
         guard let row, let format = ImageFormat(rawValue: row["format"]) else { return nil }
         let image = StoredImage(id: id, format: format, width: row["width"], height: row["height"], byteCount: row["byte_count"])
         let path = fileURL(id: id, format: format).path
-        guard let data = try await BlockingIO.run({ FileManager.default.contents(atPath: path) }) else { return nil }
+        guard let data = try await BlockingExecutor.io.run({ FileManager.default.contents(atPath: path) }) else { return nil }
         return (image, data)
     }
 }

@@ -1,3 +1,4 @@
+import AfterimageCore
 import Foundation
 
 #if canImport(Glibc)
@@ -65,36 +66,31 @@ public enum AddressGuard {
     static func resolve(host: String, port: Int) async throws -> [[UInt8]] {
         // Brackets of an IPv6 literal are not part of the name.
         let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                var hints = addrinfo()
-                hints.ai_family = AF_UNSPEC
-                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-                var result: UnsafeMutablePointer<addrinfo>?
-                let status = getaddrinfo(name, String(port), &hints, &result)
-                guard status == 0 else {
-                    continuation.resume(throwing: Refused(reason: "'\(name.prefix(64))' does not resolve"))
-                    return
-                }
-                defer { freeaddrinfo(result) }
-                var addresses = [[UInt8]]()
-                var cursor = result
-                while let info = cursor?.pointee {
-                    if info.ai_family == AF_INET, let raw = info.ai_addr {
-                        raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                            var address = pointer.pointee.sin_addr
-                            addresses.append(withUnsafeBytes(of: &address) { Array($0) })
-                        }
-                    } else if info.ai_family == AF_INET6, let raw = info.ai_addr {
-                        raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                            var address = pointer.pointee.sin6_addr
-                            addresses.append(withUnsafeBytes(of: &address) { Array($0) })
-                        }
+        return try await BlockingExecutor.io.run { () throws -> [[UInt8]] in
+            var hints = addrinfo()
+            hints.ai_family = AF_UNSPEC
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            var result: UnsafeMutablePointer<addrinfo>?
+            let status = getaddrinfo(name, String(port), &hints, &result)
+            guard status == 0 else { throw Refused(reason: "'\(name.prefix(64))' does not resolve") }
+            defer { freeaddrinfo(result) }
+            var addresses = [[UInt8]]()
+            var cursor = result
+            while let info = cursor?.pointee {
+                if info.ai_family == AF_INET, let raw = info.ai_addr {
+                    raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                        var address = pointer.pointee.sin_addr
+                        addresses.append(withUnsafeBytes(of: &address) { Array($0) })
                     }
-                    cursor = info.ai_next
+                } else if info.ai_family == AF_INET6, let raw = info.ai_addr {
+                    raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                        var address = pointer.pointee.sin6_addr
+                        addresses.append(withUnsafeBytes(of: &address) { Array($0) })
+                    }
                 }
-                continuation.resume(returning: addresses)
+                cursor = info.ai_next
             }
+            return addresses
         }
     }
 }

@@ -31,7 +31,7 @@ struct CacheEval: AsyncParsableCommand {
         let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: Logger(label: "afterimage.eval"))
         let settings = await tuner.resolve(namespace: namespace ?? "", model: model ?? "")
         let chosen = threshold ?? settings.threshold
-        let evaluation = try await CacheEvaluation(pairs: list, matcher: matcher, settings: settings)
+        let evaluation = try await Embed.using(embedder) { try await CacheEvaluation(pairs: list, matcher: matcher, settings: settings) }
         if verbose {
             for (pair, judgement) in zip(evaluation.pairs, evaluation.judgements) where judgement.served(at: chosen) != pair.same {
                 let verdict = judgement.refusal(at: chosen).map(\.description) ?? "cos \(judgement.similarity)"

@@ -28,6 +28,23 @@ struct Embed: AsyncParsableCommand {
             FileHandle.standardError.write(Data("afterimage: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        try await Embed.using(model) { try await embedLines(model) }
+    }
+
+    /// Runs `body`, then shuts the embedder down (a remote one's HTTP client) whatever happened.
+    static func using<T>(_ embedder: any Embedder, _ body: () async throws -> T) async throws -> T {
+        let result: T
+        do {
+            result = try await body()
+        } catch {
+            try? await embedder.shutdown()
+            throw error
+        }
+        try await embedder.shutdown()
+        return result
+    }
+
+    func embedLines(_ model: any Embedder) async throws {
         let input = FileHandle.standardInput.readDataToEndOfFile()
         var lines = input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         if input.last == UInt8(ascii: "\n") || input.isEmpty { lines.removeLast() }

@@ -83,11 +83,10 @@ extension ImagePipeline {
         // before the response head went out, the body writer never runs: the watchdog then reads
         // (or cancels) the upstream and writes the ledger row, so nothing is lost or left reserved.
         let claim = StreamClaim()
-        Task {
-            try? await Task.sleep(for: .seconds(10))
-            guard claim.take() else { return }
-            let (capture, _) = await Self.pump(upstream, capture: makeCapture(plan), keepReading: keepReading) { _ in false }
-            _ = await finish(capture, true)
+        let capture = makeCapture(plan)
+        watchdog.watch(claim) {
+            let (captured, _) = await Self.pump(upstream, capture: capture, keepReading: keepReading) { _ in false }
+            _ = await finish(captured, true)
         }
         let body = ResponseBody { writer in
             guard claim.take() else { return }
@@ -194,12 +193,4 @@ extension ImagePipeline {
         metrics.recordUpstream(model: target.model.id, duration: ContinuousClock.now - started)
         return closing
     }
-}
-
-/// Hands a streamed answer to exactly one consumer (the response body writer or its watchdog).
-final class StreamClaim: Sendable {
-    private let taken = Atomic<Bool>(false)
-
-    /// True for the first caller only.
-    func take() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }

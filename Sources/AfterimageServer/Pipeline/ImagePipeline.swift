@@ -24,6 +24,8 @@ struct ImagePipeline: Sendable {
     let bodyMemory: BodyMemoryBudget
     /// `streaming.max_capture_bytes`.
     let maxCaptureBytes: Int
+    /// Finishes streamed misses whose response body never started.
+    let watchdog: StreamWatchdog
     /// The semantic cache; nil when `cache.enabled` is false.
     let cache: SemanticCache?
     let inFlight = SingleFlight<String, MissResult>()

@@ -1,8 +1,8 @@
-import Dispatch
+import AfterimageCore
 import ServiceLifecycle
 
-/// Runs blocking background work every `interval` on a Dispatch thread (never on the
-/// Swift-concurrency pool) until graceful shutdown — e.g. watching the pricing file.
+/// Runs blocking background work every `interval` on a Dispatch thread (`BlockingExecutor.io`,
+/// never the Swift-concurrency pool) until graceful shutdown — e.g. watching the pricing file.
 struct PeriodicService: Service {
     let interval: Duration
     let work: @Sendable () -> Void
@@ -11,12 +11,7 @@ struct PeriodicService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    DispatchQueue.global(qos: .utility).async {
-                        work()
-                        done.resume()
-                    }
-                }
+                await BlockingExecutor.io.run(work)
             }
         }
     }

@@ -14,4 +14,8 @@ struct TimedEmbedder: Embedder {
         defer { metrics.recordEmbedding(duration: ContinuousClock.now - started) }
         return try await base.embed(texts)
     }
+
+    func shutdown() async throws {
+        try await base.shutdown()
+    }
 }
