@@ -112,12 +112,13 @@ public enum AfterimageApp {
         ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
             .addRoutes(to: httpRouter.group("v1"))
         DashboardController().addRoutes(to: httpRouter)
-        let admin = httpRouter.group("admin")
-        AdminKeysController(keys: keys, adminKey: configuration.adminKey).addRoutes(to: admin)
-        AdminCacheController(cache: cache, store: cacheStore, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
-        AdminNamespacesController(store: namespaceLimits, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
-        AdminUsageController(ledger: ledger, authorizer: AdminAuthorizer(adminKey: configuration.adminKey)).addRoutes(to: admin)
-        AdminTuningController(tuner: tuner, authorizer: AdminAuthorizer(adminKey: configuration.adminKey), maxRows: configuration.cache.lookupLogMaxRows)
+        // Every /admin route is behind the admin key (middleware on the group, not a call per handler).
+        let admin = httpRouter.group("admin").add(middleware: AdminAuthorizer(adminKey: configuration.adminKey))
+        AdminKeysController(keys: keys).addRoutes(to: admin)
+        AdminCacheController(cache: cache, store: cacheStore).addRoutes(to: admin)
+        AdminNamespacesController(store: namespaceLimits).addRoutes(to: admin)
+        AdminUsageController(ledger: ledger).addRoutes(to: admin)
+        AdminTuningController(tuner: tuner, maxRows: configuration.cache.lookupLogMaxRows)
             .addRoutes(to: admin)
         let sweeper = CacheSweeper(
             cache: cache, blobs: blobs, interval: .seconds(configuration.cache.sweepIntervalSeconds),

@@ -1,9 +1,16 @@
 import AfterimageCore
 import Hummingbird
 
-/// The admin API's gate: `Authorization: Bearer <admin key>`, compared in constant time.
-struct AdminAuthorizer: Sendable {
+/// The admin API's gate: `Authorization: Bearer <admin key>`, compared in constant time. As
+/// middleware it guards the whole `/admin` route group; `/metrics` calls `authorize` itself.
+struct AdminAuthorizer: RouterMiddleware {
+    typealias Context = AfterimageRequestContext
     let adminKey: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try authorize(request)
+        return try await next(request, context)
+    }
 
     func authorize(_ request: Request) throws {
         guard let adminKey else {

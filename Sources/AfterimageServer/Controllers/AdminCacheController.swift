@@ -8,22 +8,18 @@ struct AdminCacheController: Sendable {
     /// The running cache, which also keeps its in-memory index in step; nil when disabled.
     let cache: SemanticCache?
     let store: any CacheStore
-    let authorizer: AdminAuthorizer
 
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("cache/stats") { request, _ in
-            try authorizer.authorize(request)
             let stats = if let cache { try await cache.stats() } else { try await store.stats(now: Date()) }
             return JSONResponse.make(stats.json)
         }
         group.delete("cache/entries") { request, _ in
-            try authorizer.authorize(request)
             let filter = try Self.filter(request)
             let deleted = if let cache { try await cache.purge(filter) } else { try await store.purge(filter).count }
             return JSONResponse.make(.object(["object": "cache.purge", "deleted": .integer(Int64(deleted))]))
         }
         group.delete("cache/entries/:id") { request, context in
-            try authorizer.authorize(request)
             guard let id = context.parameters.get("id").flatMap(Int64.init) else { throw AfterimageError.notFound("No such cache entry.") }
             let deleted = if let cache { try await cache.delete(id: id) } else { try await store.delete(id: id) != nil }
             guard deleted else { throw AfterimageError.notFound("No such cache entry.") }

@@ -7,16 +7,13 @@ import Hummingbird
 /// Every route needs `Authorization: Bearer <admin key>` (from `AFTERIMAGE_ADMIN_KEY`).
 struct AdminKeysController: Sendable {
     let keys: any KeyStore
-    let adminKey: String?
 
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("keys") { request, _ in
-            try authorize(request)
             let list = try await keys.list()
             return JSONResponse.make(.object(["object": .string("list"), "data": .array(list.map(\.publicJSON))]))
         }
         group.post("keys") { request, _ in
-            try authorize(request)
             let body = try await AdminRequest.jsonObject(request, allowEmpty: true)
             guard let name = body["name"]?.stringValue, !name.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw AfterimageError.invalidPayload("'name' is required.", param: "name")
@@ -32,11 +29,9 @@ struct AdminKeysController: Sendable {
             return JSONResponse.make(.object(json), status: .created)
         }
         group.get("keys/:id") { request, context in
-            try authorize(request)
             return JSONResponse.make(try await found(keys.get(id: context.parameters.get("id") ?? "")).publicJSON)
         }
         group.patch("keys/:id") { request, context in
-            try authorize(request)
             let body = try await AdminRequest.jsonObject(request, allowEmpty: true)
             if let name = body["name"], name.stringValue?.isEmpty ?? true {
                 throw AfterimageError.invalidPayload("'name' must be a non-empty string.", param: "name")
@@ -46,11 +41,9 @@ struct AdminKeysController: Sendable {
             return JSONResponse.make(try await found(keys.update(id: context.parameters.get("id") ?? "", changes: changes)).publicJSON)
         }
         group.delete("keys/:id") { request, context in
-            try authorize(request)
             return JSONResponse.make(try await found(keys.revoke(id: context.parameters.get("id") ?? "")).publicJSON)
         }
         group.post("keys/:id/rotate") { request, context in
-            try authorize(request)
             let secret = KeySecret.generate()
             let key = try await found(keys.rotate(id: context.parameters.get("id") ?? "", newSecret: secret))
             var json = key.publicJSON.objectValue ?? [:]
@@ -59,9 +52,6 @@ struct AdminKeysController: Sendable {
         }
     }
 
-    func authorize(_ request: Request) throws {
-        try AdminAuthorizer(adminKey: adminKey).authorize(request)
-    }
 
     func found(_ key: VirtualKey?) throws -> VirtualKey {
         guard let key else { throw AfterimageError.notFound("No such key.") }

@@ -7,12 +7,10 @@ import Hummingbird
 /// and run-time settings.
 struct AdminTuningController: Sendable {
     let tuner: CacheTuner
-    let authorizer: AdminAuthorizer
     let maxRows: Int
 
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("cache/lookups") { request, _ in
-            try authorizer.authorize(request)
             let query = try AdminRequest.query(request, allowed: ["namespace", "since", "limit"])
             let limit = try query["limit"].map { text -> Int in
                 guard let n = Int(text), (1...10_000).contains(n) else { throw AfterimageError.invalidPayload("'limit' must be 1…10000.", param: "limit") }
@@ -22,7 +20,6 @@ struct AdminTuningController: Sendable {
             return JSONResponse.make(.object(["object": "list", "data": .array(entries.map(\.json))]))
         }
         group.get("cache/what-if") { request, _ in
-            try authorizer.authorize(request)
             let query = try AdminRequest.query(request, allowed: ["threshold", "namespace", "since"])
             guard let text = query["threshold"], let threshold = Float(text), (0...1).contains(threshold) else {
                 throw AfterimageError.invalidPayload("'threshold' is required, between 0 and 1.", param: "threshold")
@@ -31,7 +28,6 @@ struct AdminTuningController: Sendable {
             return JSONResponse.make(WhatIf(threshold: threshold, entries: entries).json)
         }
         group.post("cache/labels") { request, _ in
-            try authorizer.authorize(request)
             let body = try await AdminRequest.jsonObject(request)
             let items = body["labels"]?.arrayValue ?? [.object(body)]
             var labelled = 0
@@ -47,14 +43,12 @@ struct AdminTuningController: Sendable {
             return JSONResponse.make(.object(["object": "cache.labels", "labelled": .integer(Int64(labelled))]))
         }
         group.get("cache/labels/export") { request, _ in
-            try authorizer.authorize(request)
             let query = try AdminRequest.query(request, allowed: ["namespace"])
             let entries = try await tuner.log.entries(namespace: query["namespace"], since: nil, limit: maxRows)
             let lines = try entries.reversed().compactMap(\.labelledPair).map { String(decoding: try JSONEncoder.afterimage.encode($0), as: UTF8.self) + "\n" }
             return AdminRequest.text(lines.joined(), contentType: "application/x-ndjson")
         }
         group.get("cache/suggest-threshold") { request, _ in
-            try authorizer.authorize(request)
             let query = try AdminRequest.query(request, allowed: ["max_false_hit_rate", "namespace"])
             let rate = try query["max_false_hit_rate"].map { text -> Double in
                 guard let r = Double(text), (0...1).contains(r) else {
@@ -66,7 +60,6 @@ struct AdminTuningController: Sendable {
             return JSONResponse.make(ThresholdSuggestion(maxFalseHitRate: rate, labelled: all.filter { $0.label != nil }, all: all).json)
         }
         group.get("cache/settings") { request, _ in
-            try authorizer.authorize(request)
             let (_, settings) = try await tuner.store.load()
             let rows: [JSONValue] = settings.sorted { "\($0.key.namespace ?? "")|\($0.key.model ?? "")" < "\($1.key.namespace ?? "")|\($1.key.model ?? "")" }.map { scope, values in
                 .object([
@@ -82,7 +75,6 @@ struct AdminTuningController: Sendable {
             ]))
         }
         group.put("cache/settings") { request, _ in
-            try authorizer.authorize(request)
             let body = try await AdminRequest.jsonObject(request)
             let scope = CacheSettingScope(namespace: body["namespace"]?.stringValue, model: body["model"]?.stringValue)
             let threshold = try Self.fraction(body, "threshold")
