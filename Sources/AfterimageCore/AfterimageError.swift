@@ -3,24 +3,45 @@ import Foundation
 /// An error that reaches a client, rendered in the OpenAI error envelope:
 /// `{"error": {"message", "type", "param", "code"}, "extra_fields": {…}}`.
 public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The machine-readable code sent as `error.code`.
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
-        public let rawValue: String
-        public init(_ rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+    /// The machine-readable code sent as `error.code`: a closed set, plus an upstream's own code
+    /// passed through (bounded) when the provider refused a request.
+    public enum Code: Sendable, Hashable, CustomStringConvertible {
+        case invalidPayload
+        case invalidRequest
+        case unauthorized
+        case modelNotFound
+        case notFound
+        case payloadTooLarge
+        case requestTimeout
+        case rateLimited
+        case serverBusy
+        case upstreamUnavailable
+        case invalidSignature
+        case expired
+        case internalError
+        /// The provider's own `error.code` (at most 64 characters), or `upstream_error` when it sent none.
+        case upstream(String?)
 
-        public static let invalidPayload = Code("invalid_payload")
-        public static let unauthorized = Code("unauthorized")
-        public static let forbidden = Code("forbidden")
-        public static let modelNotFound = Code("model_not_found")
-        public static let notFound = Code("not_found")
-        public static let payloadTooLarge = Code("payload_too_large")
-        public static let rateLimited = Code("rate_limited")
-        public static let upstreamUnavailable = Code("upstream_unavailable")
-        public static let upstreamError = Code("upstream_error")
-        public static let invalidSignature = Code("invalid_signature")
-        public static let expired = Code("expired")
-        public static let internalError = Code("internal_error")
+        public var rawValue: String {
+            switch self {
+            case .invalidPayload: "invalid_payload"
+            case .invalidRequest: "invalid_request"
+            case .unauthorized: "unauthorized"
+            case .modelNotFound: "model_not_found"
+            case .notFound: "not_found"
+            case .payloadTooLarge: "payload_too_large"
+            case .requestTimeout: "request_timeout"
+            case .rateLimited: "rate_limited"
+            case .serverBusy: "server_busy"
+            case .upstreamUnavailable: "upstream_unavailable"
+            case .invalidSignature: "invalid_signature"
+            case .expired: "expired"
+            case .internalError: "internal_error"
+            case .upstream(let code): code.map { String($0.prefix(64)) } ?? "upstream_error"
+            }
+        }
+
+        public var description: String { rawValue }
     }
 
     /// HTTP status code.

@@ -123,7 +123,7 @@ public struct UpstreamDispatcher: Sendable {
         func short(_ value: JSONValue?) -> String? { value?.stringValue.map { String($0.prefix(64)) } }
         return AfterimageError(
             status: (400..<500).contains(reply.status) ? reply.status : 502,
-            code: .init(short(envelope?["code"]) ?? "upstream_error"),
+            code: .upstream(short(envelope?["code"])),
             message: upstreamMessage(reply) ?? "The upstream provider answered HTTP \(reply.status).",
             param: short(envelope?["param"]),
             type: short(envelope?["type"])

@@ -38,7 +38,7 @@ enum BodyReader {
                 let elapsed = ContinuousClock.now - started
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 if seconds > rateGraceSeconds, Double(total) < Double(minRate) * seconds {
-                    throw AfterimageError(status: 408, code: .init("request_timeout"), message: "The request body arrived slower than \(minRate) bytes per second.")
+                    throw AfterimageError(status: 408, code: .requestTimeout, message: "The request body arrived slower than \(minRate) bytes per second.")
                 }
             }
             try consume(chunk)

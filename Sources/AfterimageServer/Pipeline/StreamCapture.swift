@@ -45,7 +45,7 @@ struct StreamCapture: Sendable {
         if type == "error" || event.event == "error" {
             let error = object?["error"]
             failure = AfterimageError(
-                status: 502, code: .init((error?["code"]?.stringValue).map { String($0.prefix(64)) } ?? "upstream_error"),
+                status: 502, code: .upstream(error?["code"]?.stringValue),
                 message: "The upstream failed mid-stream: \(LogText.bounded(error?["message"]?.stringValue ?? event.data, 500))",
                 type: (error?["type"]?.stringValue).map { String($0.prefix(64)) } ?? "server_error"
             )

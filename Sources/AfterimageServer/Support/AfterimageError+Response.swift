@@ -28,7 +28,7 @@ extension AfterimageError {
             case 404: .notFound
             case 413: .payloadTooLarge
             case 401: .unauthorized
-            default: Code(status >= 500 ? "internal_error" : "invalid_request")
+            default: status >= 500 ? .internalError : .invalidRequest
             }
             return AfterimageError(status: status, code: code, message: error.body ?? error.status.reasonPhrase)
         default:

@@ -88,7 +88,7 @@ final class BodyMemoryBudget: Sendable {
         let timeout = Task {
             try await Task.sleep(for: maxWait)
             self.abandon(id, with: AfterimageError(
-                status: 503, code: .init("server_busy"),
+                status: 503, code: .serverBusy,
                 message: "The gateway is receiving too many large bodies at once; retry shortly.", retryAfterSeconds: 5
             ))
         }
