@@ -15,6 +15,17 @@ struct Keys: AsyncParsableCommand {
         try Stores.open(options.load()).keys
     }
 
+    /// A new secret, shown once: the key's JSON with `key` added, or `lines` as text.
+    static func printSecret(of key: VirtualKey, _ secret: String, json: Bool, lines: [String]) throws {
+        if json {
+            var object = key.publicJSON.objectValue ?? [:]
+            object["key"] = .string(secret)
+            try printJSON(.object(object))
+        } else {
+            for line in lines { print(line) }
+        }
+    }
+
     static func printJSON(_ value: JSONValue) throws {
         let encoder = JSONEncoder.afterimage
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
@@ -45,17 +56,10 @@ struct Keys: AsyncParsableCommand {
                 name: name, namespace: namespace, allowedModels: allowed, expiresAt: expires.flatMap(DateText.parse),
                 limits: { var l = SpendLimits(); try limits.changes().apply(to: &l); return l }(), secret: secret
             )
-            if json {
-                var object = key.publicJSON.objectValue ?? [:]
-                object["key"] = .string(secret)
-                try Keys.printJSON(.object(object))
-            } else {
-                print("id:        \(key.id)")
-                print("name:      \(key.name)")
-                print("namespace: \(key.namespace)")
-                print("key:       \(secret)")
-                print("(store the key now: it is not shown again)")
-            }
+            try Keys.printSecret(of: key, secret, json: json, lines: [
+                "id:        \(key.id)", "name:      \(key.name)", "namespace: \(key.namespace)", "key:       \(secret)",
+                "(store the key now: it is not shown again)",
+            ])
         }
     }
 
@@ -131,15 +135,7 @@ struct Keys: AsyncParsableCommand {
             guard let key = try await Keys.store(options).rotate(id: id, newSecret: secret) else {
                 throw ValidationError("No key with id '\(id)'.")
             }
-            if json {
-                var object = key.publicJSON.objectValue ?? [:]
-                object["key"] = .string(secret)
-                try Keys.printJSON(.object(object))
-            } else {
-                print("id:  \(key.id)")
-                print("key: \(secret)")
-                print("(the old secret no longer works)")
-            }
+            try Keys.printSecret(of: key, secret, json: json, lines: ["id:  \(key.id)", "key: \(secret)", "(the old secret no longer works)"])
         }
     }
 }
