@@ -44,8 +44,8 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
         public var description: String { rawValue }
     }
 
-    /// HTTP status code.
-    public var status: Int
+    /// HTTP status code (the server module also offers it as `status`, an `HTTPResponse.Status`).
+    public var statusCode: Int
     public var code: Code
     public var message: String
     /// The request field the error is about, if any.
@@ -59,7 +59,7 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
     public var detail: String?
 
     public init(status: Int, code: Code, message: String, param: String? = nil, type: String? = nil, retryAfterSeconds: Int? = nil) {
-        self.status = status
+        self.statusCode = status
         self.code = code
         self.message = message
         self.param = param
@@ -67,12 +67,12 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
         self.retryAfterSeconds = retryAfterSeconds
     }
 
-    public var description: String { "\(status) \(code): \(message)" + (detail.map { " (\($0))" } ?? "") }
+    public var description: String { "\(statusCode) \(code): \(message)" + (detail.map { " (\($0))" } ?? "") }
 
     /// The OpenAI `type` field.
     public var errorType: String {
         if let type { return type }
-        switch status {
+        switch statusCode {
         case 401: return "authentication_error"
         case 403: return "permission_error"
         case 404: return "invalid_request_error"

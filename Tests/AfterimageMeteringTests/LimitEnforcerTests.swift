@@ -66,7 +66,7 @@ final class FixedLedger: UsageLedger {
             try await enforcer.admit([(key, limits)], imageCount: 1, now: now.addingTimeInterval(20))
             Issue.record("a third request in a minute must be refused")
         } catch let error as AfterimageError {
-            #expect(error.status == 429 && error.retryAfterSeconds == 40)
+            #expect(error.statusCode == 429 && error.retryAfterSeconds == 40)
             #expect(error.message.contains("key 'team'") && error.message.contains("2 requests per minute"))
         }
         // After the first leaves the window: one request fits, but not 2 more images (2 + 2 + 2 > 5).

@@ -48,7 +48,7 @@ import Testing
             try await BodyMemoryBudget.Lease(budget).acquire(50)
             Issue.record("expected server_busy")
         } catch let error as AfterimageError {
-            #expect(error.status == 503 && error.code.rawValue == "server_busy" && error.retryAfterSeconds != nil)
+            #expect(error.statusCode == 503 && error.code.rawValue == "server_busy" && error.retryAfterSeconds != nil)
         }
         let cancelled = Task { try await BodyMemoryBudget.Lease(budget).acquire(50) }
         try await Task.sleep(for: .milliseconds(20))

@@ -175,7 +175,7 @@ extension ImagePipeline {
             embedding.cancel()
         }
         if let failure {
-            record.status = failure.status
+            record.status = failure.statusCode
             record.errorCode = failure.code.rawValue
             closing = capture.errorEvent(failure)
         } else if clientGone {

@@ -51,14 +51,14 @@ struct ImagePipeline: Sendable {
             )
         } catch {
             let failure = AfterimageError.from(error)
-            if record.keyID == nil, failure.status == 401 || failure.code == .rateLimited {
+            if record.keyID == nil, failure.statusCode == 401 || failure.code == .rateLimited {
                 // No key, no row: counted per minute and client address instead (a flood of
                 // unauthenticated requests cannot fill the ledger or fsync once each).
                 await unauthenticated.count(source: context.clientAddress)
                 throw failure
             }
             // Failures are metered too, before the error goes out.
-            record.status = failure.status
+            record.status = failure.statusCode
             record.errorCode = failure.code.rawValue
             record.attempts = attempts.outcomes
             record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)

@@ -3,6 +3,16 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
+/// Hummingbird renders an `AfterimageError` thrown anywhere as the OpenAI envelope; the request-log
+/// middleware renders the pipeline's errors itself, adding the request's `extra_fields` and id.
+extension AfterimageError: HTTPResponseError {
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response(extraFields: [:], requestID: nil)
+    }
+}
+
 extension AfterimageError {
     /// The error as an HTTP response in the OpenAI envelope.
     func response(extraFields: [String: JSONValue], requestID: String?) -> Response {
@@ -11,7 +21,7 @@ extension AfterimageError {
         if let requestID { headers[HTTPField.Name("x-request-id")!] = requestID }
         let data = (try? JSONEncoder.afterimage.encode(envelope(extraFields: extraFields))) ?? Data()
         return Response(
-            status: HTTPResponse.Status(code: status),
+            status: status,
             headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
         )

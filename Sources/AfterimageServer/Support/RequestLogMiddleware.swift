@@ -22,7 +22,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         } catch {
             let failure = AfterimageError.from(error)
             errorCode = failure.code.rawValue
-            if failure.status >= 500 && failure.code == .internalError {
+            if failure.statusCode >= 500 && failure.code == .internalError {
                 logger.error("unhandled error", metadata: [
                     "request_id": .string(context.info.values.requestID),
                     "error": .string(LogText.bounded(failure.detail ?? failure.message, 1000)),
