@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -77,6 +79,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AfterimagePostgres",
+            dependencies: [
+                "AfterimageCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AfterimageUpstream",
             dependencies: [
                 "AfterimageCore",
@@ -92,6 +105,7 @@ let package = Package(
             name: "AfterimageServer",
             dependencies: [
                 "AfterimageMetering",
+                "AfterimagePostgres",
                 "AfterimageCore",
                 "AfterimageStorage",
                 "AfterimageUpstream",
@@ -174,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "AfterimageStorageTests",
             dependencies: [
-                "AfterimageStorage", "AfterimageCore", "AfterimageTesting",
+                "AfterimageStorage", "AfterimagePostgres", "AfterimageCore", "AfterimageTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -182,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "AfterimageServerTests",
             dependencies: [
-                "AfterimageServer", "AfterimageTesting", "AfterimageCore", "AfterimageStorage",
+                "AfterimageServer", "AfterimageTesting", "AfterimageCore", "AfterimageStorage", "AfterimagePostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 packages=(libsqlite3-dev libcurl4-openssl-dev libblas-dev libopenblas0-pthread python3-venv)
 # The built-in dashboard's browser test renders the page in headless Chromium.
-[ "${1:-}" = "--test" ] && packages+=(chromium)
+# The postgres backend's tests start a throwaway cluster of their own (scripts/pg-cluster.sh).
+[ "${1:-}" = "--test" ] && packages+=(chromium postgresql)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -16,7 +17,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # RUNLEVEL=1: packages (postgresql) install without starting a system-wide service.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # The default embedder's model files (verified against scripts/minilm.sha256).

@@ -70,3 +70,36 @@ public struct KeyChanges: Sendable, Equatable {
         self.limits = limits
     }
 }
+
+/// How a key's model list and limits are stored (JSON text columns), the same in every backend.
+/// A column that does not decode marks the key `unreadable`: it is refused, never unrestricted.
+public enum KeyColumns {
+    public static func encode(models: [String]?) -> String? {
+        models.map { String(decoding: (try? JSONEncoder().encode($0)) ?? Data("[]".utf8), as: UTF8.self) }
+    }
+
+    public static func encode(limits: SpendLimits) -> String? {
+        limits.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(limits)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Sets `allowedModels` and `limits` of `key` from their stored text.
+    public static func decode(models: String?, limits: String?, into key: inout VirtualKey) {
+        if let models {
+            if let decoded = try? JSONDecoder().decode([String].self, from: Data(models.utf8)) {
+                key.allowedModels = decoded
+            } else {
+                key.allowedModels = []
+                key.unreadable = "allowed_models"
+            }
+        } else {
+            key.allowedModels = nil
+        }
+        if let limits {
+            if let decoded = try? JSONDecoder().decode(SpendLimits.self, from: Data(limits.utf8)) {
+                key.limits = decoded
+            } else {
+                key.unreadable = "limits"
+            }
+        }
+    }
+}

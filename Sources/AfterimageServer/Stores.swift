@@ -20,7 +20,13 @@ public struct Stores: Sendable {
     /// directory's lock) sweeps temporary files left by a crash: a CLI command must not delete
     /// the files a running server is writing.
     public static func open(_ configuration: AfterimageConfiguration, sweepTemporaryFiles: Bool = false) throws -> Stores {
-        try open(dataDirectory: configuration.dataDirectoryURL, lookupLogMaxRows: configuration.cache.lookupLogMaxRows, sweepTemporaryFiles: sweepTemporaryFiles)
+        guard configuration.storage.backend == .sqlite else {
+            throw ConfigurationError(
+                key: "storage.backend",
+                problem: "postgres is not complete yet: keys and namespace limits have PostgreSQL stores, the cache, ledger, settings, lookup log and images do not; use sqlite"
+            )
+        }
+        return try open(dataDirectory: configuration.dataDirectoryURL, lookupLogMaxRows: configuration.cache.lookupLogMaxRows, sweepTemporaryFiles: sweepTemporaryFiles)
     }
 
     /// The SQLite backend in `dataDirectory` (also for benchmarks on a scratch directory).

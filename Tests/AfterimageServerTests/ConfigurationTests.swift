@@ -1,5 +1,6 @@
 import AfterimageServer
 import Foundation
+import AfterimagePostgres
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -48,6 +49,12 @@ import Testing
         ("server:\n  max_inflight_body_bytes: 1e300\n", "server.max_inflight_body_bytes"),
         ("server:\n  idle_timeout_seconds: 20\n", "server.body_memory_wait_seconds"),
         ("server:\n  body_memory_wait_seconds: -1\n", "server.body_memory_wait_seconds"),
+        ("storage:\n  backend: mysql\n", "storage.backend"),
+        ("storage:\n  backend: postgres\n", "storage.postgres.url"),
+        ("storage:\n  backend: postgres\n  postgres: {url: 'http://x/db'}\n", "storage.postgres.url"),
+        ("storage:\n  postgres: {url: 'postgres://u@h/db', tls: maybe}\n", "storage.postgres.tls"),
+        ("storage:\n  postgres: {url: 'postgres://u@h/db', pool_size: 0}\n", "storage.postgres.pool_size"),
+        ("storage:\n  postgres: {uri: 'postgres://u@h/db'}\n", "storage.postgres.uri"),
     ])
     func invalidConfigNamesTheKey(yaml: String, key: String) {
         #expect {
@@ -78,5 +85,19 @@ import Testing
         #expect(throws: ConfigurationError.self) {
             _ = try ConfigurationLoader.parse(yaml: "", environment: ["AFTERIMAGE_PORT": "eighty"])
         }
+    }
+
+    @Test func postgresSettingsComeFromTheFileAndTheEnvironmentAndAreNotYetServed() throws {
+        let yaml = "storage:\n  backend: postgres\n  postgres: {pool_size: 4, tls: require}\n"
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, environment: ["AFTERIMAGE_DATABASE_URL": "postgres://app:s3cret@db.internal:6543/images"])
+        #expect(configuration.storage.backend == .postgres)
+        #expect(configuration.storage.postgres == PostgresSettings(url: "postgres://app:s3cret@db.internal:6543/images", poolSize: 4, tls: .require))
+        do {
+            _ = try ConfigurationLoader.parse(yaml: "storage:\n  backend: postgres\n  postgres: {url: 'postgres://app:s3cret@db.internal:99999/images'}\n", environment: [:])
+            Issue.record("a port out of range is refused")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "storage.postgres.url" && !error.description.contains("s3cret"))
+        }
+        #expect(throws: ConfigurationError.self) { try Stores.open(configuration) }
     }
 }

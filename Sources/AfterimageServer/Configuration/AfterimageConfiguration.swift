@@ -1,6 +1,7 @@
 import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
+import AfterimagePostgres
 import Foundation
 
 /// Everything the server reads from `Config/afterimage.yaml` and the environment, typed and with defaults.
@@ -111,7 +112,19 @@ public struct AfterimageConfiguration: Sendable {
         }
     }
 
+    /// `storage.*`: where keys, limits, the ledger, cache rows, settings and images live.
+    public struct Storage: Sendable {
+        public enum Backend: String, Sendable, CaseIterable { case sqlite, postgres }
+        /// `storage.backend` (`sqlite` | `postgres`, default `sqlite`).
+        public var backend = Backend.sqlite
+        /// `storage.postgres.url`, `pool_size` (default 10), `tls` (`disable | prefer | require`,
+        /// default `prefer`); env `AFTERIMAGE_DATABASE_URL` for the URL.
+        public var postgres: PostgresSettings?
+        public init() {}
+    }
+
     public var server = Server()
+    public var storage = Storage()
     public var metrics = Metrics()
     /// `streaming.max_capture_bytes` (integer, default 268435456): most bytes of one stream's
     /// events held back until its images are stored.

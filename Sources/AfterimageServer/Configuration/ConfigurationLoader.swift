@@ -1,5 +1,6 @@
 import AfterimageCache
 import AfterimageCore
+import AfterimagePostgres
 import AfterimageEmbedding
 import Foundation
 import Yams
@@ -62,6 +63,28 @@ public enum ConfigurationLoader {
         }
         config.metrics.tokenEnv = try metrics.string("token_env") ?? config.metrics.tokenEnv
         try metrics.finish()
+
+        var storage = try root.section("storage")
+        if let backend = try storage.string("backend") {
+            guard let value = AfterimageConfiguration.Storage.Backend(rawValue: backend) else {
+                throw ConfigurationError(key: "storage.backend", problem: "must be sqlite or postgres")
+            }
+            config.storage.backend = value
+        }
+        var postgres = try storage.section("postgres")
+        if !postgres.values.isEmpty {
+            var settings = PostgresSettings(url: try postgres.string("url") ?? "")
+            settings.poolSize = try postgres.int("pool_size", range: 1...1000) ?? settings.poolSize
+            if let tls = try postgres.string("tls") {
+                guard let mode = PostgresSettings.TLSMode(rawValue: tls) else {
+                    throw ConfigurationError(key: "storage.postgres.tls", problem: "must be disable, prefer or require")
+                }
+                settings.tls = mode
+            }
+            config.storage.postgres = settings
+        }
+        try postgres.finish()
+        try storage.finish()
 
         var streaming = try root.section("streaming")
         config.streamingMaxCaptureBytes = try streaming.int("max_capture_bytes", range: 1024...(4 << 30)) ?? config.streamingMaxCaptureBytes
@@ -250,6 +273,20 @@ public enum ConfigurationLoader {
             config.server.port = value
         }
         if let dataDirectory = environment["AFTERIMAGE_DATA_DIR"], !dataDirectory.isEmpty { config.dataDirectory = dataDirectory }
+        if let url = environment["AFTERIMAGE_DATABASE_URL"], !url.isEmpty {
+            var settings = config.storage.postgres ?? PostgresSettings(url: url)
+            settings.url = url
+            config.storage.postgres = settings
+        }
+        if config.storage.backend == .postgres {
+            guard let settings = config.storage.postgres, !settings.url.isEmpty else {
+                throw ConfigurationError(key: "storage.postgres.url", problem: "is required with storage.backend: postgres (or set AFTERIMAGE_DATABASE_URL)")
+            }
+            do { _ = try settings.endpoint() } catch let error as AfterimageError {
+                // The problem, never the URL itself (it may hold a password).
+                throw ConfigurationError(key: "storage.postgres.url", problem: error.message)
+            }
+        }
         if let pricing = environment["AFTERIMAGE_PRICING_FILE"], !pricing.isEmpty { config.pricingFile = pricing }
         if let base = environment["AFTERIMAGE_PUBLIC_BASE_URL"], !base.isEmpty {
             try checkURL(base, key: "AFTERIMAGE_PUBLIC_BASE_URL")

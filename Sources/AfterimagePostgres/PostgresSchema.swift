@@ -1,0 +1,31 @@
+/// The PostgreSQL schema, versioned like the SQLite migrations. Constraints live in the database;
+/// money is `bigint` nano-dollars, times `timestamptz`, embeddings `bytea` (float32).
+enum PostgresSchema {
+    static let migrations: [(version: String, statements: [String])] = [
+        ("v1", [
+            """
+            CREATE TABLE virtual_keys (
+                id text PRIMARY KEY CHECK (length(id) <= 64),
+                name text NOT NULL CHECK (length(name) <= 256),
+                namespace text NOT NULL CHECK (length(namespace) <= 256),
+                allowed_models text,
+                prefix text NOT NULL,
+                secret_hash text NOT NULL UNIQUE CHECK (length(secret_hash) = 64),
+                created_at timestamptz NOT NULL,
+                expires_at timestamptz,
+                revoked_at timestamptz,
+                rotated_at timestamptz,
+                limits text
+            )
+            """,
+            "CREATE INDEX virtual_keys_created ON virtual_keys (created_at DESC, id)",
+            """
+            CREATE TABLE namespace_limits (
+                namespace text PRIMARY KEY CHECK (length(namespace) <= 256),
+                limits text NOT NULL,
+                updated_at timestamptz NOT NULL
+            )
+            """,
+        ]),
+    ]
+}

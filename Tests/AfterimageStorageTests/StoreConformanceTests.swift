@@ -1,0 +1,109 @@
+import AfterimageCore
+import AfterimagePostgres
+import AfterimageStorage
+import AfterimageTesting
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The same behaviour from every backend: the key and namespace-limit scenarios run against
+/// SQLite and against a real PostgreSQL cluster (started and stopped by the test).
+@Suite final class StoreConformanceTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-conformance-\(UUID().uuidString)")
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    /// Create, find, rotate, revoke, update and list through the port.
+    static func exerciseKeys(_ store: any KeyStore) async throws {
+        let secret = KeySecret.generate()
+        let key = try await store.create(
+            name: "team a", namespace: nil, allowedModels: ["gpt-image-1"], expiresAt: nil,
+            limits: SpendLimits(budget: Money(usd: "2.5"), requestsPerMinute: 30), secret: secret
+        )
+        #expect(key.namespace == key.id && key.secretHash == KeySecret.hash(secret))
+        let found = try #require(try await store.find(secretHash: KeySecret.hash(secret)))
+        #expect(found.id == key.id && found.allowedModels == ["gpt-image-1"] && found.limits == key.limits && found.unreadable == nil)
+        #expect(abs(found.createdAt.timeIntervalSince(key.createdAt)) < 0.001)
+        #expect(try await store.find(secretHash: KeySecret.hash("sk-af-other")) == nil)
+
+        let newSecret = KeySecret.generate()
+        let rotated = try #require(try await store.rotate(id: key.id, newSecret: newSecret))
+        #expect(rotated.rotatedAt != nil && rotated.prefix == KeySecret.displayPrefix(newSecret))
+        #expect(try await store.find(secretHash: KeySecret.hash(secret)) == nil)
+        #expect(try await store.find(secretHash: KeySecret.hash(newSecret))?.id == key.id)
+
+        let expiry = Date(timeIntervalSince1970: 1_900_000_000)
+        let updated = try #require(try await store.update(id: key.id, changes: KeyChanges(name: "team b", allowedModels: .some(nil), expiresAt: .some(expiry), limits: LimitChanges(budget: .some(nil)))))
+        #expect(updated.name == "team b" && updated.allowedModels == nil && updated.expiresAt == expiry && updated.limits.budget == nil && updated.limits.requestsPerMinute == 30)
+        #expect(try await store.get(id: key.id)?.name == "team b")
+
+        let revoked = try #require(try await store.revoke(id: key.id))
+        #expect(revoked.revokedAt != nil && !revoked.isActive(at: Date()))
+        let second = try await store.create(name: "z", namespace: "shared", allowedModels: [], expiresAt: nil, secret: KeySecret.generate())
+        #expect(try await store.list().map(\.id).sorted() == [key.id, second.id].sorted())
+        #expect(try await store.get(id: second.id)?.allowedModels == [])
+        #expect(try await store.revoke(id: "key_missing") == nil)
+        #expect(try await store.update(id: "key_missing", changes: KeyChanges(name: "x")) == nil)
+    }
+
+    static func exerciseNamespaceLimits(_ store: any NamespaceLimitStore) async throws {
+        #expect(try await store.limits(namespace: "team") == SpendLimits())
+        let set = try await store.update(namespace: "team", changes: LimitChanges(budget: .some(Money(usd: "10")), imagesPerMinute: .some(5)))
+        #expect(set.budget == Money(usd: "10") && set.imagesPerMinute == 5)
+        let cleared = try await store.update(namespace: "team", changes: LimitChanges(imagesPerMinute: .some(nil)))
+        #expect(cleared.budget == Money(usd: "10") && cleared.imagesPerMinute == nil)
+        #expect(try await store.limits(namespace: "team") == cleared)
+        #expect(try await store.list().map(\.namespace) == ["team"])
+    }
+
+    @Test func sqliteBehavesAsSpecified() async throws {
+        let database = try AppDatabase.open(dataDirectory: directory)
+        try await Self.exerciseKeys(SQLiteKeyStore(database: database))
+        try await Self.exerciseNamespaceLimits(SQLiteNamespaceLimitStore(database: database))
+    }
+
+    @Test func postgresBehavesLikeSQLite() async throws {
+        let cluster = try await PostgresCluster.start()
+        do {
+            try await withPostgres(cluster.url) { database in
+                // Two replicas starting together: the advisory lock lets one apply the migrations.
+                async let first = database.migrate()
+                async let second = database.migrate()
+                let applied = try await [first, second]
+                #expect(applied.flatMap { $0 } == ["v1"])
+                #expect(try await database.migrate().isEmpty)
+                #expect(await database.isReachable())
+                try await Self.exerciseKeys(PostgresKeyStore(database: database))
+                try await Self.exerciseNamespaceLimits(PostgresNamespaceLimitStore(database: database))
+                // A row whose model list does not decode is refused (fail closed), as in SQLite.
+                let store = PostgresKeyStore(database: database)
+                let key = try await store.create(name: "broken", namespace: nil, allowedModels: ["a"], expiresAt: nil, secret: KeySecret.generate())
+                try await database.client.query("UPDATE virtual_keys SET allowed_models = '[1' WHERE id = \(key.id)")
+                #expect(try await store.get(id: key.id)?.unreadable == "allowed_models")
+                // Constraints live in the database: an oversized name is refused there too.
+                await #expect(throws: (any Error).self) {
+                    try await database.client.query("UPDATE virtual_keys SET name = \(String(repeating: "n", count: 300)) WHERE id = \(key.id)")
+                }
+            }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    @Test(arguments: ["", "mysql://u@h/db", "postgres://h/db", "postgres://u@/db", "postgres://u@h", "postgres://u@h:99999/db", "postgres://u@h/" + String(repeating: "d", count: 3000)])
+    func badURLsAreRefused(url: String) {
+        #expect(throws: AfterimageError.self) { try PostgresSettings(url: url).endpoint() }
+    }
+
+    /// Runs `body` with a migrated-or-not database whose client runs meanwhile.
+    func withPostgres(_ url: String, _ body: (PostgresBackend) async throws -> Void) async throws {
+        let database = try PostgresBackend(settings: PostgresSettings(url: url, poolSize: 4, tls: .disable), logger: Logger(label: "pg-test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.client.run() }
+            defer { group.cancelAll() }
+            try await body(database)
+        }
+    }
+}
