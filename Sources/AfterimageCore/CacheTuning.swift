@@ -142,3 +142,21 @@ extension CacheSettingChange {
         ])
     }
 }
+
+extension CacheSettingValues {
+    /// Applies an update (nil leaves a field, `.some(nil)` clears it) and lists what changed, for
+    /// the audit trail; the same in every backend.
+    public func applying(threshold: Float??, wordSimilarity: Float??, scope: CacheSettingScope, by: String, at: Date) -> (CacheSettingValues, [CacheSettingChange]) {
+        var values = self
+        var changes = [CacheSettingChange]()
+        for (field, change, path) in [("threshold", threshold, \CacheSettingValues.threshold), ("word_similarity", wordSimilarity, \CacheSettingValues.wordSimilarity)] {
+            guard let change, change != values[keyPath: path] else { continue }
+            changes.append(CacheSettingChange(at: at, by: by, scope: scope, field: field, old: values[keyPath: path], new: change))
+            values[keyPath: path] = change
+        }
+        return (values, changes)
+    }
+
+    /// No field set: the scope's row goes.
+    public var isEmpty: Bool { threshold == nil && wordSimilarity == nil }
+}

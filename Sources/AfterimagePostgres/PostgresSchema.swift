@@ -27,5 +27,28 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v2", [
+            """
+            CREATE TABLE cache_settings (
+                namespace text NOT NULL CHECK (length(namespace) <= 256),
+                model text NOT NULL CHECK (length(model) <= 256),
+                threshold double precision CHECK (threshold BETWEEN 0 AND 1),
+                word_similarity double precision CHECK (word_similarity BETWEEN 0 AND 1),
+                PRIMARY KEY (namespace, model)
+            )
+            """,
+            """
+            CREATE TABLE cache_settings_audit (
+                id bigserial PRIMARY KEY,
+                at timestamptz NOT NULL,
+                by text NOT NULL CHECK (length(by) <= 256),
+                namespace text NOT NULL,
+                model text NOT NULL,
+                field text NOT NULL CHECK (field IN ('threshold', 'word_similarity')),
+                old_value double precision,
+                new_value double precision
+            )
+            """,
+        ]),
     ]
 }

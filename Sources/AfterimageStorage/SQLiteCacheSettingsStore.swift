@@ -28,19 +28,12 @@ public struct SQLiteCacheSettingsStore: CacheSettingsStore {
     public func update(_ scope: CacheSettingScope, threshold: Float??, wordSimilarity: Float??, by: String) async throws -> [CacheSettingChange] {
         try await database.writer.write { db in
             let current = try Row.fetchOne(db, sql: "SELECT * FROM cache_settings WHERE namespace = ? AND model = ?", arguments: [scope.namespace ?? "", scope.model ?? ""])
-            var values = CacheSettingValues(
+            let (values, changes) = CacheSettingValues(
                 threshold: current.flatMap { ($0["threshold"] as Double?).map(Float.init) },
                 wordSimilarity: current.flatMap { ($0["word_similarity"] as Double?).map(Float.init) }
-            )
-            var changes = [CacheSettingChange]()
-            let now = Date()
-            for (field, change, path) in [("threshold", threshold, \CacheSettingValues.threshold), ("word_similarity", wordSimilarity, \CacheSettingValues.wordSimilarity)] {
-                guard let change, change != values[keyPath: path] else { continue }
-                changes.append(CacheSettingChange(at: now, by: by, scope: scope, field: field, old: values[keyPath: path], new: change))
-                values[keyPath: path] = change
-            }
+            ).applying(threshold: threshold, wordSimilarity: wordSimilarity, scope: scope, by: by, at: Date())
             guard !changes.isEmpty else { return [] }
-            if values.threshold == nil && values.wordSimilarity == nil {
+            if values.isEmpty {
                 try db.execute(sql: "DELETE FROM cache_settings WHERE namespace = ? AND model = ?", arguments: [scope.namespace ?? "", scope.model ?? ""])
             } else {
                 try db.execute(

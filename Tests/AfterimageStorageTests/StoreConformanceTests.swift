@@ -56,10 +56,27 @@ import Testing
         #expect(try await store.list().map(\.namespace) == ["team"])
     }
 
+    static func exerciseCacheSettings(_ store: any CacheSettingsStore) async throws {
+        let (initial, empty) = try await store.load()
+        #expect(initial == 0 && empty.isEmpty)
+        let scope = CacheSettingScope(namespace: "team", model: nil)
+        let changes = try await store.update(scope, threshold: .some(0.9), wordSimilarity: .some(0.6), by: "alice")
+        #expect(changes.map(\.field) == ["threshold", "word_similarity"] && changes.allSatisfy { $0.by == "alice" && $0.old == nil })
+        #expect(try await store.update(scope, threshold: .some(0.9), wordSimilarity: nil, by: "bob").isEmpty, "no change, no audit row")
+        let (version, settings) = try await store.load()
+        #expect(version == 2 && settings[scope] == CacheSettingValues(threshold: 0.9, wordSimilarity: 0.6))
+        _ = try await store.update(scope, threshold: .some(nil), wordSimilarity: .some(nil), by: "carol")
+        #expect(try await store.load().settings.isEmpty)
+        let history = try await store.history(limit: 10)
+        #expect(history.count == 4 && history.first?.by == "carol" && history.last?.field == "threshold")
+        #expect(history.first?.scope == scope)
+    }
+
     @Test func sqliteBehavesAsSpecified() async throws {
         let database = try AppDatabase.open(dataDirectory: directory)
         try await Self.exerciseKeys(SQLiteKeyStore(database: database))
         try await Self.exerciseNamespaceLimits(SQLiteNamespaceLimitStore(database: database))
+        try await Self.exerciseCacheSettings(SQLiteCacheSettingsStore(database: database))
     }
 
     @Test func postgresBehavesLikeSQLite() async throws {
@@ -70,11 +87,12 @@ import Testing
                 async let first = database.migrate()
                 async let second = database.migrate()
                 let applied = try await [first, second]
-                #expect(applied.flatMap { $0 } == ["v1"])
+                #expect(applied.flatMap { $0 } == ["v1", "v2"])
                 #expect(try await database.migrate().isEmpty)
                 #expect(await database.isReachable())
                 try await Self.exerciseKeys(PostgresKeyStore(database: database))
                 try await Self.exerciseNamespaceLimits(PostgresNamespaceLimitStore(database: database))
+                try await Self.exerciseCacheSettings(PostgresCacheSettingsStore(database: database))
                 // A row whose model list does not decode is refused (fail closed), as in SQLite.
                 let store = PostgresKeyStore(database: database)
                 let key = try await store.create(name: "broken", namespace: nil, allowedModels: ["a"], expiresAt: nil, secret: KeySecret.generate())
