@@ -50,5 +50,30 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v3", [
+            """
+            CREATE TABLE lookup_log (
+                id bigserial PRIMARY KEY,
+                created_at timestamptz NOT NULL,
+                request_id text NOT NULL CHECK (length(request_id) <= 128),
+                namespace text NOT NULL CHECK (length(namespace) <= 256),
+                model text NOT NULL CHECK (length(model) <= 256),
+                prompt text CHECK (octet_length(prompt) <= 2048),
+                prompt_hash text NOT NULL,
+                candidate_id bigint,
+                candidate_prompt text CHECK (octet_length(candidate_prompt) <= 2048),
+                candidate_hash text,
+                similarity double precision,
+                refused_by text CHECK (length(refused_by) <= 512),
+                decision text NOT NULL CHECK (decision IN ('semantic', 'miss')),
+                threshold double precision NOT NULL,
+                candidate_cost_nanos bigint,
+                label text CHECK (label IN ('same', 'different')),
+                labelled_by text CHECK (length(labelled_by) <= 256),
+                labelled_at timestamptz
+            )
+            """,
+            "CREATE INDEX lookup_log_namespace_time ON lookup_log (namespace, created_at)",
+        ]),
     ]
 }

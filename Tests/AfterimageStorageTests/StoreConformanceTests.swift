@@ -72,11 +72,35 @@ import Testing
         #expect(history.first?.scope == scope)
     }
 
+    /// A ring buffer of 3 rows: filters, newest first, labels.
+    static func exerciseLookupLog(_ log: any LookupLog) async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for index in 0..<5 {
+            try await log.append(LookupLogEntry(
+                createdAt: start.addingTimeInterval(Double(index)), requestID: "req_\(index)", namespace: index.isMultiple(of: 2) ? "a" : "b", model: "gpt-image-1",
+                prompt: "prompt \(index)", promptHash: "h\(index)", candidateID: index == 0 ? nil : Int64(index), candidatePrompt: index == 0 ? nil : "cand",
+                candidateHash: nil, similarity: index == 0 ? nil : 0.9, refusedBy: index == 3 ? .antonym("left", "right") : nil,
+                decision: index == 4 ? .semantic : .miss, threshold: 0.85, candidateCost: Money(nanos: 42)
+            ))
+        }
+        let all = try await log.entries(namespace: nil, since: nil, limit: 10)
+        #expect(all.map(\.requestID) == ["req_4", "req_3", "req_2"], "at most 3 rows, newest first")
+        #expect(all[1].refusedBy == .antonym("left", "right") && all[0].decision == .semantic && all[0].candidateCost == Money(nanos: 42))
+        #expect(try await log.entries(namespace: "a", since: nil, limit: 10).map(\.requestID) == ["req_4", "req_2"])
+        #expect(try await log.entries(namespace: nil, since: start.addingTimeInterval(3), limit: 10).map(\.requestID) == ["req_4", "req_3"])
+        let id = try #require(all[2].id)
+        #expect(try await log.label(id: id, label: .different, by: "alice"))
+        #expect(try await !log.label(id: 999_999, label: .same, by: "alice"))
+        let labelled = try await log.entries(namespace: nil, since: nil, limit: 10).first { $0.id == id }
+        #expect(labelled?.label == .different && labelled?.labelledBy == "alice")
+    }
+
     @Test func sqliteBehavesAsSpecified() async throws {
         let database = try AppDatabase.open(dataDirectory: directory)
         try await Self.exerciseKeys(SQLiteKeyStore(database: database))
         try await Self.exerciseNamespaceLimits(SQLiteNamespaceLimitStore(database: database))
         try await Self.exerciseCacheSettings(SQLiteCacheSettingsStore(database: database))
+        try await Self.exerciseLookupLog(SQLiteLookupLog(database: database, maxRows: 3))
     }
 
     @Test func postgresBehavesLikeSQLite() async throws {
@@ -87,12 +111,13 @@ import Testing
                 async let first = database.migrate()
                 async let second = database.migrate()
                 let applied = try await [first, second]
-                #expect(applied.flatMap { $0 } == ["v1", "v2"])
+                #expect(applied.flatMap { $0 } == ["v1", "v2", "v3"])
                 #expect(try await database.migrate().isEmpty)
                 #expect(await database.isReachable())
                 try await Self.exerciseKeys(PostgresKeyStore(database: database))
                 try await Self.exerciseNamespaceLimits(PostgresNamespaceLimitStore(database: database))
                 try await Self.exerciseCacheSettings(PostgresCacheSettingsStore(database: database))
+                try await Self.exerciseLookupLog(PostgresLookupLog(database: database, maxRows: 3))
                 // A row whose model list does not decode is refused (fail closed), as in SQLite.
                 let store = PostgresKeyStore(database: database)
                 let key = try await store.create(name: "broken", namespace: nil, allowedModels: ["a"], expiresAt: nil, secret: KeySecret.generate())
