@@ -75,5 +75,34 @@ enum PostgresSchema {
             """,
             "CREATE INDEX lookup_log_namespace_time ON lookup_log (namespace, created_at)",
         ]),
+        ("v4", [
+            """
+            CREATE TABLE usage_ledger (
+                id bigserial PRIMARY KEY,
+                request_id text NOT NULL UNIQUE CHECK (length(request_id) <= 128),
+                created_at timestamptz NOT NULL,
+                key_id text, key_name text CHECK (length(key_name) <= 256), namespace text CHECK (length(namespace) <= 256),
+                endpoint text NOT NULL, provider text CHECK (length(provider) <= 256),
+                model_requested text CHECK (length(model_requested) <= 256), model_used text CHECK (length(model_used) <= 256),
+                status integer NOT NULL, error_code text CHECK (length(error_code) <= 128),
+                cache text CHECK (cache IN ('direct', 'semantic', 'miss', 'bypass')), similarity double precision,
+                images integer NOT NULL CHECK (images >= 0), size text CHECK (length(size) <= 64), quality text CHECK (length(quality) <= 64),
+                text_input_tokens bigint NOT NULL, cached_text_input_tokens bigint NOT NULL, image_input_tokens bigint NOT NULL,
+                cached_image_input_tokens bigint NOT NULL, image_output_tokens bigint NOT NULL, text_output_tokens bigint NOT NULL,
+                usage_source text, cost_nanos bigint, saved_nanos bigint NOT NULL, embedding_tokens bigint NOT NULL,
+                latency_ms bigint NOT NULL, upstream_latency_ms bigint, price_version text, cache_entry_id bigint,
+                cost_estimated boolean NOT NULL DEFAULT false, upstream_attempts text CHECK (length(upstream_attempts) <= 2048)
+            )
+            """,
+            "CREATE INDEX usage_ledger_time ON usage_ledger (created_at)",
+            "CREATE INDEX usage_ledger_key_time ON usage_ledger (key_id, created_at)",
+            "CREATE INDEX usage_ledger_namespace_time ON usage_ledger (namespace, created_at)",
+            """
+            CREATE TABLE unauthenticated_requests (
+                minute timestamptz NOT NULL, source text NOT NULL CHECK (length(source) <= 64), count bigint NOT NULL,
+                PRIMARY KEY (minute, source)
+            )
+            """,
+        ]),
     ]
 }

@@ -23,7 +23,7 @@ public struct Stores: Sendable {
         guard configuration.storage.backend == .sqlite else {
             throw ConfigurationError(
                 key: "storage.backend",
-                problem: "postgres is not complete yet: keys and namespace limits have PostgreSQL stores, the cache, ledger, settings, lookup log and images do not; use sqlite"
+                problem: "postgres is not complete yet: keys, namespace limits, cache settings, the lookup log and the ledger have PostgreSQL stores, cache entries and images do not; use sqlite"
             )
         }
         return try open(dataDirectory: configuration.dataDirectoryURL, lookupLogMaxRows: configuration.cache.lookupLogMaxRows, sweepTemporaryFiles: sweepTemporaryFiles)

@@ -95,12 +95,56 @@ import Testing
         #expect(labelled?.label == .different && labelled?.labelledBy == "alice")
     }
 
+    /// The same 60 rows (written concurrently: group commit) in any backend give the same row
+    /// reads, spend, reports and export; returns the reports for comparison across backends.
+    static func exerciseLedger(_ ledger: any UsageLedgerStore) async throws -> [UsageReport] {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let rows: [UsageRecord] = (0..<60).map { index in
+            var r = UsageRecord(requestID: "req_\(index)", createdAt: start.addingTimeInterval(Double(index) * 3600), endpoint: index.isMultiple(of: 3) ? .edits : .generations, status: index % 10 == 9 ? 429 : 200)
+            (r.keyID, r.keyName, r.namespace) = ("key_\(index % 3)", "team \(index % 3)", "ns\(index % 2)")
+            (r.provider, r.modelRequested, r.modelUsed) = ("openai", "gpt-image-1", index % 4 == 0 ? nil : "gpt-image-1-mini")
+            r.cache = [CacheOutcome.miss, .direct, .semantic, .bypass][index % 4]
+            r.similarity = index % 4 == 2 ? 0.91 : nil
+            (r.images, r.size, r.quality) = (1 + index % 2, "1024x1024", "low")
+            (r.textInputTokens, r.imageOutputTokens, r.textOutputTokens) = (20 + index, 272, index % 5)
+            r.cost = index % 7 == 0 ? nil : Money(nanos: Int64(10_980_000 + index))
+            r.saved = Money(nanos: Int64(index % 4 == 1 ? 5_000 : 0))
+            (r.latencyMs, r.upstreamLatencyMs, r.usageSource, r.priceVersion) = (100 + index, index % 4 == 0 ? 80 : nil, "upstream", "abc123")
+            r.attempts = index % 5 == 0 ? ["http_503", "ok"] : []
+            r.costEstimated = index % 6 == 0
+            return r
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for row in rows { group.addTask { try await ledger.record(row) } }
+            try await group.waitForAll()
+        }
+        #expect(try await ledger.row(requestID: "req_5") == rows[5])
+        #expect(try await ledger.row(requestID: "req_missing") == nil)
+        let spent = rows.filter { $0.keyID == "key_1" }.compactMap(\.cost).reduce(Money.zero, +)
+        #expect(try await ledger.spent(keyID: "key_1", namespace: nil, since: start) == spent)
+        var exported = [UsageRecord]()
+        try await ledger.export(from: start, to: start.addingTimeInterval(60 * 3600), pageSize: 7) { exported += $0 }
+        // Commit order (the rows were written concurrently): every row once, in pages of 7.
+        #expect(exported.map(\.requestID).sorted() == rows.map(\.requestID).sorted() && Set(exported.map(\.requestID)).count == rows.count)
+        try await ledger.recordUnauthenticated([UnauthenticatedCount(minute: start, source: "10.0.0.1", count: 3)])
+        try await ledger.recordUnauthenticated([UnauthenticatedCount(minute: start, source: "10.0.0.1", count: 2)])
+        #expect(try await ledger.unauthenticatedCount(since: start) == 5)
+        var reports = [UsageReport]()
+        for groupBy in [[], [UsageDimension.key], [.day, .model], [.namespace, .endpoint]] {
+            let report = try await ledger.report(from: start, to: start.addingTimeInterval(30 * 3600), groupBy: groupBy)
+            #expect(report.total.requests == 30 && report.rows.reduce(0) { $0 + $1.totals.requests } == (groupBy.isEmpty ? 0 : 30))
+            reports.append(report)
+        }
+        return reports
+    }
+
     @Test func sqliteBehavesAsSpecified() async throws {
         let database = try AppDatabase.open(dataDirectory: directory)
         try await Self.exerciseKeys(SQLiteKeyStore(database: database))
         try await Self.exerciseNamespaceLimits(SQLiteNamespaceLimitStore(database: database))
         try await Self.exerciseCacheSettings(SQLiteCacheSettingsStore(database: database))
         try await Self.exerciseLookupLog(SQLiteLookupLog(database: database, maxRows: 3))
+        _ = try await Self.exerciseLedger(SQLiteUsageLedger(database: database))
     }
 
     @Test func postgresBehavesLikeSQLite() async throws {
@@ -111,13 +155,17 @@ import Testing
                 async let first = database.migrate()
                 async let second = database.migrate()
                 let applied = try await [first, second]
-                #expect(applied.flatMap { $0 } == ["v1", "v2", "v3"])
+                #expect(applied.flatMap { $0 } == ["v1", "v2", "v3", "v4"])
                 #expect(try await database.migrate().isEmpty)
                 #expect(await database.isReachable())
                 try await Self.exerciseKeys(PostgresKeyStore(database: database))
                 try await Self.exerciseNamespaceLimits(PostgresNamespaceLimitStore(database: database))
                 try await Self.exerciseCacheSettings(PostgresCacheSettingsStore(database: database))
                 try await Self.exerciseLookupLog(PostgresLookupLog(database: database, maxRows: 3))
+                // The same rows give the same reports as SQLite, to the nano-dollar.
+                let sqlite = try await Self.exerciseLedger(SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: directory.appendingPathComponent("compare"))))
+                let postgres = try await Self.exerciseLedger(PostgresUsageLedger(database: database))
+                #expect(postgres == sqlite)
                 // A row whose model list does not decode is refused (fail closed), as in SQLite.
                 let store = PostgresKeyStore(database: database)
                 let key = try await store.create(name: "broken", namespace: nil, allowedModels: ["a"], expiresAt: nil, secret: KeySecret.generate())
