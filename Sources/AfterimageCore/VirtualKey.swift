@@ -103,3 +103,26 @@ public enum KeyColumns {
         }
     }
 }
+
+extension VirtualKey {
+    /// Applies an update (the same in every backend).
+    public mutating func apply(_ changes: KeyChanges) {
+        if let name = changes.name { self.name = name }
+        if let namespace = changes.namespace { self.namespace = namespace }
+        if let allowedModels = changes.allowedModels { self.allowedModels = allowedModels }
+        if let expiresAt = changes.expiresAt { self.expiresAt = expiresAt }
+        changes.limits.apply(to: &limits)
+    }
+
+    /// Revokes the key (idempotent: the first revocation time stays).
+    public mutating func revoke(at date: Date) {
+        if revokedAt == nil { revokedAt = date }
+    }
+
+    /// Replaces the secret, keeping id and history.
+    public mutating func rotate(to secret: String, at date: Date) {
+        secretHash = KeySecret.hash(secret)
+        prefix = KeySecret.displayPrefix(secret)
+        rotatedAt = date
+    }
+}

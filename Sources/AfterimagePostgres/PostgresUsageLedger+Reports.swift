@@ -45,7 +45,7 @@ extension PostgresUsageLedger {
     }
 
     /// Counters grouped by `groupBy` (in that order), and the total over the same rows.
-    public nonisolated func report(from: Date, to: Date, groupBy: [UsageDimension]) async throws -> UsageReport {
+    public func report(from: Date, to: Date, groupBy: [UsageDimension]) async throws -> UsageReport {
         let logger = database.logger
         var total = UsageTotals()
         for try await row in try await database.client.query(
@@ -72,7 +72,7 @@ extension PostgresUsageLedger {
     }
 
     /// The raw rows in id order, `pageSize` at a time (constant memory for any range).
-    public nonisolated func export(from: Date, to: Date, pageSize: Int, _ body: ([UsageRecord]) async throws -> Void) async throws {
+    public func export(from: Date, to: Date, pageSize: Int, _ body: ([UsageRecord]) async throws -> Void) async throws {
         var after: Int64 = 0
         let size = max(1, pageSize)
         while true {

@@ -3,42 +3,24 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// The usage ledger on PostgreSQL, with group commit: rows that arrive while a batch is being
-/// written go together in the next multi-row `INSERT` (one round trip, one commit), and `record`
-/// returns only once its own row is committed.
-public actor PostgresUsageLedger: UsageLedgerStore {
+/// The usage ledger on PostgreSQL, with group commit (`GroupCommit`): rows that arrive while a
+/// batch is being written go together in the next multi-row `INSERT` (one round trip, one
+/// commit), and `record` returns only once its own row is committed.
+public struct PostgresUsageLedger: UsageLedgerStore {
     let database: PostgresBackend
-    private var pending: [(row: UsageRecord, done: CheckedContinuation<Void, any Error>)] = []
-    private var flushing = false
+    private let commits: GroupCommit<UsageRecord>
     /// Rows per `INSERT` (32 parameters each, under PostgreSQL's 65,535).
     static let maxBatch = 500
 
     public init(database: PostgresBackend) {
         self.database = database
+        self.commits = GroupCommit(maxBatch: Self.maxBatch) { batch in
+            try await database.client.query(try Self.insert(batch), logger: database.logger)
+        }
     }
 
     public func record(_ row: UsageRecord) async throws {
-        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            pending.append((row, done))
-            if !flushing {
-                flushing = true
-                Task { await self.flush() }
-            }
-        }
-    }
-
-    private func flush() async {
-        while !pending.isEmpty {
-            let batch = Array(pending.prefix(Self.maxBatch))
-            pending.removeFirst(batch.count)
-            do {
-                try await database.client.query(try Self.insert(batch.map(\.row)), logger: database.logger)
-                for item in batch { item.done.resume() }
-            } catch {
-                for item in batch { item.done.resume(throwing: error) }
-            }
-        }
-        flushing = false
+        try await commits.submit(row)
     }
 
     static let columns = [
@@ -70,20 +52,20 @@ public actor PostgresUsageLedger: UsageLedgerStore {
         return PostgresQuery(unsafeSQL: "INSERT INTO usage_ledger (\(columns.joined(separator: ", "))) VALUES \(tuples.joined(separator: ", "))", binds: binds)
     }
 
-    public nonisolated func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money {
+    public func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money {
         let query: PostgresQuery = keyID.map { "SELECT COALESCE(SUM(cost_nanos), 0)::bigint FROM usage_ledger WHERE key_id = \($0) AND created_at >= \(since)" }
             ?? "SELECT COALESCE(SUM(cost_nanos), 0)::bigint FROM usage_ledger WHERE namespace = \(namespace ?? "") AND created_at >= \(since)"
         for try await nanos in try await database.client.query(query, logger: database.logger).decode(Int64.self) { return Money(nanos: nanos) }
         return .zero
     }
 
-    public nonisolated func row(requestID: String) async throws -> UsageRecord? {
+    public func row(requestID: String) async throws -> UsageRecord? {
         let rows = try await database.client.query("SELECT * FROM usage_ledger WHERE request_id = \(requestID)", logger: database.logger)
         for try await row in rows { return try Self.record(row) }
         return nil
     }
 
-    public nonisolated func recordUnauthenticated(_ counts: [UnauthenticatedCount]) async throws {
+    public func recordUnauthenticated(_ counts: [UnauthenticatedCount]) async throws {
         for count in counts {
             try await database.client.query(
                 """
@@ -95,7 +77,7 @@ public actor PostgresUsageLedger: UsageLedgerStore {
         }
     }
 
-    public nonisolated func unauthenticatedCount(since: Date) async throws -> Int {
+    public func unauthenticatedCount(since: Date) async throws -> Int {
         let rows = try await database.client.query("SELECT COALESCE(SUM(count), 0)::bigint FROM unauthenticated_requests WHERE minute >= \(since)", logger: database.logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0

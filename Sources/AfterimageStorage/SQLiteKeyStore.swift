@@ -44,27 +44,15 @@ public struct SQLiteKeyStore: KeyStore {
     }
 
     public func update(id: String, changes: KeyChanges) async throws -> VirtualKey? {
-        try await modify(id: id) { key in
-            if let name = changes.name { key.name = name }
-            if let namespace = changes.namespace { key.namespace = namespace }
-            if let allowedModels = changes.allowedModels { key.allowedModels = allowedModels }
-            if let expiresAt = changes.expiresAt { key.expiresAt = expiresAt }
-            changes.limits.apply(to: &key.limits)
-        }
+        try await modify(id: id) { $0.apply(changes) }
     }
 
     public func revoke(id: String) async throws -> VirtualKey? {
-        try await modify(id: id) { key in
-            if key.revokedAt == nil { key.revokedAt = Date() }
-        }
+        try await modify(id: id) { $0.revoke(at: Date()) }
     }
 
     public func rotate(id: String, newSecret: String) async throws -> VirtualKey? {
-        try await modify(id: id) { key in
-            key.secretHash = KeySecret.hash(newSecret)
-            key.prefix = KeySecret.displayPrefix(newSecret)
-            key.rotatedAt = Date()
-        }
+        try await modify(id: id) { $0.rotate(to: newSecret, at: Date()) }
     }
 
     private func modify(id: String, _ change: @escaping @Sendable (inout VirtualKey) -> Void) async throws -> VirtualKey? {

@@ -42,7 +42,7 @@ extension SQLiteUsageLedger {
     }
 
     /// Counters grouped by `groupBy` (in that order), and the total over the same rows.
-    public nonisolated func report(from: Date, to: Date, groupBy: [UsageDimension]) async throws -> UsageReport {
+    public func report(from: Date, to: Date, groupBy: [UsageDimension]) async throws -> UsageReport {
         try await database.writer.read { db in
             let range = "created_at >= ? AND created_at < ?"
             let total = try Row.fetchOne(db, sql: "SELECT \(Self.aggregates) FROM usage_ledger WHERE \(range)", arguments: [from, to]).map(Self.totals) ?? UsageTotals()
@@ -66,7 +66,7 @@ extension SQLiteUsageLedger {
     }
 
     /// The raw rows in id order, `pageSize` at a time (constant memory for any range).
-    public nonisolated func export(from: Date, to: Date, pageSize: Int = 1000, _ body: ([UsageRecord]) async throws -> Void) async throws {
+    public func export(from: Date, to: Date, pageSize: Int = 1000, _ body: ([UsageRecord]) async throws -> Void) async throws {
         var after: Int64 = 0
         while true {
             let cursor = after

@@ -5,39 +5,21 @@ import GRDB
 /// The usage ledger in `usage_ledger`, with group commit: rows that arrive while a transaction is
 /// being written wait and go together in the next one, so under load many requests share one
 /// fsync — and `record` still returns only after its own row is committed.
-public actor SQLiteUsageLedger: UsageLedgerStore {
+public struct SQLiteUsageLedger: UsageLedgerStore {
     let database: AppDatabase
-    private var pending: [(row: UsageRecord, done: CheckedContinuation<Void, any Error>)] = []
-    private var flushing = false
+    private let commits: GroupCommit<UsageRecord>
 
     public init(database: AppDatabase) {
         self.database = database
+        self.commits = GroupCommit { batch in
+            try await database.writer.write { db in
+                for row in batch { try Self.insert(row, db) }
+            }
+        }
     }
 
     public func record(_ row: UsageRecord) async throws {
-        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            pending.append((row, done))
-            if !flushing {
-                flushing = true
-                Task { await self.flush() }
-            }
-        }
-    }
-
-    private func flush() async {
-        while !pending.isEmpty {
-            let batch = pending
-            pending.removeAll()
-            do {
-                try await database.writer.write { db in
-                    for item in batch { try Self.insert(item.row, db) }
-                }
-                for item in batch { item.done.resume() }
-            } catch {
-                for item in batch { item.done.resume(throwing: error) }
-            }
-        }
-        flushing = false
+        try await commits.submit(row)
     }
 
     static let columns = [
@@ -60,7 +42,7 @@ public actor SQLiteUsageLedger: UsageLedgerStore {
         try db.cachedStatement(sql: insertSQL).execute(arguments: StatementArguments(values))
     }
 
-    public nonisolated func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money {
+    public func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money {
         let (column, value) = keyID.map { ("key_id", $0) } ?? ("namespace", namespace ?? "")
         let nanos = try await database.writer.read { db in
             try Int64.fetchOne(
@@ -71,7 +53,7 @@ public actor SQLiteUsageLedger: UsageLedgerStore {
         return Money(nanos: nanos ?? 0)
     }
 
-    public nonisolated func recordUnauthenticated(_ counts: [UnauthenticatedCount]) async throws {
+    public func recordUnauthenticated(_ counts: [UnauthenticatedCount]) async throws {
         guard !counts.isEmpty else { return }
         try await database.writer.write { db in
             for count in counts {
@@ -87,14 +69,14 @@ public actor SQLiteUsageLedger: UsageLedgerStore {
     }
 
     /// Requests refused for a missing or invalid key since `since` (aggregated per minute and address).
-    public nonisolated func unauthenticatedCount(since: Date) async throws -> Int {
+    public func unauthenticatedCount(since: Date) async throws -> Int {
         try await database.writer.read { db in
             try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(count), 0) FROM unauthenticated_requests WHERE minute >= ?", arguments: [since]) ?? 0
         }
     }
 
     /// One row by request id (tests, support).
-    public nonisolated func row(requestID: String) async throws -> UsageRecord? {
+    public func row(requestID: String) async throws -> UsageRecord? {
         try await database.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM usage_ledger WHERE request_id = ?", arguments: [requestID]).map(Self.record)
         }

@@ -57,7 +57,10 @@ import Testing
             f.stub.inject([.status(503, retryAfter: value), .status(503, retryAfter: value), .status(503, retryAfter: value)])
             let started = ContinuousClock.now
             let reply = try await f.generate(["model": "gpt-image-1", "prompt": "patience"])
-            #expect(ContinuousClock.now - started < .seconds(10))
+            // The retry budget is 2 s; the bound is loose on purpose (a loaded test machine) and
+            // only catches a wait that was not clamped (1e300 s, or hours from a naive parse).
+            #expect(ContinuousClock.now - started < .seconds(60))
+            #expect(try await row(f, reply).attempts.count <= 3)
             expectCleanError(reply)
             #expect(try await row(f, reply).status == 503)
             try await expectAlive(f)
