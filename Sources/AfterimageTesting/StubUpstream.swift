@@ -75,6 +75,8 @@ public final class StubUpstream: Sendable {
         public var files: [(name: String, filename: String, contentType: String?, data: Data)]
         /// Every header name received, lower-cased.
         public var headerNames: [String]
+        /// When the request arrived (its body read).
+        public var receivedAt = ContinuousClock.now
     }
 
     struct State {

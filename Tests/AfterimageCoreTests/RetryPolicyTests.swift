@@ -29,4 +29,16 @@ import Testing
         let policy = RetryPolicy()
         #expect(policy.delay(afterAttempt: 1, retryAfter: "2") == .seconds(2))
     }
+
+    /// Whatever an upstream sends as `Retry-After`, the wait stays within the time budget (+1 s)
+    /// and the conversion cannot trap.
+    @Test(arguments: ["1e300", "-5", "soon", String(repeating: "9", count: 400), "inf", "nan", "9223372036854775807", "Fri, 31 Dec 9999 23:59:59 GMT", "0x10", ""])
+    func hostileRetryAfterIsClampedToTheBudget(_ value: String) {
+        let policy = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(250), maxBackoff: .seconds(8), maxTotal: .seconds(2))
+        for attempt in [1, 2, 3, 64, Int.max] {
+            let delay = policy.delay(afterAttempt: attempt, retryAfter: value)
+            #expect(delay >= .zero && delay <= .seconds(8), "\(value) after attempt \(attempt): \(delay)")
+            if RetryPolicy.parseRetryAfter(value) != nil { #expect(delay <= .seconds(3)) }
+        }
+    }
 }
