@@ -185,6 +185,20 @@ public final class SemanticCache: Sendable {
         try await store.stats(now: now)
     }
 
+    /// Applies another process's committed insert or delete to the index (idempotent).
+    public func apply(_ change: CacheChange) {
+        let partition = VectorIndex.PartitionID(namespace: change.ref.namespace, partition: change.ref.partitionKey)
+        switch change.kind {
+        case .insert:
+            if let embedding = change.embedding, embedding.count == index.dimension { index.upsert(partition, id: change.ref.id, vector: embedding) }
+        case .delete:
+            index.remove(partition, id: change.ref.id)
+        }
+    }
+
+    /// Entries in the index (all partitions).
+    public var indexedCount: Int { index.count }
+
     /// Drops deleted rows from the index (SQLite already lost them).
     func forget(_ refs: [CacheEntryRef]) {
         for ref in refs { index.remove(.init(namespace: ref.namespace, partition: ref.partitionKey), id: ref.id) }

@@ -3,24 +3,40 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// The shared PostgreSQL database of every replica: a pooled client (a `Service`: it runs while
-/// the service group runs) and versioned migrations applied under an advisory lock, so replicas
-/// starting together apply each migration once.
+/// The shared PostgreSQL database of every replica: a pooled client and versioned migrations
+/// applied under an advisory lock, so replicas starting together apply each migration once. The
+/// pool runs from `init` (so CLI commands can use it too); as a `Service` it stops the pool at
+/// graceful shutdown.
 public final class PostgresBackend: Service, Sendable {
     public let client: PostgresClient
     let logger: Logger
+    private let pool: Task<Void, Never>
 
     /// The lock every replica takes while migrating (an arbitrary, fixed 64-bit id).
     static let migrationLock: Int64 = 0x4166_7465_7249_6D67
+    /// Held (per transaction) by the replica evicting cache entries.
+    static let evictionLock: Int64 = 0x4166_7465_7249_6D68
+    /// Held (per session) by the replica sweeping unreferenced images and old change rows.
+    static let sweepLock: Int64 = 0x4166_7465_7249_6D69
 
     public init(settings: PostgresSettings, logger: Logger) throws {
-        self.client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: logger)
+        let client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: logger)
+        self.client = client
         self.logger = logger
+        self.pool = Task { await client.run() }
     }
 
-    /// Runs the connection pool until graceful shutdown (or cancellation).
+    deinit { pool.cancel() }
+
+    /// Waits for graceful shutdown (or cancellation), then closes the pool.
     public func run() async throws {
-        await cancelWhenGracefulShutdown { await self.client.run() }
+        try? await gracefulShutdown()
+        shutdown()
+    }
+
+    /// Closes the pool (queries after this fail).
+    public func shutdown() {
+        pool.cancel()
     }
 
     /// Applies the migrations not applied yet, in order, each in its own transaction, while

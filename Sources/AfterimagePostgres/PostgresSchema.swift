@@ -104,5 +104,86 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v5", [
+            // Content-addressed images shared by every replica; a cache row can only name an image
+            // whose row exists (foreign key), so the image is always written first.
+            """
+            CREATE TABLE images (
+                id text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{64}$'),
+                format text NOT NULL CHECK (length(format) <= 16),
+                width integer NOT NULL CHECK (width >= 0), height integer NOT NULL CHECK (height >= 0),
+                byte_count bigint NOT NULL CHECK (byte_count = octet_length(data)),
+                data bytea NOT NULL,
+                created_at timestamptz NOT NULL, last_used_at timestamptz
+            )
+            """,
+            """
+            CREATE TABLE cache_entries (
+                id bigserial PRIMARY KEY,
+                namespace text NOT NULL CHECK (length(namespace) <= 256),
+                partition_key text NOT NULL CHECK (length(partition_key) <= 128),
+                direct_key text NOT NULL CHECK (length(direct_key) <= 128),
+                prompt text NOT NULL, normalized_prompt text NOT NULL,
+                embedding bytea CHECK (octet_length(embedding) % 4 = 0 AND octet_length(embedding) <= 65536),
+                embedding_model text CHECK (length(embedding_model) <= 256),
+                endpoint text NOT NULL CHECK (length(endpoint) <= 64), provider text NOT NULL CHECK (length(provider) <= 256),
+                model text NOT NULL CHECK (length(model) <= 256),
+                response text NOT NULL, images text NOT NULL, image_extras text NOT NULL,
+                byte_count bigint NOT NULL CHECK (byte_count >= 0),
+                created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL, last_hit_at timestamptz,
+                hit_count bigint NOT NULL DEFAULT 0, direct_hits bigint NOT NULL DEFAULT 0, semantic_hits bigint NOT NULL DEFAULT 0,
+                cost_nanos bigint,
+                UNIQUE (namespace, partition_key, direct_key)
+            )
+            """,
+            "CREATE INDEX cache_entries_expiry ON cache_entries (expires_at)",
+            "CREATE INDEX cache_entries_last_used ON cache_entries ((COALESCE(last_hit_at, created_at)), id)",
+            "CREATE INDEX cache_entries_scope ON cache_entries (namespace, model)",
+            """
+            CREATE TABLE cache_entry_images (
+                entry_id bigint NOT NULL REFERENCES cache_entries (id) ON DELETE CASCADE,
+                position integer NOT NULL CHECK (position >= 0),
+                image_id text NOT NULL REFERENCES images (id),
+                PRIMARY KEY (entry_id, position)
+            )
+            """,
+            "CREATE INDEX cache_entry_images_image ON cache_entry_images (image_id)",
+            """
+            CREATE TABLE cache_counters (
+                namespace text NOT NULL, model text NOT NULL,
+                direct_hits bigint NOT NULL DEFAULT 0, semantic_hits bigint NOT NULL DEFAULT 0, misses bigint NOT NULL DEFAULT 0,
+                PRIMARY KEY (namespace, model)
+            )
+            """,
+            // The change feed every replica's index follows: one row per inserted or deleted entry,
+            // in sequence order, plus a notification; `cache_changes_pruned` says how far it was cut.
+            """
+            CREATE TABLE cache_changes (
+                seq bigserial PRIMARY KEY,
+                op char(1) NOT NULL CHECK (op IN ('i', 'd')),
+                entry_id bigint NOT NULL, namespace text NOT NULL, partition_key text NOT NULL,
+                at timestamptz NOT NULL DEFAULT clock_timestamp()
+            )
+            """,
+            "CREATE INDEX cache_changes_time ON cache_changes (at)",
+            "CREATE TABLE cache_changes_pruned (single boolean PRIMARY KEY DEFAULT true CHECK (single), upto bigint NOT NULL)",
+            "INSERT INTO cache_changes_pruned (upto) VALUES (0)",
+            """
+            CREATE FUNCTION afterimage_cache_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    INSERT INTO cache_changes (op, entry_id, namespace, partition_key) VALUES ('i', NEW.id, NEW.namespace, NEW.partition_key);
+                ELSE
+                    INSERT INTO cache_changes (op, entry_id, namespace, partition_key) VALUES ('d', OLD.id, OLD.namespace, OLD.partition_key);
+                END IF;
+                PERFORM pg_notify('afterimage_cache_changes', '');
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE TRIGGER cache_entries_changes AFTER INSERT OR DELETE ON cache_entries
+            FOR EACH ROW EXECUTE FUNCTION afterimage_cache_change()
+            """,
+        ]),
     ]
 }

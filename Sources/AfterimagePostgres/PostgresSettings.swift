@@ -48,6 +48,12 @@ public struct PostgresSettings: Sendable, Equatable {
         return Endpoint(host: host, port: port, username: user, password: components.password, database: database)
     }
 
+    /// `user@host:port/database` — the URL without its password, for logs and errors.
+    public var redactedDescription: String {
+        guard let endpoint = try? endpoint() else { return "(an invalid URL)" }
+        return "\(endpoint.username)@\(endpoint.host):\(endpoint.port)/\(endpoint.database)"
+    }
+
     /// The client configuration for these settings.
     func clientConfiguration() throws -> PostgresClient.Configuration {
         let endpoint = try endpoint()

@@ -33,7 +33,14 @@ public enum AfterimageApp {
             throw ConfigurationError(key: "data_dir", problem: held.description)
         }
         let embedder = TimedEmbedder(base: try EmbedderFactory.make(configuration.embedder), metrics: metrics)
-        let stores = try Stores.open(configuration, sweepTemporaryFiles: true)
+        if configuration.storage.backend == .postgres, configuration.signingSecret == nil {
+            // Every replica must sign and check image URLs with the same secret.
+            throw ConfigurationError(
+                key: "files.signing_secret_env",
+                problem: "storage.backend: postgres needs one signing secret shared by every replica: set \(configuration.files.signingSecretEnv)"
+            )
+        }
+        let stores = try await Stores.open(configuration, sweepTemporaryFiles: true, logger: logger)
         let blobs = stores.blobs
         let keys = stores.keys
         let upstream = HTTPImageUpstream(settings: .init(
@@ -53,10 +60,19 @@ public enum AfterimageApp {
         let router = ModelRouter(configuration: configuration)
         let cacheStore = stores.cache
         var cache: SemanticCache?
+        var indexServices = [any Service]()
         if configuration.cache.enabled {
             let vocabulary = try GuardVocabulary.load(directory: configuration.cache.vocabularyDirectory)
-            cache = SemanticCache(settings: configuration.cache, store: cacheStore, embedder: embedder, vocabulary: vocabulary)
-            try await cache?.loadIndex()
+            let semantic = SemanticCache(settings: configuration.cache, store: cacheStore, embedder: embedder, vocabulary: vocabulary)
+            if let feed = stores.cacheChanges {
+                // Other replicas write too: load at a feed position, then follow it.
+                let follower = CacheIndexFollower(cache: semantic, feed: feed, logger: logger)
+                try await follower.load()
+                indexServices.append(CacheFollowService(follower: follower, feed: feed, logger: logger))
+            } else {
+                try await semantic.loadIndex()
+            }
+            cache = semantic
         }
         let publicBaseURL = PublicBaseURL(configuration.publicBaseURL)
         let pricing: PricingSource
@@ -133,7 +149,7 @@ public enum AfterimageApp {
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 100)
             )),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
-            services: [
+            services: stores.services + indexServices + [
                 ClosingService(name: "upstream-http-client") { try await upstream.shutdown() },
                 ClosingService(name: "embedder") { try await embedder.shutdown() }, sweeper, unauthenticated, watchdog,
                 ClosingService(name: "data-directory-lock") { directoryLock.release() },

@@ -1,10 +1,13 @@
 import AfterimageCore
+import AfterimagePostgres
 import AfterimageStorage
 import Foundation
+import Logging
+import ServiceLifecycle
 
 /// Every store the server and the CLI use, behind their ports. This is the one place that
-/// decides the storage backend (today SQLite through GRDB and content-addressed files under
-/// `data_dir`); nothing else opens a database.
+/// decides the storage backend — SQLite through GRDB with content-addressed files under
+/// `data_dir`, or one PostgreSQL database shared by every replica; nothing else opens a database.
 public struct Stores: Sendable {
     public let keys: any KeyStore
     public let namespaceLimits: any NamespaceLimitStore
@@ -13,20 +16,31 @@ public struct Stores: Sendable {
     public let lookupLog: any LookupLog
     public let ledger: any UsageLedgerStore
     public let blobs: any BlobStore
+    /// Other processes' cache writes (nil when this process is the only writer: SQLite).
+    public let cacheChanges: (any CacheChangeFeed)?
+    /// What must run beside the server (the PostgreSQL pool and change listener).
+    public let services: [any Service]
+    /// The backend's name for logs and `/readyz`.
+    public let backend: AfterimageConfiguration.Storage.Backend
     /// Whether the database answers (`/readyz`).
     public let isReachable: @Sendable () async -> Bool
 
     /// Opens (and migrates) the configured backend. Only the server (which holds the data
     /// directory's lock) sweeps temporary files left by a crash: a CLI command must not delete
     /// the files a running server is writing.
-    public static func open(_ configuration: AfterimageConfiguration, sweepTemporaryFiles: Bool = false) throws -> Stores {
-        guard configuration.storage.backend == .sqlite else {
-            throw ConfigurationError(
-                key: "storage.backend",
-                problem: "postgres is not complete yet: keys, namespace limits, cache settings, the lookup log and the ledger have PostgreSQL stores, cache entries and images do not; use sqlite"
-            )
+    public static func open(_ configuration: AfterimageConfiguration, sweepTemporaryFiles: Bool = false, logger: Logger? = nil) async throws -> Stores {
+        switch configuration.storage.backend {
+        case .sqlite:
+            return try open(dataDirectory: configuration.dataDirectoryURL, lookupLogMaxRows: configuration.cache.lookupLogMaxRows, sweepTemporaryFiles: sweepTemporaryFiles)
+        case .postgres:
+            guard let settings = configuration.storage.postgres else {
+                throw ConfigurationError(key: "storage.postgres.url", problem: "is required with storage.backend: postgres (or set AFTERIMAGE_DATABASE_URL)")
+            }
+            let diskCache = configuration.files.diskCacheBytes > 0
+                ? try ImageDiskCache(directory: configuration.dataDirectoryURL.appendingPathComponent("image-cache", isDirectory: true), maxBytes: configuration.files.diskCacheBytes)
+                : nil
+            return try await openPostgres(settings, lookupLogMaxRows: configuration.cache.lookupLogMaxRows, diskCache: diskCache, logger: logger ?? Logger(label: "afterimage.postgres"))
         }
-        return try open(dataDirectory: configuration.dataDirectoryURL, lookupLogMaxRows: configuration.cache.lookupLogMaxRows, sweepTemporaryFiles: sweepTemporaryFiles)
     }
 
     /// The SQLite backend in `dataDirectory` (also for benchmarks on a scratch directory).
@@ -40,7 +54,37 @@ public struct Stores: Sendable {
             lookupLog: SQLiteLookupLog(database: database, maxRows: lookupLogMaxRows),
             ledger: SQLiteUsageLedger(database: database),
             blobs: try FileBlobStore(database: database, dataDirectory: dataDirectory, sweepTemporaryFiles: sweepTemporaryFiles),
+            cacheChanges: nil, services: [], backend: .sqlite,
             isReachable: { await database.isReachable() }
         )
     }
+
+    /// The PostgreSQL backend: connects, migrates (under the advisory lock) and returns its stores.
+    public static func openPostgres(_ settings: PostgresSettings, lookupLogMaxRows: Int = 100_000, diskCache: ImageDiskCache?, logger: Logger) async throws -> Stores {
+        let database = try PostgresBackend(settings: settings, logger: logger)
+        do {
+            try await withDeadline(.seconds(30)) { try await database.migrate() }
+        } catch {
+            database.shutdown()
+            throw StorageUnavailable(reason: "PostgreSQL at \(settings.redactedDescription) did not accept the migrations: \(String(describing: error).prefix(300))")
+        }
+        let feed = PostgresCacheChangeFeed(database: database)
+        return Stores(
+            keys: PostgresKeyStore(database: database),
+            namespaceLimits: PostgresNamespaceLimitStore(database: database),
+            cache: PostgresCacheStore(database: database),
+            cacheSettings: PostgresCacheSettingsStore(database: database),
+            lookupLog: PostgresLookupLog(database: database, maxRows: lookupLogMaxRows),
+            ledger: PostgresUsageLedger(database: database),
+            blobs: PostgresBlobStore(database: database, diskCache: diskCache),
+            cacheChanges: feed, services: [database, feed], backend: .postgres,
+            isReachable: { await database.isReachable() }
+        )
+    }
+}
+
+/// The database cannot be reached or used (startup refuses; requests answer 503).
+public struct StorageUnavailable: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
 }

@@ -2,17 +2,6 @@ import AfterimageCore
 import Foundation
 import GRDB
 
-/// Float32 vectors as little-endian BLOBs.
-public enum EmbeddingBlob {
-    public static func encode(_ vector: [Float]) -> Data {
-        vector.withUnsafeBufferPointer { Data(buffer: $0) }
-    }
-
-    public static func decode(_ data: Data) -> [Float] {
-        data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self)) }
-    }
-}
-
 /// Row of `cache_entries`.
 struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "cache_entries"
@@ -38,7 +27,7 @@ struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
     var cost_nanos: Int64?
 
     init(_ entry: CacheEntry) throws {
-        let encoder = JSONEncoder.afterimage
+        let columns = try CacheEntryColumns(entry)
         id = entry.id
         namespace = entry.namespace
         partition_key = entry.partitionKey
@@ -50,9 +39,9 @@ struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
         endpoint = entry.endpoint.rawValue
         provider = entry.provider
         model = entry.model
-        response = String(decoding: try encoder.encode(JSONValue.object(entry.response)), as: UTF8.self)
-        images = String(decoding: try encoder.encode(entry.images), as: UTF8.self)
-        image_extras = String(decoding: try encoder.encode(entry.imageExtras.map(JSONValue.object)), as: UTF8.self)
+        response = columns.response
+        images = columns.images
+        image_extras = columns.imageExtras
         byte_count = entry.byteCount
         created_at = entry.createdAt
         expires_at = entry.expiresAt
@@ -62,14 +51,12 @@ struct CacheEntryRow: Codable, FetchableRecord, MutablePersistableRecord {
     }
 
     func entry() throws -> CacheEntry {
-        let decoder = JSONDecoder()
+        let parts = try CacheEntryColumns(response: response, images: images, imageExtras: image_extras).decoded()
         return CacheEntry(
             id: id, namespace: namespace, partitionKey: partition_key, directKey: direct_key, prompt: prompt,
             normalizedPrompt: normalized_prompt, embedding: embedding.map(EmbeddingBlob.decode), embeddingModel: embedding_model,
             endpoint: ImageEndpoint(rawValue: endpoint) ?? .generations, provider: provider, model: model,
-            response: try decoder.decode(JSONValue.self, from: Data(response.utf8)).objectValue ?? [:],
-            images: try decoder.decode([StoredImage].self, from: Data(images.utf8)),
-            imageExtras: try decoder.decode([JSONValue].self, from: Data(image_extras.utf8)).map { $0.objectValue ?? [:] },
+            response: parts.response, images: parts.images, imageExtras: parts.imageExtras,
             createdAt: created_at, expiresAt: expires_at, lastHitAt: last_hit_at, hitCount: hit_count,
             cost: cost_nanos.map(Money.init(nanos:))
         )

@@ -12,8 +12,8 @@ struct CacheCommand: AsyncParsableCommand {
 
     /// The cache entries in the configured data directory (safe while the server runs: SQLite is
     /// the source of truth and the server never serves a row that is gone).
-    static func store(_ options: ConfigOptions) throws -> any CacheStore {
-        try Stores.open(options.load()).cache
+    static func store(_ options: ConfigOptions) async throws -> any CacheStore {
+        try await Stores.open(options.load()).cache
     }
 }
 

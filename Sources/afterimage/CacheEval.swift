@@ -27,7 +27,7 @@ struct CacheEval: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: pairs) else { throw ValidationError("cannot read \(pairs)") }
         let list: [CacheEvaluation.Pair]
         do { list = try CacheEvaluation.loadPairs(data, name: pairs) } catch let error as AfterimageError { throw ValidationError(error.message) }
-        let stores = try Stores.open(configuration)
+        let stores = try await Stores.open(configuration)
         let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: Logger(label: "afterimage.eval"))
         let settings = await tuner.resolve(namespace: namespace ?? "", model: model ?? "")
         let chosen = threshold ?? settings.threshold

@@ -10,9 +10,9 @@ struct TuningStores {
     let settings: any CacheSettingsStore
     let maxRows: Int
 
-    init(_ options: ConfigOptions) throws {
+    init(_ options: ConfigOptions) async throws {
         let configuration = try options.load()
-        let stores = try Stores.open(configuration)
+        let stores = try await Stores.open(configuration)
         maxRows = configuration.cache.lookupLogMaxRows
         log = stores.lookupLog
         settings = stores.cacheSettings
@@ -39,7 +39,7 @@ struct CacheWhatIf: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let stores = try TuningStores(options)
+        let stores = try await TuningStores(options)
         let entries = try await stores.log.entries(namespace: namespace, since: try TuningStores.since(since), limit: stores.maxRows)
         let report = WhatIf(threshold: threshold, entries: entries)
         if json { return try Keys.printJSON(report.json) }
@@ -78,7 +78,7 @@ struct CacheExportLabels: AsyncParsableCommand {
     @Option(help: "Only this namespace.") var namespace: String?
 
     func run() async throws {
-        let stores = try TuningStores(options)
+        let stores = try await TuningStores(options)
         for entry in try await stores.log.entries(namespace: namespace, since: nil, limit: stores.maxRows).reversed() {
             guard let pair = entry.labelledPair else { continue }
             print(String(decoding: try JSONEncoder.afterimage.encode(pair), as: UTF8.self))
@@ -95,7 +95,7 @@ struct CacheSuggestThreshold: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let stores = try TuningStores(options)
+        let stores = try await TuningStores(options)
         let all = try await stores.log.entries(namespace: namespace, since: nil, limit: stores.maxRows)
         let suggestion = ThresholdSuggestion(maxFalseHitRate: maxFalseHitRate, labelled: all.filter { $0.label != nil }, all: all)
         if json { return try Keys.printJSON(suggestion.json) }

@@ -11,8 +11,8 @@ struct Keys: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Update.self, Revoke.self, Rotate.self]
     )
 
-    static func store(_ options: ConfigOptions) throws -> any KeyStore {
-        try Stores.open(options.load()).keys
+    static func store(_ options: ConfigOptions) async throws -> any KeyStore {
+        try await Stores.open(options.load()).keys
     }
 
     /// A new secret, shown once: the key's JSON with `key` added, or `lines` as text.
@@ -49,7 +49,7 @@ struct Keys: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try Keys.store(options)
+            let store = try await Keys.store(options)
             let secret = KeySecret.generate()
             let allowed = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             let key = try await store.create(

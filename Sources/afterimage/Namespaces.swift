@@ -7,8 +7,8 @@ import Foundation
 struct Namespaces: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Budgets and rate limits of namespaces.", subcommands: [Update.self, List.self])
 
-    static func store(_ options: ConfigOptions) throws -> any NamespaceLimitStore {
-        try Stores.open(options.load()).namespaceLimits
+    static func store(_ options: ConfigOptions) async throws -> any NamespaceLimitStore {
+        try await Stores.open(options.load()).namespaceLimits
     }
 
     struct Update: AsyncParsableCommand {

@@ -8,8 +8,8 @@ import Foundation
 struct Usage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Usage and cost reports.", subcommands: [Report.self, Export.self])
 
-    static func ledger(_ options: ConfigOptions) throws -> any UsageLedgerStore {
-        try Stores.open(options.load()).ledger
+    static func ledger(_ options: ConfigOptions) async throws -> any UsageLedgerStore {
+        try await Stores.open(options.load()).ledger
     }
 
     static func range(_ from: String, _ to: String) throws -> (Date, Date) {

@@ -61,6 +61,13 @@ public struct AfterimageConfiguration: Sendable {
         /// `files.signing_secret_env` (string, default `AFTERIMAGE_SIGNING_SECRET`): env var holding the
         /// HMAC secret; when unset, a random secret is created once in `{data_dir}/signing.key`.
         public var signingSecretEnv = "AFTERIMAGE_SIGNING_SECRET"
+        public enum Backend: String, Sendable, CaseIterable { case local, postgres }
+        /// `files.backend` (`local` | `postgres`; default: `local` with the SQLite store, `postgres`
+        /// with the PostgreSQL one — images live beside the cache rows that name them).
+        public var backend: Backend?
+        /// `files.disk_cache_bytes` (integer, default 268435456): the most bytes of images a replica
+        /// keeps on local disk after reading them from PostgreSQL (0 turns the copy off).
+        public var diskCacheBytes = 256 << 20
         public init() {}
     }
 

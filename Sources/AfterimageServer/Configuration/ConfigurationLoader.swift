@@ -102,6 +102,13 @@ public enum ConfigurationLoader {
         var files = try root.section("files")
         config.files.urlTTLSeconds = try files.int("url_ttl_seconds", range: 1...(366 * 86_400)) ?? config.files.urlTTLSeconds
         config.files.signingSecretEnv = try files.string("signing_secret_env") ?? config.files.signingSecretEnv
+        if let backend = try files.string("backend") {
+            guard let value = AfterimageConfiguration.Files.Backend(rawValue: backend) else {
+                throw ConfigurationError(key: "files.backend", problem: "must be local or postgres")
+            }
+            config.files.backend = value
+        }
+        config.files.diskCacheBytes = try files.int("disk_cache_bytes", range: 0...(1 << 40)) ?? config.files.diskCacheBytes
         try files.finish()
 
         var upstream = try root.section("upstream")
@@ -287,6 +294,15 @@ public enum ConfigurationLoader {
                 throw ConfigurationError(key: "storage.postgres.url", problem: error.message)
             }
         }
+        // Images live beside the cache rows that name them (a foreign key in PostgreSQL).
+        let files = config.files.backend ?? (config.storage.backend == .postgres ? .postgres : .local)
+        guard (files == .postgres) == (config.storage.backend == .postgres) else {
+            throw ConfigurationError(
+                key: "files.backend",
+                problem: "\(files.rawValue) cannot go with storage.backend: \(config.storage.backend.rawValue) (use local with sqlite, postgres with postgres)"
+            )
+        }
+        config.files.backend = files
         if let pricing = environment["AFTERIMAGE_PRICING_FILE"], !pricing.isEmpty { config.pricingFile = pricing }
         if let base = environment["AFTERIMAGE_PUBLIC_BASE_URL"], !base.isEmpty {
             try checkURL(base, key: "AFTERIMAGE_PUBLIC_BASE_URL")
