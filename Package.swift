@@ -141,6 +141,7 @@ let package = Package(
             name: "AfterimageTesting",
             dependencies: [
                 "AfterimageCore",
+                "AfterimagePostgres",
                 "AfterimageServer",
                 "AfterimageStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -30,3 +30,25 @@ public struct PostgresCluster: Sendable {
         public let description: String
     }
 }
+
+extension PostgresCluster {
+    /// The server the whole suite runs against in its PostgreSQL pass (`AFTERIMAGE_TEST_DATABASE_URL`,
+    /// set by `scripts/test.sh`), or nil (the SQLite pass).
+    public static var suiteServerURL: String? {
+        ProcessInfo.processInfo.environment["AFTERIMAGE_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Creates an empty database on the server at `serverURL` and returns its URL (each test
+    /// gateway gets its own, so tests running in parallel never see each other's rows).
+    public static func freshDatabase(on serverURL: String) async throws -> String {
+        guard var components = URLComponents(string: serverURL) else { throw ClusterError(description: "bad server URL") }
+        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let outcome = try await ChildProcess.run(
+            "/usr/bin/psql", [serverURL, "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE \(name)"],
+            environment: ["PATH": "/usr/bin:/bin"], directory: FileManager.default.temporaryDirectory
+        )
+        guard outcome.status == 0 else { throw ClusterError(description: "CREATE DATABASE failed: \(outcome.stderr.suffix(500))") }
+        components.path = "/" + name
+        return components.string ?? serverURL
+    }
+}

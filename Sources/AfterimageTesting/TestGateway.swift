@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimagePostgres
 import AfterimageServer
 import AfterimageStorage
 import AsyncHTTPClient
@@ -17,13 +18,19 @@ public final class TestGateway: Sendable {
     public let dataDirectory: URL
     public let configuration: AfterimageConfiguration
     public static let adminKey = "test-admin-key-0123456789"
+    public static let signingSecret = "test-signing-secret-shared-by-replicas"
+    /// The gateway's stores, opened from its configuration (SQLite or PostgreSQL).
+    public let stores: Stores
     private let task: Task<Void, any Error>
     private let group: ServiceGroup
 
-    /// Starts a gateway; `configure` adjusts the configuration before the build.
+    /// Starts a gateway; `configure` adjusts the configuration before the build. The backend is
+    /// PostgreSQL when `databaseURL` is given (replicas share it) or when the suite runs its
+    /// PostgreSQL pass (`AFTERIMAGE_TEST_DATABASE_URL`: a fresh database per gateway), else SQLite.
     public init(
         upstream: StubUpstream,
         dataDirectory: URL? = nil,
+        databaseURL: String? = nil,
         configure: (inout AfterimageConfiguration) -> Void = { _ in }
     ) async throws {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory
@@ -36,6 +43,25 @@ public final class TestGateway: Sendable {
             "OPENAI_API_KEY": "sk-upstream-secret",
             "AFTERIMAGE_ADMIN_KEY": Self.adminKey,
         ])
+        var database = databaseURL
+        if database == nil, let server = PostgresCluster.suiteServerURL {
+            // A restart on the same data directory finds the same database again.
+            let marker = directory.appendingPathComponent("test-database-url")
+            if let known = try? String(contentsOf: marker, encoding: .utf8) {
+                database = known
+            } else {
+                let fresh = try await PostgresCluster.freshDatabase(on: server)
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                try fresh.write(to: marker, atomically: true, encoding: .utf8)
+                database = fresh
+            }
+        }
+        if let database {
+            configuration.storage.backend = .postgres
+            configuration.storage.postgres = PostgresSettings(url: database, poolSize: 4, tls: .disable)
+            configuration.files.backend = .postgres
+            configuration.signingSecret = Self.signingSecret
+        }
         configuration.embedder.kind = .hashing
         configuration.cache.vocabularyDirectory = Self.packageRoot.appendingPathComponent("Config/guard").path
         configuration.pricingFile = Self.packageRoot.appendingPathComponent("Config/pricing.yaml").path
@@ -52,6 +78,7 @@ public final class TestGateway: Sendable {
         let app = try await AfterimageApp.build(configuration: configuration, logger: logger) { port in
             continuation.yield(port)
         }
+        self.stores = try await Stores.open(configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task { try await group.run() }
         var bound = 0
@@ -64,6 +91,39 @@ public final class TestGateway: Sendable {
         self.port = bound
         self.dataDirectory = directory
         self.configuration = configuration
+    }
+
+    /// The environment a CLI command needs to use this gateway's stores (data directory, and the
+    /// database when the backend is PostgreSQL).
+    public var cliEnvironment: [String: String] {
+        var environment = ["AFTERIMAGE_DATA_DIR": dataDirectory.path]
+        if configuration.storage.backend == .postgres, let url = configuration.storage.postgres?.url {
+            environment["AFTERIMAGE_STORAGE_BACKEND"] = "postgres"
+            environment["AFTERIMAGE_DATABASE_URL"] = url
+        }
+        return environment
+    }
+
+    /// Runs one SQL statement on the gateway's database from outside (tests that break or inspect
+    /// rows directly); returns the first column of the first row, if any, as text.
+    @discardableResult
+    public func executeSQL(_ sql: String) async throws -> String? {
+        if configuration.storage.backend == .postgres, let url = configuration.storage.postgres?.url {
+            let outcome = try await ChildProcess.run(
+                "/usr/bin/psql", [url, "-v", "ON_ERROR_STOP=1", "-tAqc", sql], environment: ["PATH": "/usr/bin:/bin"],
+                directory: FileManager.default.temporaryDirectory
+            )
+            guard outcome.status == 0 else { throw PostgresCluster.ClusterError(description: "psql failed: \(outcome.stderr.suffix(500))") }
+            return outcome.stdout.split(separator: "\n").first.map(String.init)
+        }
+        return try await AppDatabase.open(dataDirectory: dataDirectory).writer.write { db in
+            let statement = try db.makeStatement(sql: sql)
+            if statement.columnCount == 0 {
+                try statement.execute()
+                return nil
+            }
+            return try String.fetchOne(statement)
+        }
     }
 
     /// Stops the server (its data directory stays, for restart tests).
@@ -81,7 +141,7 @@ public final class TestGateway: Sendable {
     public func createKey(
         name: String = "test", namespace: String? = nil, models: [String]? = nil, expiresAt: Date? = nil, limits: SpendLimits = SpendLimits()
     ) async throws -> (VirtualKey, String) {
-        let store = try Stores.open(dataDirectory: dataDirectory).keys
+        let store = stores.keys
         let secret = KeySecret.generate()
         let key = try await store.create(name: name, namespace: namespace, allowedModels: models, expiresAt: expiresAt, limits: limits, secret: secret)
         return (key, secret)
@@ -89,7 +149,7 @@ public final class TestGateway: Sendable {
 
     /// The ledger row of a request (by its `id` / `x-request-id`).
     public func ledgerRow(_ requestID: String) async throws -> UsageRecord? {
-        try await Stores.open(dataDirectory: dataDirectory).ledger.row(requestID: requestID)
+        try await stores.ledger.row(requestID: requestID)
     }
 }
 

@@ -62,7 +62,7 @@ import Testing
     func purgeByTheCLIWhileTheServerRuns() async throws {
         try CommandLineTests.requireBinary()
         try await withFixture { f in
-            let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path, "PATH": "/usr/bin:/bin"]
+            let environment = f.gateway.cliEnvironment.merging(["PATH": "/usr/bin:/bin"]) { $1 }
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a grey stone bridge"])
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a wooden rowing boat"], key: try await f.gateway.createKey(name: "other").1)
             let stats = try await ChildProcess.run(CommandLineTests.binary, ["cache", "stats", "--json"], environment: environment, directory: FileManager.default.temporaryDirectory)

@@ -23,7 +23,7 @@ import Testing
     func keysCreatedByTheCLIWorkWithoutRestart() async throws {
         try CommandLineTests.requireBinary()
         try await withFixture { f in
-            let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path]
+            let environment = f.gateway.cliEnvironment.merging([:]) { $1 }
             let created = try await run(["keys", "create", "--name", "cli team", "--models", "gpt-image-1,dall-e-2", "--json"], environment: environment)
             #expect(created.status == 0, "\(created.stderr)")
             let json = try JSONDecoder().decode(JSONValue.self, from: Data(created.stdout.utf8))

@@ -87,7 +87,7 @@ import Testing
         }
     }
 
-    @Test func postgresSettingsComeFromTheFileAndTheEnvironmentAndAreNotYetServed() throws {
+    @Test func postgresSettingsComeFromTheFileAndTheEnvironment() throws {
         let yaml = "storage:\n  backend: postgres\n  postgres: {pool_size: 4, tls: require}\n"
         let configuration = try ConfigurationLoader.parse(yaml: yaml, environment: ["AFTERIMAGE_DATABASE_URL": "postgres://app:s3cret@db.internal:6543/images"])
         #expect(configuration.storage.backend == .postgres)
@@ -98,6 +98,12 @@ import Testing
         } catch let error as ConfigurationError {
             #expect(error.key == "storage.postgres.url" && !error.description.contains("s3cret"))
         }
-        #expect(throws: ConfigurationError.self) { try Stores.open(configuration) }
+        // Images follow the store (a foreign key ties cache rows to image rows in PostgreSQL).
+        #expect(configuration.files.backend == .postgres)
+        let url = ["AFTERIMAGE_DATABASE_URL": "postgres://app@db.internal/images"]
+        for yaml in ["storage: {backend: postgres}\nfiles: {backend: local}\n", "files: {backend: postgres}\n"] {
+            #expect(throws: ConfigurationError.self) { try ConfigurationLoader.parse(yaml: yaml, environment: url) }
+        }
+        #expect(throws: ConfigurationError.self) { try ConfigurationLoader.parse(yaml: "files: {disk_cache_bytes: -1}\n", environment: [:]) }
     }
 }

@@ -106,7 +106,7 @@ import Testing
             // 50 per minute and address (a minute may roll over during the loop: at most twice that).
             let refused = statuses[401, default: 0]
             #expect(refused >= 50 && refused <= 100 && refused + statuses[429, default: 0] == 200)
-            let ledger = SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: f.gateway.dataDirectory))
+            let ledger = f.gateway.stores.ledger
             // Flushed every 2 s as one row per minute and address, not one per request.
             var counted = 0
             for _ in 0..<50 where counted < 200 {
@@ -114,9 +114,10 @@ import Testing
                 counted = try await ledger.unauthenticatedCount(since: since)
             }
             #expect(counted == 200)
-            let rows = try await AppDatabase.open(dataDirectory: f.gateway.dataDirectory).writer.read { db in
-                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM usage_ledger") ?? -1, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM unauthenticated_requests") ?? -1)
-            }
+            let rows = (
+                Int(try await f.gateway.executeSQL("SELECT COUNT(*) FROM usage_ledger") ?? "") ?? -1,
+                Int(try await f.gateway.executeSQL("SELECT COUNT(*) FROM unauthenticated_requests") ?? "") ?? -1
+            )
             #expect(rows.0 == 0 && rows.1 <= 2)
             // The presented secret is never echoed.
             let wrong = try await f.generate(["model": "gpt-image-1", "prompt": "x"], key: "sk-af-SECRETSECRET")
@@ -128,7 +129,7 @@ import Testing
         try await withFixture { f in
             let prompt = String(repeating: "a long prompt ", count: 2000)  // 28,000 bytes
             #expect(try await f.generate(["model": "gpt-image-1", "prompt": .string(prompt)]).status == 200)
-            let log = SQLiteLookupLog(database: try AppDatabase.open(dataDirectory: f.gateway.dataDirectory))
+            let log = f.gateway.stores.lookupLog
             let entry = try #require(try await log.entries(namespace: nil, since: nil, limit: 5).first)
             #expect((entry.prompt?.utf8.count ?? 0) <= 2048 && entry.promptHash == Data(prompt.utf8).sha256Hex)
         }
@@ -139,19 +140,15 @@ import Testing
             let reply = try await f.generate(["model": "gpt-image-1", "prompt": "forever"], headers: [("x-afterimage-cache-ttl", "999999999")])
             #expect(reply.status == 200)
             let id = try #require(reply.json["extra_fields"]?["cache_debug"]?["cache_id"]?.integerValue)
-            let expires = try await AppDatabase.open(dataDirectory: f.gateway.dataDirectory).writer.read { db in
-                try Date.fetchOne(db, sql: "SELECT expires_at FROM cache_entries WHERE id = ?", arguments: [id])
-            }
-            #expect(try #require(expires).timeIntervalSinceNow <= 3601)
+            let entry = try #require(try await f.gateway.stores.cache.get(id: Int64(id), now: Date()))
+            #expect(entry.expiresAt.timeIntervalSinceNow <= 3601)
         }
     }
 
     @Test func aKeyRowThatDoesNotDecodeIsRefused() async throws {
         try await withFixture { f in
             let (key, secret) = try await f.gateway.createKey(name: "broken", models: ["gpt-image-1"], limits: SpendLimits(requestsPerMinute: 5))
-            try await AppDatabase.open(dataDirectory: f.gateway.dataDirectory).writer.write { db in
-                try db.execute(sql: "UPDATE virtual_keys SET limits = '{not json', allowed_models = '[' WHERE id = ?", arguments: [key.id])
-            }
+            try await f.gateway.executeSQL("UPDATE virtual_keys SET limits = '{not json', allowed_models = '[' WHERE id = '\(key.id)'")
             let reply = try await f.generate(["model": "gpt-image-1", "prompt": "x"], key: secret)
             #expect(reply.status == 401 && reply.json["error"]?["message"]?.stringValue?.contains("unreadable") == true)
             #expect(f.stub.servedCount == 0)

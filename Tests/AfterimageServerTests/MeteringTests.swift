@@ -159,8 +159,7 @@ import Testing
     @Test func aCacheThatCannotStoreStillAnswersAndMeters() async throws {
         try await withFixture { f in
             // Break cache writes from outside (inserting an entry also counts the miss in this table).
-            let database = try AppDatabase.open(dataDirectory: f.gateway.dataDirectory)
-            try await database.writer.write { db in try db.execute(sql: "DROP TABLE cache_counters") }
+            try await f.gateway.executeSQL("DROP TABLE cache_counters")
             let reply = try await f.generate(["model": "gpt-image-1", "prompt": "a red fox in snow", "size": "1024x1024", "quality": "medium"])
             #expect(reply.status == 200 && imageBytes(reply) != nil)
             #expect(reply.json["extra_fields"]?["cache_debug"]?["cache_id"] == nil)

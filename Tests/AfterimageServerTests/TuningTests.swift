@@ -88,7 +88,7 @@ import Testing
     func theCLITunesARunningServer() async throws {
         try CommandLineTests.requireBinary()
         try await withFixture { f in
-            let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path, "PATH": "/usr/bin:/bin", "USER": "carol"]
+            let environment = f.gateway.cliEnvironment.merging(["PATH": "/usr/bin:/bin", "USER": "carol"]) { $1 }
             func cli(_ arguments: [String]) async throws -> ChildProcess.Outcome {
                 try await ChildProcess.run(CommandLineTests.binary, arguments, environment: environment, directory: FileManager.default.temporaryDirectory)
             }

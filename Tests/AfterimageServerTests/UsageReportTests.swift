@@ -96,7 +96,7 @@ import Testing
         try CommandLineTests.requireBinary()
         try await withFixture { f in
             let finance = try await workload(f)
-            let environment = ["AFTERIMAGE_DATA_DIR": f.gateway.dataDirectory.path, "PATH": "/usr/bin:/bin"]
+            let environment = f.gateway.cliEnvironment.merging(["PATH": "/usr/bin:/bin"]) { $1 }
             func cli(_ arguments: [String]) async throws -> ChildProcess.Outcome {
                 try await ChildProcess.run(CommandLineTests.binary, arguments, environment: environment, directory: FileManager.default.temporaryDirectory)
             }

@@ -280,6 +280,12 @@ public enum ConfigurationLoader {
             config.server.port = value
         }
         if let dataDirectory = environment["AFTERIMAGE_DATA_DIR"], !dataDirectory.isEmpty { config.dataDirectory = dataDirectory }
+        if let backend = environment["AFTERIMAGE_STORAGE_BACKEND"], !backend.isEmpty {
+            guard let value = AfterimageConfiguration.Storage.Backend(rawValue: backend) else {
+                throw ConfigurationError(key: "AFTERIMAGE_STORAGE_BACKEND", problem: "must be sqlite or postgres")
+            }
+            config.storage.backend = value
+        }
         if let url = environment["AFTERIMAGE_DATABASE_URL"], !url.isEmpty {
             var settings = config.storage.postgres ?? PostgresSettings(url: url)
             settings.url = url

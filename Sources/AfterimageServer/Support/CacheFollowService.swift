@@ -19,7 +19,7 @@ struct CacheFollowService: Service {
                 group.addTask { await follower.follow() }
                 group.addTask {
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(60))
+                        do { try await Task.sleep(for: .seconds(60)) } catch { return }
                         do {
                             try await feed.prune(olderThan: Date().addingTimeInterval(-retention))
                         } catch {
