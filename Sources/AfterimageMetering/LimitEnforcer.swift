@@ -1,31 +1,17 @@
 import AfterimageCore
 import Foundation
 
-/// Rate limits and spend budgets of keys and namespaces, enforced in this process.
+/// Rate limits and spend budgets of keys and namespaces, enforced in this process (one server
+/// per data directory; replicas on PostgreSQL use `PostgresSpendLimiter` instead).
 ///
 /// Rate limits count requests and requested images in a sliding minute. Budgets never overspend
 /// under concurrency: a request reserves its worst-case cost before it goes upstream and settles
 /// to its real cost afterwards; one that would fit only once in-flight requests settle waits for
 /// them, and one that cannot fit even then is refused. Spend per period is loaded from the ledger
 /// the first time a scope is seen (and when its period rolls over), then kept in memory.
-public actor LimitEnforcer {
-    /// Whose limit: a key (by id, with its name for messages) or a namespace.
-    public enum Scope: Hashable, Sendable {
-        case key(id: String, name: String)
-        case namespace(String)
-
-        var label: String {
-            switch self {
-            case .key(_, let name): return "key '\(name)'"
-            case .namespace(let name): return "namespace '\(name)'"
-            }
-        }
-    }
-
-    /// A budget hold to settle after the request.
-    public struct Reservation: Sendable {
-        var holds: [(scope: Scope, period: Date, amount: Money)]
-    }
+public actor LimitEnforcer: SpendLimiter {
+    public typealias Scope = LimitScope
+    public typealias Reservation = BudgetReservation
 
     struct Budget {
         var periodStart: Date
@@ -56,12 +42,7 @@ public actor LimitEnforcer {
             requests[scope]?.removeAll { $0 <= windowStart }
             images[scope]?.removeAll { $0.at <= windowStart }
             if countsRequest, let rpm = limits.requestsPerMinute, let times = requests[scope], times.count >= rpm {
-                let wait = Self.seconds(until: times[times.count - rpm].addingTimeInterval(60), from: now)
-                throw AfterimageError(
-                    status: 429, code: .rateLimited,
-                    message: "Rate limit reached for \(scope.label): \(rpm) requests per minute. Resets in \(wait) s.",
-                    retryAfterSeconds: wait
-                )
+                throw LimitRefusal.requests(scope, rpm: rpm, wait: Self.seconds(until: times[times.count - rpm].addingTimeInterval(60), from: now))
             }
             if let ipm = limits.imagesPerMinute {
                 let events = images[scope] ?? []
@@ -73,12 +54,7 @@ public actor LimitEnforcer {
                         used -= event.count
                         freeAt = event.at.addingTimeInterval(60)
                     }
-                    let wait = Self.seconds(until: freeAt, from: now)
-                    throw AfterimageError(
-                        status: 429, code: .rateLimited,
-                        message: "Rate limit reached for \(scope.label): \(ipm) images per minute (this request asks for \(imageCount)). Resets in \(wait) s.",
-                        retryAfterSeconds: wait
-                    )
+                    throw LimitRefusal.images(scope, ipm: ipm, asked: imageCount, wait: Self.seconds(until: freeAt, from: now))
                 }
             }
         }
@@ -99,26 +75,20 @@ public actor LimitEnforcer {
             for (scope, limits) in budgeted {
                 guard let budget = limits.budget, let state = budgets[scope] else { continue }
                 if state.spent + worstCase > budget {
-                    let resets = limits.budgetPeriod.end(containing: now)
-                    throw AfterimageError(
-                        status: 429, code: .rateLimited,
-                        message: "Budget exhausted for \(scope.label): spent $\(state.spent.usdString) of $\(budget.usdString) this \(limits.budgetPeriod.rawValue); "
-                            + "this request may cost up to $\(worstCase.usdString). Resets at \(DateText.format(resets)).",
-                        retryAfterSeconds: Self.seconds(until: resets, from: now)
-                    )
+                    throw LimitRefusal.budget(scope, spent: state.spent, budget: budget, period: limits.budgetPeriod, worstCase: worstCase, now: now)
                 }
                 if state.spent + state.reserved + worstCase > budget { mustWait = true }
             }
             if !mustWait { break }
             await withCheckedContinuation { waiters.append($0) }
         }
-        var holds = [(scope: Scope, period: Date, amount: Money)]()
+        var holds = [Reservation.Hold]()
         for (scope, limits) in budgeted {
             guard var state = budgets[scope] else { continue }
             state.reserved += worstCase
             state.limit = limits.budget
             budgets[scope] = state
-            holds.append((scope, state.periodStart, worstCase))
+            holds.append(.init(scope: scope, period: state.periodStart, amount: worstCase))
         }
         return Reservation(holds: holds)
     }
@@ -167,6 +137,6 @@ public actor LimitEnforcer {
     }
 
     static func seconds(until date: Date, from now: Date) -> Int {
-        max(1, Int(date.timeIntervalSince(now).rounded(.up)))
+        LimitRefusal.seconds(until: date, from: now)
     }
 }

@@ -16,7 +16,7 @@ public protocol MeteringMetrics: Sendable {
 public final class Meter: Sendable {
     public let pricing: PricingSource
     public let ledger: any UsageLedger
-    public let limits: LimitEnforcer
+    public let limits: any SpendLimiter
     let namespaces: any NamespaceLimitStore
     /// The embedder's model name, priced under `embeddings` when it is a paid remote one.
     let embeddingModel: String?
@@ -26,18 +26,18 @@ public final class Meter: Sendable {
 
     public init(
         pricing: PricingSource, ledger: any UsageLedger, namespaces: any NamespaceLimitStore, embeddingModel: String?, metrics: any MeteringMetrics,
-        logger: Logger
+        logger: Logger, limits: (any SpendLimiter)? = nil
     ) {
         self.pricing = pricing
         self.ledger = ledger
-        self.limits = LimitEnforcer(ledger: ledger)
+        self.limits = limits ?? LimitEnforcer(ledger: ledger)
         self.namespaces = namespaces
         self.embeddingModel = embeddingModel
         self.metrics = metrics
         self.logger = logger
     }
 
-    public typealias Scopes = [(LimitEnforcer.Scope, SpendLimits)]
+    public typealias Scopes = [(LimitScope, SpendLimits)]
 
     /// The key's and its namespace's limits, read fresh (the CLI may change them while we run).
     public func scopes(for key: VirtualKey) async throws -> Scopes {
@@ -47,17 +47,17 @@ public final class Meter: Sendable {
     /// Per-minute request and image limits; hits count too. `countsRequest` checks and counts
     /// the request itself (done once, right after auth); images are counted once they are known.
     public func admit(_ scopes: Scopes, imageCount: Int, countsRequest: Bool) async throws {
-        try await limits.admit(scopes, imageCount: imageCount, countsRequest: countsRequest)
+        try await limits.admit(scopes, imageCount: imageCount, countsRequest: countsRequest, now: Date())
     }
 
     /// Holds the most the request can cost (over its model and every fallback) against the budgets.
-    public func reserve(_ scopes: Scopes, request: ImageRequest, models: [ModelCapability]) async throws -> LimitEnforcer.Reservation {
+    public func reserve(_ scopes: Scopes, request: ImageRequest, models: [ModelCapability]) async throws -> BudgetReservation {
         let table = pricing.current()
         var worst = Money.zero
         for model in models {
             if let cost = worstCase(request, model: model, table: table), worst < cost { worst = cost }
         }
-        return try await limits.reserve(scopes, worstCase: worst)
+        return try await limits.reserve(scopes, worstCase: worst, now: Date())
     }
 
     /// The most `request` can cost on `model` (nil when the model has no price).
@@ -77,7 +77,7 @@ public final class Meter: Sendable {
         return price.charge(of: usage).map { min($0.cost, Money.requestCeiling) }
     }
 
-    public func settle(_ reservation: LimitEnforcer.Reservation?, actual: Money?) async {
+    public func settle(_ reservation: BudgetReservation?, actual: Money?) async {
         if let reservation { await limits.settle(reservation, actual: actual) }
     }
 
@@ -166,7 +166,7 @@ public final class Meter: Sendable {
     /// Closes a request's accounts: commits its ledger row (the response waits for it), settles
     /// its budget reservation to the real cost and adds it to the metrics. False when the row could
     /// not be written (logged).
-    public func close(_ record: UsageRecord, reservation: LimitEnforcer.Reservation?) async -> Bool {
+    public func close(_ record: UsageRecord, reservation: BudgetReservation?) async -> Bool {
         var committed = true
         do {
             try await ledger.record(record)

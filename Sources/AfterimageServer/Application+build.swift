@@ -86,7 +86,7 @@ public enum AfterimageApp {
         let meter = Meter(
             pricing: pricing, ledger: ledger, namespaces: namespaceLimits,
             embeddingModel: configuration.embedder.kind == .openai ? configuration.embedder.model : nil,
-            metrics: metrics, logger: logger
+            metrics: metrics, logger: logger, limits: stores.sharedLimits
         )
 
         let unauthenticated = UnauthenticatedRequests(rpm: configuration.server.unauthenticatedRPM, ledger: ledger, metrics: metrics, logger: logger)
@@ -114,7 +114,9 @@ public enum AfterimageApp {
             ),
             maxCaptureBytes: configuration.streamingMaxCaptureBytes,
             watchdog: watchdog,
-            cache: cache
+            cache: cache,
+            flights: stores.flights,
+            flightMaxWait: .milliseconds(configuration.upstream.maxTotalMs) + .seconds(30)
         )
 
         let httpRouter = Router(context: AfterimageRequestContext.self)

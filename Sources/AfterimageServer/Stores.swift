@@ -18,6 +18,10 @@ public struct Stores: Sendable {
     public let blobs: any BlobStore
     /// Other processes' cache writes (nil when this process is the only writer: SQLite).
     public let cacheChanges: (any CacheChangeFeed)?
+    /// Limits and budgets counted in the shared database (nil: counted in this process).
+    public let sharedLimits: (any SpendLimiter)?
+    /// Single-flight claims shared by replicas (nil: one process).
+    public let flights: (any FlightClaims)?
     /// What must run beside the server (the PostgreSQL pool and change listener).
     public let services: [any Service]
     /// The backend's name for logs and `/readyz`.
@@ -54,7 +58,7 @@ public struct Stores: Sendable {
             lookupLog: SQLiteLookupLog(database: database, maxRows: lookupLogMaxRows),
             ledger: SQLiteUsageLedger(database: database),
             blobs: try FileBlobStore(database: database, dataDirectory: dataDirectory, sweepTemporaryFiles: sweepTemporaryFiles),
-            cacheChanges: nil, services: [], backend: .sqlite,
+            cacheChanges: nil, sharedLimits: nil, flights: nil, services: [], backend: .sqlite,
             isReachable: { await database.isReachable() }
         )
     }
@@ -69,6 +73,7 @@ public struct Stores: Sendable {
             throw StorageUnavailable(reason: "PostgreSQL at \(settings.redactedDescription) did not accept the migrations: \(String(describing: error).prefix(300))")
         }
         let feed = PostgresCacheChangeFeed(database: database)
+        let limiter = PostgresSpendLimiter(database: database)
         return Stores(
             keys: PostgresKeyStore(database: database),
             namespaceLimits: PostgresNamespaceLimitStore(database: database),
@@ -77,7 +82,7 @@ public struct Stores: Sendable {
             lookupLog: PostgresLookupLog(database: database, maxRows: lookupLogMaxRows),
             ledger: PostgresUsageLedger(database: database),
             blobs: PostgresBlobStore(database: database, diskCache: diskCache),
-            cacheChanges: feed, services: [database, feed], backend: .postgres,
+            cacheChanges: feed, sharedLimits: limiter, flights: PostgresFlightClaims(database: database), services: [database, feed, limiter], backend: .postgres,
             isReachable: { await database.isReachable() }
         )
     }

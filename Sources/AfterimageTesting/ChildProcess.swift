@@ -26,16 +26,16 @@ public enum ChildProcess {
         try process.run()
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                if let input { stdin.fileHandleForWriting.write(input) }
+                if let input { writeAll(input, to: stdin.fileHandleForWriting.fileDescriptor) }
                 try? stdin.fileHandleForWriting.close()
                 let group = DispatchGroup()
                 let errorData = Box()
                 group.enter()
                 DispatchQueue.global().async {
-                    errorData.data = err.fileHandleForReading.readDataToEndOfFile()
+                    errorData.data = readAll(err.fileHandleForReading.fileDescriptor)
                     group.leave()
                 }
-                let outputData = out.fileHandleForReading.readDataToEndOfFile()
+                let outputData = readAll(out.fileHandleForReading.fileDescriptor)
                 group.wait()
                 process.waitUntilExit()
                 continuation.resume(returning: Outcome(
@@ -43,6 +43,45 @@ public enum ChildProcess {
                     stdout: String(decoding: outputData, as: UTF8.self),
                     stderr: String(decoding: errorData.data, as: UTF8.self)
                 ))
+            }
+        }
+    }
+}
+
+/// Reads a descriptor to its end, retrying reads a signal interrupted (Foundation's
+/// `readDataToEndOfFile` traps on EINTR, and a test process gets many SIGCHLDs).
+private func readAll(_ fd: Int32) -> Data {
+    var data = Data()
+    while true {
+        let chunk = readChunk(fd)
+        if chunk.isEmpty { return data }
+        data.append(chunk)
+    }
+}
+
+/// The next bytes available on a descriptor (blocking), empty at end of file or on an error
+/// other than EINTR.
+func readChunk(_ fd: Int32) -> Data {
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count > 0 { return Data(buffer[0..<count]) }
+        if count == 0 || errno != EINTR { return Data() }
+    }
+}
+
+/// Writes all of `data`, retrying after EINTR; stops at another error (the child closed its input).
+private func writeAll(_ data: Data, to fd: Int32) {
+    data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let count = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if count > 0 {
+                offset += count
+            } else if count < 0, errno == EINTR {
+                continue
+            } else {
+                return
             }
         }
     }

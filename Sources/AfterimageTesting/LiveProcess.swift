@@ -21,7 +21,7 @@ public final class LiveProcess: Sendable {
         let handle = err.fileHandleForReading
         DispatchQueue.global().async { [self] in
             while true {
-                let chunk = handle.availableData
+                let chunk = readChunk(handle.fileDescriptor)
                 let ready = state.withLock { state -> [(CheckedContinuation<String?, Never>, String?)] in
                     if chunk.isEmpty { state.closed = true } else { state.text += String(decoding: chunk, as: UTF8.self) }
                     var ready = [(CheckedContinuation<String?, Never>, String?)]()

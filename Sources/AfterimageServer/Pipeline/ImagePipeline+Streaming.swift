@@ -51,7 +51,7 @@ extension ImagePipeline {
     /// A streamed miss. Retries and fallbacks happen before the first event (failures there are
     /// ordinary JSON errors); from then on the response is SSE and this writes the ledger row.
     func streamMiss(
-        _ plan: Plan, lookup: CacheLookup, record: UsageRecord, reservation: LimitEnforcer.Reservation?,
+        _ plan: Plan, lookup: CacheLookup, record: UsageRecord, reservation: BudgetReservation?,
         started: ContinuousClock.Instant, context: AfterimageRequestContext, attempts: AttemptLog
     ) async throws -> Response {
         let embedding = startStoreEmbedding(lookup)
@@ -139,7 +139,7 @@ extension ImagePipeline {
     /// it; returns the events still to send (the held-back completed events, or an error event).
     func finishStream(
         _ capture: StreamCapture, clientGone: Bool, plan: Plan, lookup: CacheLookup, result: DispatchResult, embedding: StoreEmbedding,
-        record base: UsageRecord, reservation: LimitEnforcer.Reservation?, started: ContinuousClock.Instant
+        record base: UsageRecord, reservation: BudgetReservation?, started: ContinuousClock.Instant
     ) async -> Data {
         let target = result.target
         var record = base

@@ -28,7 +28,14 @@ struct ImagePipeline: Sendable {
     let watchdog: StreamWatchdog
     /// The semantic cache; nil when `cache.enabled` is false.
     let cache: SemanticCache?
-    let inFlight = SingleFlight<String, MissResult>()
+    /// Concurrent identical misses in this process share one call…
+    let inFlight = SingleFlight<String, FlightResult>()
+    /// …and across replicas (PostgreSQL claims); nil with one process.
+    let flights: (any FlightClaims)?
+    /// How long a flight claim lasts without renewal (the owner renews it every third of this).
+    var flightLease: Duration = .seconds(30)
+    /// The longest a replica waits for another's call before making its own.
+    var flightMaxWait: Duration = .seconds(360)
 
     /// The models to try, validated, and the request as it will be forwarded.
     struct Plan: Sendable {
@@ -40,7 +47,7 @@ struct ImagePipeline: Sendable {
         let started = ContinuousClock.now
         context.info.update { $0.endpoint = endpoint }
         var record = UsageRecord(requestID: context.info.values.requestID, createdAt: Date(), endpoint: endpoint)
-        var reservation: LimitEnforcer.Reservation?
+        var reservation: BudgetReservation?
         let response: Response
         let attempts = AttemptLog()
         let memory = BodyMemoryBudget.Lease(bodyMemory)
@@ -71,7 +78,7 @@ struct ImagePipeline: Sendable {
     /// 9. Ledger: a success is answered only once its row is committed; the budget reservation
     /// settles to the real cost with it.
     func commit(
-        _ record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?, attempts: AttemptLog, started: ContinuousClock.Instant
+        _ record: inout UsageRecord, reservation: inout BudgetReservation?, attempts: AttemptLog, started: ContinuousClock.Instant
     ) async throws {
         record.attempts = attempts.outcomes
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
@@ -86,7 +93,7 @@ struct ImagePipeline: Sendable {
     /// it before answering (a streamed miss when its stream ends, before its completed events).
     func process(
         _ request: Request, context: AfterimageRequestContext, started: ContinuousClock.Instant,
-        record: inout UsageRecord, reservation: inout LimitEnforcer.Reservation?, attempts: AttemptLog, memory: BodyMemoryBudget.Lease
+        record: inout UsageRecord, reservation: inout BudgetReservation?, attempts: AttemptLog, memory: BodyMemoryBudget.Lease
     ) async throws -> Response {
         let endpoint = record.endpoint
 
@@ -155,21 +162,26 @@ struct ImagePipeline: Sendable {
 
         // 6–7. Upstream with retries and fallbacks, then store the images and the cache entry.
         // Concurrent identical misses in a namespace share one upstream call.
-        let miss: MissResult
+        let flight: FlightResult
         let leader: Bool
         let settled = lookup
         do {
             if let flightKey = settled.flightKey {
-                (miss, leader) = try await inFlight.run(flightKey) { try await forward(plan, lookup: settled, attempts: attempts) }
+                (flight, leader) = try await inFlight.run(flightKey) { try await forwardOnce(plan, lookup: settled, attempts: attempts, key: flightKey) }
             } else {
-                (miss, leader) = (try await forward(plan, lookup: settled, attempts: attempts), true)
+                (flight, leader) = (.forwarded(try await forward(plan, lookup: settled, attempts: attempts)), true)
             }
         } catch let paid as PaidFailure {
             // Only the request that made the call (its attempts are logged) pays for it.
             if !attempts.outcomes.isEmpty { record.apply(paid: paid) }
             throw paid.error
         }
-        if !leader, let entry = miss.entry {
+        // Another request (here or on another replica) made the call: its stored answer is a direct hit.
+        let shared: CacheEntry? = switch flight {
+        case .cached(let entry): entry
+        case .forwarded(let miss): leader ? nil : miss.entry
+        }
+        if let entry = shared {
             var debug = lookup.debug
             debug.outcome = .direct
             debug.entryID = entry.id
@@ -179,6 +191,7 @@ struct ImagePipeline: Sendable {
             try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
             return response
         }
+        guard case .forwarded(let miss) = flight else { throw AfterimageError.internalError("a shared miss without an answer") }
         metrics.recordUpstream(model: miss.target.model.id, duration: miss.upstreamDuration)
         context.info.update {
             $0.provider = miss.target.model.provider
