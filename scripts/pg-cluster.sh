@@ -15,14 +15,15 @@ bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 as=()
 [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
 
+# The server outlives this script: it must not inherit a caller's pipe (an fd above 2 left open
+# by the caller would keep the caller waiting for end-of-file forever).
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+done
+
 case "$command" in
   start)
-    # The server outlives this script: it must not inherit a caller's pipe (an fd above 2 left
-    # open by the caller would keep the caller waiting for end-of-file forever).
-    for fd in /proc/$$/fd/*; do
-      fd=${fd##*/}
-      [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
-    done
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -31,7 +32,7 @@ case "$command" in
     # In the cluster's own config, so `resume` starts it the same way.
     printf "port = %s\nunix_socket_directories = '%s'\nlisten_addresses = '127.0.0.1'\nfsync = off\nmax_connections = 400\n" \
       "$port" "$dir" >>"$dir/data/postgresql.conf"
-    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null \
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null 2>&1 \
       || { cat "$dir/server.log" >&2; exit 1; }
     "$bin/createdb" -h 127.0.0.1 -p "$port" -U afterimage afterimage
     echo "postgres://afterimage@127.0.0.1:$port/afterimage"
@@ -41,7 +42,7 @@ case "$command" in
     "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     ;;
   resume)
-    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null 2>&1 || { cat "$dir/server.log" >&2; exit 1; }
     ;;
   stop)
     if [ -d "$dir/data" ]; then "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; fi

@@ -16,6 +16,8 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
         case rateLimited
         case serverBusy
         case upstreamUnavailable
+        /// The database cannot be reached (PostgreSQL down): nothing was served or recorded.
+        case storageUnavailable
         case invalidSignature
         case expired
         case internalError
@@ -34,6 +36,7 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
             case .rateLimited: "rate_limited"
             case .serverBusy: "server_busy"
             case .upstreamUnavailable: "upstream_unavailable"
+            case .storageUnavailable: "storage_unavailable"
             case .invalidSignature: "invalid_signature"
             case .expired: "expired"
             case .internalError: "internal_error"

@@ -164,19 +164,19 @@ public final class Meter: Sendable {
     }
 
     /// Closes a request's accounts: commits its ledger row (the response waits for it), settles
-    /// its budget reservation to the real cost and adds it to the metrics. False when the row could
-    /// not be written (logged).
-    public func close(_ record: UsageRecord, reservation: BudgetReservation?) async -> Bool {
-        var committed = true
+    /// its budget reservation to the real cost and adds it to the metrics. Returns why the row could
+    /// not be written (logged), or nil once it is committed.
+    public func close(_ record: UsageRecord, reservation: BudgetReservation?) async -> (any Error)? {
+        var failure: (any Error)?
         do {
             try await ledger.record(record)
         } catch {
             logger.error("usage ledger write failed", metadata: ["request_id": "\(record.requestID)", "error": "\(error)"])
-            committed = false
+            failure = error
         }
         await settle(reservation, actual: record.cost)
         count(record)
-        return committed
+        return failure
     }
 
     /// Adds the row's tokens, spend and savings to the metrics.

@@ -2,6 +2,7 @@ import AfterimageCore
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// The shared PostgreSQL database of every replica: a pooled client and versioned migrations
 /// applied under an advisory lock, so replicas starting together apply each migration once. The
@@ -11,6 +12,13 @@ public final class PostgresBackend: Service, Sendable {
     public let client: PostgresClient
     let logger: Logger
     private let pool: Task<Void, Never>
+    /// The longest one database operation may take (waiting for a connection included) before
+    /// it fails as `StorageUnavailable`: an outage is answered with 503s, not waited out.
+    let operationTimeout: Duration
+    let endpoint: String
+    /// Open while the database is known to be unreachable: operations fail at once (no request
+    /// waits out the timeout) until a background probe reaches the database again.
+    private let circuit = Mutex<(open: Bool, closed: Bool)>((false, false))
 
     /// The lock every replica takes while migrating (an arbitrary, fixed 64-bit id).
     static let migrationLock: Int64 = 0x4166_7465_7249_6D67
@@ -23,7 +31,91 @@ public final class PostgresBackend: Service, Sendable {
         let client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.operationTimeout = .milliseconds(settings.operationTimeoutMs)
+        self.endpoint = settings.redactedDescription
         self.pool = Task { await client.run() }
+    }
+
+    /// Runs a query within the operation timeout; connection failures become `StorageUnavailable`.
+    /// `timeout` overrides the operation timeout (reports and maintenance over big tables).
+    @discardableResult
+    public func query(_ query: PostgresQuery, timeout: Duration? = nil) async throws -> PostgresRowSequence {
+        let client = client, logger = logger
+        return try await guarded(timeout) { try await client.query(query, logger: logger) }
+    }
+
+    /// Runs `body` on one pooled connection (the timeout covers getting it and the body).
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = client
+        return try await guarded(nil) { try await client.withConnection(body) }
+    }
+
+    /// Runs `body` in one transaction (committed when it returns, rolled back when it throws).
+    public func withTransaction<T: Sendable>(
+        timeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let client = client, logger = logger
+        return try await guarded(timeout) { try await client.withTransaction(logger: logger) { try await body($0) } }
+    }
+
+    /// The longest a report or maintenance statement may run.
+    public static let slowOperation = Duration.seconds(300)
+
+    func guarded<T: Sendable>(_ timeout: Duration? = nil, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        if isUnavailable { throw StorageUnavailable(reason: "PostgreSQL at \(endpoint) is unreachable (reconnecting)") }
+        do {
+            return try await withDeadline(timeout ?? operationTimeout, work)
+        } catch let error as DeadlineExceeded {
+            trip()
+            throw StorageUnavailable(reason: "PostgreSQL at \(endpoint) did not answer within \(error.limit)")
+        } catch {
+            if Self.isUnavailable(error) {
+                trip()
+                throw StorageUnavailable(reason: "PostgreSQL at \(endpoint) is unreachable: \(String(reflecting: error).prefix(300))")
+            }
+            throw error
+        }
+    }
+
+    /// Opens the circuit and starts the probe that closes it again (one at a time).
+    private func trip() {
+        let start = circuit.withLock { state -> Bool in
+            guard !state.open, !state.closed else { return false }
+            state.open = true
+            return true
+        }
+        guard start else { return }
+        logger.error("PostgreSQL is unreachable; answering 503 until it is back", metadata: ["database": "\(endpoint)"])
+        let client = client, logger = logger
+        Task {
+            var pause = Duration.milliseconds(100)
+            while !circuit.withLock({ $0.closed }) {
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+                let reached = (try? await withDeadline(.seconds(2)) { try await client.query("SELECT 1", logger: logger) }) != nil
+                if reached {
+                    circuit.withLock { $0.open = false }
+                    logger.notice("PostgreSQL is reachable again", metadata: ["database": "\(endpoint)"])
+                    return
+                }
+            }
+        }
+    }
+
+    /// Whether a failure means the database cannot be used now (connection lost or refused, server
+    /// shutting down or starting) rather than that a statement was wrong.
+    static func isUnavailable(_ error: any Error) -> Bool {
+        if let transaction = error as? PostgresTransactionError {
+            return [transaction.beginError, transaction.closureError, transaction.commitError, transaction.rollbackError]
+                .compactMap { $0 }.contains(where: isUnavailable)
+        }
+        guard let psql = error as? PSQLError else { return error is StorageUnavailable }
+        if psql.code == .server {
+            // Class 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now.
+            let state = psql.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        }
+        return true
     }
 
     deinit { pool.cancel() }
@@ -36,8 +128,12 @@ public final class PostgresBackend: Service, Sendable {
 
     /// Closes the pool (queries after this fail).
     public func shutdown() {
+        circuit.withLock { $0.closed = true }
         pool.cancel()
     }
+
+    /// Whether operations currently fail fast (the database was found unreachable).
+    public var isUnavailable: Bool { circuit.withLock { $0.open } }
 
     /// Applies the migrations not applied yet, in order, each in its own transaction, while
     /// holding the migration lock; returns the versions it applied.
@@ -83,6 +179,6 @@ public final class PostgresBackend: Service, Sendable {
 
     /// Whether the database answers (`/readyz`).
     public func isReachable() async -> Bool {
-        (try? await client.query("SELECT 1", logger: logger)) != nil
+        (try? await query("SELECT 1")) != nil
     }
 }

@@ -24,23 +24,21 @@ public struct PostgresBlobStore: BlobStore {
         )
         let now = Date()
         // Known bytes are not sent again: marking the row used is enough.
-        let touched = try await client.query("UPDATE images SET last_used_at = \(now) WHERE id = \(image.id) RETURNING id", logger: logger)
+        let touched = try await database.query("UPDATE images SET last_used_at = \(now) WHERE id = \(image.id) RETURNING id")
         for try await _ in touched { return image }
-        try await client.query(
+        try await database.query(
             """
             INSERT INTO images (id, format, width, height, byte_count, data, created_at, last_used_at)
             VALUES (\(image.id), \(image.format.rawValue), \(Int32(clamping: image.width)), \(Int32(clamping: image.height)),
                     \(Int64(image.byteCount)), \(data), \(now), \(now))
             ON CONFLICT (id) DO UPDATE SET last_used_at = excluded.last_used_at
-            """,
-            logger: logger
-        )
+            """)
         return image
     }
 
     public func get(id: String) async throws -> (StoredImage, Data)? {
         guard id.count == 64, id.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
-        let meta = try await client.query("SELECT format, width, height, byte_count FROM images WHERE id = \(id)", logger: logger)
+        let meta = try await database.query("SELECT format, width, height, byte_count FROM images WHERE id = \(id)")
         var found: StoredImage?
         for try await (format, width, height, bytes) in meta.decode((String, Int32, Int32, Int64).self) {
             guard let format = ImageFormat(rawValue: format) else { return nil }
@@ -48,7 +46,7 @@ public struct PostgresBlobStore: BlobStore {
         }
         guard let image = found else { return nil }
         if let cached = await diskCache?.get(id, byteCount: image.byteCount) { return (image, cached) }
-        let rows = try await client.query("SELECT data FROM images WHERE id = \(id)", logger: logger)
+        let rows = try await database.query("SELECT data FROM images WHERE id = \(id)")
         for try await data in rows.decode(Data.self) {
             // The bytes must be the ones their name promises.
             guard data.count == image.byteCount, data.sha256Hex == id else { return nil }

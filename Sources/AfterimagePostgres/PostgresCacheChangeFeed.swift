@@ -19,24 +19,21 @@ public final class PostgresCacheChangeFeed: CacheChangeFeed, Service {
     }
 
     public func position() async throws -> Int64 {
-        let rows = try await database.client.query("SELECT COALESCE(MAX(seq), 0)::bigint FROM cache_changes", logger: database.logger)
+        let rows = try await database.query("SELECT COALESCE(MAX(seq), 0)::bigint FROM cache_changes")
         for try await value in rows.decode(Int64.self) { return value }
         return 0
     }
 
     public func changes(after position: Int64, gaps: [Int64], limit: Int) async throws -> [CacheChange]? {
-        let logger = database.logger
-        let pruned = try await database.client.query("SELECT upto FROM cache_changes_pruned", logger: logger)
+        let pruned = try await database.query("SELECT upto FROM cache_changes_pruned")
         for try await upto in pruned.decode(Int64.self) where upto > position { return nil }
-        let rows = try await database.client.query(
+        let rows = try await database.query(
             """
             SELECT c.seq, c.op, c.entry_id, c.namespace, c.partition_key, e.embedding
             FROM cache_changes c LEFT JOIN cache_entries e ON c.op = 'i' AND e.id = c.entry_id
             WHERE c.seq > \(position) OR c.seq = ANY(\(gaps)::bigint[])
             ORDER BY c.seq LIMIT \(Int64(max(1, limit)))
-            """,
-            logger: logger
-        )
+            """)
         var changes = [CacheChange]()
         for try await (seq, op, id, namespace, partition, embedding) in rows.decode((Int64, String, Int64, String, String, Data?).self) {
             changes.append(CacheChange(
@@ -48,13 +45,11 @@ public final class PostgresCacheChangeFeed: CacheChangeFeed, Service {
     }
 
     public func prune(olderThan cutoff: Date) async throws {
-        try await database.client.query(
+        try await database.query(
             """
             WITH gone AS (DELETE FROM cache_changes WHERE at < \(cutoff) RETURNING seq)
             UPDATE cache_changes_pruned SET upto = GREATEST(upto, (SELECT MAX(seq) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone)
-            """,
-            logger: database.logger
-        )
+            """)
     }
 
     public func waitForChange(timeout: Duration) async {

@@ -14,7 +14,7 @@ public struct PostgresCacheSettingsStore: CacheSettingsStore {
 
     public func load() async throws -> (version: Int64, settings: [CacheSettingScope: CacheSettingValues]) {
         let logger = database.logger
-        return try await database.client.withConnection { connection in
+        return try await database.withConnection { connection in
             var version: Int64 = 0
             for try await value in try await connection.query("SELECT COALESCE(MAX(id), 0)::bigint FROM cache_settings_audit", logger: logger).decode(Int64.self) {
                 version = value
@@ -32,7 +32,7 @@ public struct PostgresCacheSettingsStore: CacheSettingsStore {
     public func update(_ scope: CacheSettingScope, threshold: Float??, wordSimilarity: Float??, by: String) async throws -> [CacheSettingChange] {
         let logger = database.logger
         let namespace = scope.namespace ?? "", model = scope.model ?? ""
-        return try await database.client.withTransaction(logger: logger) { connection in
+        return try await database.withTransaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(namespace + "\u{1F}" + model)))", logger: logger)
             var current = CacheSettingValues(threshold: nil, wordSimilarity: nil)
             let rows = try await connection.query(
@@ -70,10 +70,8 @@ public struct PostgresCacheSettingsStore: CacheSettingsStore {
 
     public func history(limit: Int) async throws -> [CacheSettingChange] {
         var changes = [CacheSettingChange]()
-        let rows = try await database.client.query(
-            "SELECT at, by, namespace, model, field, old_value, new_value FROM cache_settings_audit ORDER BY id DESC LIMIT \(max(0, limit))",
-            logger: database.logger
-        )
+        let rows = try await database.query(
+            "SELECT at, by, namespace, model, field, old_value, new_value FROM cache_settings_audit ORDER BY id DESC LIMIT \(max(0, limit))")
         for try await (at, by, namespace, model, field, old, new) in rows.decode((Date, String, String, String, String, Double?, Double?).self) {
             changes.append(CacheSettingChange(at: at, by: by, scope: Self.scope(namespace, model), field: field, old: old.map(Float.init), new: new.map(Float.init)))
         }

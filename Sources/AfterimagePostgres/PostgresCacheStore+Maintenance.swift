@@ -7,9 +7,8 @@ import PostgresNIO
 /// image links; the images themselves go when the blob sweeper finds them unreferenced.
 extension PostgresCacheStore {
     public func totals(now: Date) async throws -> CacheTotals {
-        let rows = try await client.query(
-            "SELECT COUNT(*), COALESCE(SUM(byte_count), 0)::bigint FROM cache_entries WHERE expires_at > \(now)", logger: logger
-        )
+        let rows = try await database.query(
+            "SELECT COUNT(*), COALESCE(SUM(byte_count), 0)::bigint FROM cache_entries WHERE expires_at > \(now)")
         for try await (entries, bytes) in rows.decode((Int64, Int64).self) {
             return CacheTotals(entries: Int(clamping: entries), bytes: Int(clamping: bytes))
         }
@@ -20,7 +19,7 @@ extension PostgresCacheStore {
         let logger = logger
         // One replica evicts at a time (the transaction-scoped lock), so two never both delete
         // down to the limit and together delete twice as much.
-        let deleted = try await client.withTransaction(logger: logger) { connection -> [CacheEntryRef] in
+        let deleted = try await database.withTransaction(timeout: PostgresBackend.slowOperation) { connection -> [CacheEntryRef] in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresBackend.evictionLock))", logger: logger)
             // The victims: least recently used first, while the running totals are over a limit.
             let rows = try await connection.query(
@@ -45,26 +44,23 @@ extension PostgresCacheStore {
     }
 
     public func deleteExpired(now: Date) async throws -> [CacheEntryRef] {
-        try await Self.refs(client.query(
-            "DELETE FROM cache_entries WHERE expires_at <= \(now) RETURNING id, namespace, partition_key", logger: logger
-        ))
+        try await Self.refs(database.query(
+            "DELETE FROM cache_entries WHERE expires_at <= \(now) RETURNING id, namespace, partition_key"))
     }
 
     public func purge(_ filter: CachePurgeFilter) async throws -> [CacheEntryRef] {
-        try await Self.refs(client.query(
+        try await Self.refs(database.query(
             """
             DELETE FROM cache_entries
             WHERE (\(filter.namespace)::text IS NULL OR namespace = \(filter.namespace))
               AND (\(filter.model)::text IS NULL OR model = \(filter.model))
               AND (\(filter.createdBefore)::timestamptz IS NULL OR created_at < \(filter.createdBefore))
             RETURNING id, namespace, partition_key
-            """,
-            logger: logger
-        ))
+            """))
     }
 
     public func delete(id: Int64) async throws -> CacheEntryRef? {
-        try await Self.refs(client.query("DELETE FROM cache_entries WHERE id = \(id) RETURNING id, namespace, partition_key", logger: logger)).first
+        try await Self.refs(database.query("DELETE FROM cache_entries WHERE id = \(id) RETURNING id, namespace, partition_key")).first
     }
 
     static func refs(_ rows: PostgresRowSequence) async throws -> [CacheEntryRef] {
@@ -79,12 +75,10 @@ extension PostgresCacheStore {
         var stats = CacheStats()
         var namespaces = [String: CacheStats.Group]()
         var models = [String: CacheStats.Group]()
-        let entries = try await client.query(
+        let entries = try await database.query(
             """
             SELECT namespace, model, COUNT(*), SUM(byte_count)::bigint FROM cache_entries WHERE expires_at > \(now) GROUP BY namespace, model
-            """,
-            logger: logger
-        )
+            """)
         for try await (namespace, model, count, bytes) in entries.decode((String, String, Int64, Int64).self) {
             let apply = { (g: inout CacheStats.Group) in
                 g.entries += Int(clamping: count)
@@ -94,7 +88,7 @@ extension PostgresCacheStore {
             apply(&models[model, default: .init(name: model)])
             apply(&stats.total)
         }
-        let counters = try await client.query("SELECT namespace, model, direct_hits, semantic_hits, misses FROM cache_counters", logger: logger)
+        let counters = try await database.query("SELECT namespace, model, direct_hits, semantic_hits, misses FROM cache_counters")
         for try await (namespace, model, direct, semantic, misses) in counters.decode((String, String, Int64, Int64, Int64).self) {
             let apply = { (g: inout CacheStats.Group) in
                 g.directHits += Int(clamping: direct)
@@ -107,13 +101,11 @@ extension PostgresCacheStore {
         }
         stats.byNamespace = namespaces.values.sorted { $0.name < $1.name }
         stats.byModel = models.values.sorted { $0.name < $1.name }
-        let rest = try await client.query(
+        let rest = try await database.query(
             """
             SELECT (SELECT COUNT(*) FROM cache_entries WHERE expires_at <= \(now)),
                    (SELECT MIN(created_at) FROM cache_entries WHERE expires_at > \(now))
-            """,
-            logger: logger
-        )
+            """)
         for try await (expired, oldest) in rest.decode((Int64, Date?).self) {
             stats.expiredEntries = Int(clamping: expired)
             stats.oldestEntry = oldest

@@ -22,7 +22,7 @@ public struct PostgresCacheStore: CacheStore {
     public func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?) {
         let columns = try CacheEntryColumns(entry)
         let logger = logger
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await database.withTransaction { connection in
             try await Self.insert(entry, columns: columns, connection, logger: logger)
         }
     }
@@ -30,7 +30,7 @@ public struct PostgresCacheStore: CacheStore {
     public func insert(contentsOf entries: [CacheEntry]) async throws {
         let prepared = try entries.map { ($0, try CacheEntryColumns($0)) }
         let logger = logger
-        try await client.withTransaction(logger: logger) { connection in
+        try await database.withTransaction { connection in
             for (entry, columns) in prepared { _ = try await Self.insert(entry, columns: columns, connection, logger: logger) }
         }
     }
@@ -84,26 +84,23 @@ public struct PostgresCacheStore: CacheStore {
     }
 
     public func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry? {
-        try await Self.entries(client.query(
+        try await Self.entries(database.query(
             """
             SELECT \(unescaped: Self.columns) FROM cache_entries
             WHERE namespace = \(namespace) AND partition_key = \(partitionKey) AND direct_key = \(directKey) AND expires_at > \(now)
-            """,
-            logger: logger
-        )).first
+            """)).first
     }
 
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
-        try await Self.entries(client.query(
-            "SELECT \(unescaped: Self.columns) FROM cache_entries WHERE id = \(id) AND expires_at > \(now)", logger: logger
-        )).first
+        try await Self.entries(database.query(
+            "SELECT \(unescaped: Self.columns) FROM cache_entries WHERE id = \(id) AND expires_at > \(now)")).first
     }
 
     public func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws {
         let column = kind == .direct ? "direct_hits" : "semantic_hits"
         // One statement: the entry's counters, its images' last use (the hit hands out fresh signed
         // URLs, so the images must outlive them) and the namespace/model counters.
-        try await client.query(
+        try await database.query(
             """
             WITH hit AS (
                 UPDATE cache_entries SET hit_count = hit_count + 1, \(unescaped: column) = \(unescaped: column) + 1, last_hit_at = \(at)
@@ -113,16 +110,12 @@ public struct PostgresCacheStore: CacheStore {
             )
             INSERT INTO cache_counters (namespace, model, \(unescaped: column)) SELECT namespace, model, 1 FROM hit
             ON CONFLICT (namespace, model) DO UPDATE SET \(unescaped: column) = cache_counters.\(unescaped: column) + 1
-            """,
-            logger: logger
-        )
+            """)
     }
 
     public func vectors(now: Date) async throws -> [CacheVector] {
-        let rows = try await client.query(
-            "SELECT id, namespace, partition_key, embedding FROM cache_entries WHERE embedding IS NOT NULL AND expires_at > \(now)",
-            logger: logger
-        )
+        let rows = try await database.query(
+            "SELECT id, namespace, partition_key, embedding FROM cache_entries WHERE embedding IS NOT NULL AND expires_at > \(now)")
         var vectors = [CacheVector]()
         for try await (id, namespace, partition, blob) in rows.decode((Int64, String, String, Data).self) {
             vectors.append(CacheVector(id: id, namespace: namespace, partitionKey: partition, embedding: EmbeddingBlob.decode(blob)))

@@ -21,36 +21,31 @@ public struct PostgresFlightClaims: FlightClaims {
 
     public func claim(_ key: String, lease: Duration) async throws -> FlightClaim? {
         let owner = UUID().uuidString
-        let rows = try await database.client.query(
+        let rows = try await database.query(
             """
             INSERT INTO flight_claims (key, owner, expires_at) VALUES (\(Self.rowKey(key)), \(owner), clock_timestamp() + make_interval(secs => \(Self.seconds(lease))))
             ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
             WHERE flight_claims.expires_at < clock_timestamp()
             RETURNING owner
-            """,
-            logger: database.logger
-        )
+            """)
         for try await _ in rows { return FlightClaim(key: key, owner: owner) }
         return nil
     }
 
     public func renew(_ claim: FlightClaim, lease: Duration) async throws -> Bool {
-        let rows = try await database.client.query(
+        let rows = try await database.query(
             """
             UPDATE flight_claims SET expires_at = clock_timestamp() + make_interval(secs => \(Self.seconds(lease)))
             WHERE key = \(Self.rowKey(claim.key)) AND owner = \(claim.owner) RETURNING owner
-            """,
-            logger: database.logger
-        )
+            """)
         for try await _ in rows { return true }
         return false
     }
 
     public func release(_ claim: FlightClaim) async {
         do {
-            try await database.client.query(
-                "DELETE FROM flight_claims WHERE key = \(Self.rowKey(claim.key)) AND owner = \(claim.owner)", logger: database.logger
-            )
+            try await database.query(
+                "DELETE FROM flight_claims WHERE key = \(Self.rowKey(claim.key)) AND owner = \(claim.owner)")
         } catch {
             // The lease ends it: waiters take over when it expires.
             database.logger.warning("releasing a flight claim failed", metadata: ["error": "\(String(describing: error).prefix(200))"])
@@ -64,9 +59,8 @@ public struct PostgresFlightClaims: FlightClaims {
         let rowKey = Self.rowKey(key)
         while true {
             var held = false
-            let rows = try await database.client.query(
-                "SELECT 1 FROM flight_claims WHERE key = \(rowKey) AND expires_at >= clock_timestamp()", logger: database.logger
-            )
+            let rows = try await database.query(
+                "SELECT 1 FROM flight_claims WHERE key = \(rowKey) AND expires_at >= clock_timestamp()")
             for try await _ in rows { held = true }
             if !held { return true }
             if clock.now + pause > deadline { return false }

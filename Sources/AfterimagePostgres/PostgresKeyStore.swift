@@ -23,30 +23,28 @@ public struct PostgresKeyStore: KeyStore {
             prefix: KeySecret.displayPrefix(secret), secretHash: KeySecret.hash(secret), createdAt: Date(), expiresAt: expiresAt
         )
         key.limits = limits
-        try await client.query(
+        try await database.query(
             """
             INSERT INTO virtual_keys (id, name, namespace, allowed_models, prefix, secret_hash, created_at, expires_at, revoked_at, rotated_at, limits)
             VALUES (\(key.id), \(key.name), \(key.namespace), \(KeyColumns.encode(models: key.allowedModels)), \(key.prefix), \(key.secretHash),
                     \(key.createdAt), \(key.expiresAt), \(key.revokedAt), \(key.rotatedAt), \(KeyColumns.encode(limits: key.limits)))
-            """,
-            logger: logger
-        )
+            """)
         return key
     }
 
     public func find(secretHash: String) async throws -> VirtualKey? {
-        let key = try await first(client.query("SELECT \(unescaped: Self.columns) FROM virtual_keys WHERE secret_hash = \(secretHash)", logger: logger))
+        let key = try await first(database.query("SELECT \(unescaped: Self.columns) FROM virtual_keys WHERE secret_hash = \(secretHash)"))
         // The index found the row; the comparison itself is done in constant time.
         guard let key, KeySecret.constantTimeEquals(key.secretHash, secretHash) else { return nil }
         return key
     }
 
     public func get(id: String) async throws -> VirtualKey? {
-        try await first(client.query("SELECT \(unescaped: Self.columns) FROM virtual_keys WHERE id = \(id)", logger: logger))
+        try await first(database.query("SELECT \(unescaped: Self.columns) FROM virtual_keys WHERE id = \(id)"))
     }
 
     public func list() async throws -> [VirtualKey] {
-        try await all(client.query("SELECT \(unescaped: Self.columns) FROM virtual_keys ORDER BY created_at DESC, id", logger: logger))
+        try await all(database.query("SELECT \(unescaped: Self.columns) FROM virtual_keys ORDER BY created_at DESC, id"))
     }
 
     public func update(id: String, changes: KeyChanges) async throws -> VirtualKey? {
@@ -65,7 +63,7 @@ public struct PostgresKeyStore: KeyStore {
     /// replicas changing one key serialise on the row).
     private func modify(id: String, _ change: @escaping @Sendable (inout VirtualKey) -> Void) async throws -> VirtualKey? {
         let logger = logger
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await database.withTransaction { connection in
             let rows = try await connection.query("SELECT \(unescaped: Self.columns) FROM virtual_keys WHERE id = \(id) FOR UPDATE", logger: logger)
             guard var key = try await Self.keys(rows).first else { return nil }
             change(&key)

@@ -17,7 +17,7 @@ public struct PostgresLookupLog: LookupLog {
     public func append(_ e: LookupLogEntry) async throws {
         let logger = database.logger
         let maxRows = Int64(maxRows)
-        try await database.client.withConnection { connection in
+        try await database.withConnection { connection in
             var id: Int64 = 0
             let rows = try await connection.query(
                 """
@@ -36,24 +36,20 @@ public struct PostgresLookupLog: LookupLog {
     }
 
     public func entries(namespace: String?, since: Date?, limit: Int) async throws -> [LookupLogEntry] {
-        let rows = try await database.client.query(
+        let rows = try await database.query(
             """
             SELECT \(unescaped: Self.columns) FROM lookup_log
             WHERE (\(namespace)::text IS NULL OR namespace = \(namespace)) AND (\(since)::timestamptz IS NULL OR created_at >= \(since))
             ORDER BY id DESC LIMIT \(max(0, limit))
-            """,
-            logger: database.logger
-        )
+            """)
         var entries = [LookupLogEntry]()
         for try await row in rows { entries.append(try Self.entry(row)) }
         return entries
     }
 
     public func label(id: Int64, label: LookupLabel, by: String) async throws -> Bool {
-        let rows = try await database.client.query(
-            "UPDATE lookup_log SET label = \(label.rawValue), labelled_by = \(by), labelled_at = now() WHERE id = \(id) RETURNING id",
-            logger: database.logger
-        )
+        let rows = try await database.query(
+            "UPDATE lookup_log SET label = \(label.rawValue), labelled_by = \(by), labelled_at = now() WHERE id = \(id) RETURNING id")
         for try await _ in rows { return true }
         return false
     }

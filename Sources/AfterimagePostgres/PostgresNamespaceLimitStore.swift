@@ -12,7 +12,7 @@ public struct PostgresNamespaceLimitStore: NamespaceLimitStore {
     }
 
     public func limits(namespace: String) async throws -> SpendLimits {
-        let rows = try await database.client.query("SELECT limits FROM namespace_limits WHERE namespace = \(namespace)", logger: database.logger)
+        let rows = try await database.query("SELECT limits FROM namespace_limits WHERE namespace = \(namespace)")
         for try await text in rows.decode(String.self) { return Self.decode(text) }
         return SpendLimits()
     }
@@ -20,7 +20,7 @@ public struct PostgresNamespaceLimitStore: NamespaceLimitStore {
     /// Read-modify-write in one transaction, the row locked (replicas changing one namespace serialise).
     public func update(namespace: String, changes: LimitChanges) async throws -> SpendLimits {
         let logger = database.logger
-        return try await database.client.withTransaction(logger: logger) { connection in
+        return try await database.withTransaction { connection in
             try await connection.query(
                 "INSERT INTO namespace_limits (namespace, limits, updated_at) VALUES (\(namespace), '{}', now()) ON CONFLICT (namespace) DO NOTHING",
                 logger: logger
@@ -37,7 +37,7 @@ public struct PostgresNamespaceLimitStore: NamespaceLimitStore {
 
     public func list() async throws -> [(namespace: String, limits: SpendLimits)] {
         var result = [(namespace: String, limits: SpendLimits)]()
-        let rows = try await database.client.query("SELECT namespace, limits FROM namespace_limits ORDER BY namespace", logger: database.logger)
+        let rows = try await database.query("SELECT namespace, limits FROM namespace_limits ORDER BY namespace")
         for try await (namespace, text) in rows.decode((String, String).self) { result.append((namespace, Self.decode(text))) }
         return result
     }

@@ -15,11 +15,15 @@ public struct PostgresSettings: Sendable, Equatable {
     /// Most pooled connections (`storage.postgres.pool_size`).
     public var poolSize = 10
     public var tls = TLSMode.prefer
+    /// The longest one database operation may take before requests answer 503
+    /// (`storage.postgres.timeout_ms`, default 5000).
+    public var operationTimeoutMs = 5000
 
-    public init(url: String, poolSize: Int = 10, tls: TLSMode = .prefer) {
+    public init(url: String, poolSize: Int = 10, tls: TLSMode = .prefer, operationTimeoutMs: Int = 5000) {
         self.url = url
         self.poolSize = poolSize
         self.tls = tls
+        self.operationTimeoutMs = operationTimeoutMs
     }
 
     /// The URL's parts; a problem names what is wrong (never the password).

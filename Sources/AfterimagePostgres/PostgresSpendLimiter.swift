@@ -30,13 +30,11 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
         guard !limited.isEmpty else { return }
         let rpm = limited.map { Int32(clamping: $0.1.requestsPerMinute ?? -1) }
         let ipm = limited.map { Int32(clamping: $0.1.imagesPerMinute ?? -1) }
-        let rows = try await database.client.query(
+        let rows = try await database.query(
             """
             SELECT refused, kind, retry_seconds FROM afterimage_admit(\(limited.map(\.0.storageKey)), \(rpm), \(ipm),
                 \(Int32(clamping: imageCount)), \(countsRequest))
-            """,
-            logger: database.logger
-        )
+            """)
         for try await (index, kind, wait) in rows.decode((Int32, String, Int32).self) {
             let position = Int(index) - 1
             guard limited.indices.contains(position) else { continue }
@@ -56,13 +54,11 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
         let deadline = clock.now + maxWait
         var pause = Duration.milliseconds(20)
         while true {
-            let rows = try await database.client.query(
+            let rows = try await database.query(
                 """
                 SELECT outcome, refused, spent, hold_ids FROM afterimage_reserve(\(budgeted.map(\.0.storageKey)), \(keyIDs), \(namespaces),
                     \(budgeted.map(\.2.nanos)), \(periods), \(worstCase.nanos), \(Int32(clamping: leaseSeconds)))
-                """,
-                logger: database.logger
-            )
+                """)
             var outcome = ("", Int32(0), Int64(0), [Int64]())
             for try await (status, index, spent, ids) in rows.decode((String, Int32, Int64, [Int64]?).self) {
                 outcome = (status, index, spent, ids ?? [])
@@ -100,7 +96,7 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
         let ids = reservation.holds.compactMap(\.id)
         guard !ids.isEmpty else { return }
         do {
-            try await database.client.query("SELECT afterimage_settle(\(ids), \((actual ?? .zero).nanos))", logger: database.logger)
+            try await database.query("SELECT afterimage_settle(\(ids), \((actual ?? .zero).nanos))")
         } catch {
             // The hold's lease ends it; the spend is still in the ledger (seeded again next period).
             database.logger.error("budget settle failed; the hold lapses with its lease", metadata: ["error": "\(String(describing: error).prefix(200))"])
@@ -127,8 +123,8 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
             while !Task.isCancelled {
                 do { try await Task.sleep(for: .seconds(60)) } catch { return }
                 do {
-                    try await self.database.client.query("DELETE FROM limit_events WHERE at < now() - interval '2 minutes'", logger: self.database.logger)
-                    try await self.database.client.query("DELETE FROM budget_holds WHERE expires_at < now() - interval '1 day'", logger: self.database.logger)
+                    try await self.database.query("DELETE FROM limit_events WHERE at < now() - interval '2 minutes'")
+                    try await self.database.query("DELETE FROM budget_holds WHERE expires_at < now() - interval '1 day'")
                 } catch {
                     self.database.logger.warning("limit cleanup failed", metadata: ["error": "\(String(describing: error).prefix(200))"])
                 }

@@ -46,11 +46,9 @@ extension PostgresUsageLedger {
 
     /// Counters grouped by `groupBy` (in that order), and the total over the same rows.
     public func report(from: Date, to: Date, groupBy: [UsageDimension]) async throws -> UsageReport {
-        let logger = database.logger
         var total = UsageTotals()
-        for try await row in try await database.client.query(
-            "SELECT \(unescaped: Self.aggregates) FROM usage_ledger WHERE created_at >= \(from) AND created_at < \(to)", logger: logger
-        ) {
+        for try await row in try await database.query(
+            "SELECT \(unescaped: Self.aggregates) FROM usage_ledger WHERE created_at >= \(from) AND created_at < \(to)", timeout: PostgresBackend.slowOperation) {
             total = try Self.totals(row)
         }
         var rows = [UsageReport.Row]()
@@ -62,7 +60,7 @@ extension PostgresUsageLedger {
                 SELECT \(unescaped: select), \(unescaped: Self.aggregates) FROM usage_ledger
                 WHERE created_at >= \(from) AND created_at < \(to) GROUP BY \(unescaped: keys) ORDER BY \(unescaped: keys)
                 """
-            for try await row in try await database.client.query(query, logger: logger) {
+            for try await row in try await database.query(query, timeout: PostgresBackend.slowOperation) {
                 let random = row.makeRandomAccess()
                 let group = try columns.map { ($0.name, try random["g_\($0.name)"].decode(String?.self)) }
                 rows.append(UsageReport.Row(group: group, totals: try Self.totals(row)))
@@ -78,10 +76,8 @@ extension PostgresUsageLedger {
         while true {
             var page = [UsageRecord]()
             var last: Int64?
-            let rows = try await database.client.query(
-                "SELECT * FROM usage_ledger WHERE created_at >= \(from) AND created_at < \(to) AND id > \(after) ORDER BY id LIMIT \(size)",
-                logger: database.logger
-            )
+            let rows = try await database.query(
+                "SELECT * FROM usage_ledger WHERE created_at >= \(from) AND created_at < \(to) AND id > \(after) ORDER BY id LIMIT \(size)", timeout: PostgresBackend.slowOperation)
             for try await row in rows {
                 last = try row.makeRandomAccess()["id"].decode(Int64.self)
                 page.append(try Self.record(row))

@@ -15,7 +15,7 @@ public struct PostgresUsageLedger: UsageLedgerStore {
     public init(database: PostgresBackend) {
         self.database = database
         self.commits = GroupCommit(maxBatch: Self.maxBatch) { batch in
-            try await database.client.query(try Self.insert(batch), logger: database.logger)
+            try await database.query(try Self.insert(batch))
         }
     }
 
@@ -55,30 +55,28 @@ public struct PostgresUsageLedger: UsageLedgerStore {
     public func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money {
         let query: PostgresQuery = keyID.map { "SELECT COALESCE(SUM(cost_nanos), 0)::bigint FROM usage_ledger WHERE key_id = \($0) AND created_at >= \(since)" }
             ?? "SELECT COALESCE(SUM(cost_nanos), 0)::bigint FROM usage_ledger WHERE namespace = \(namespace ?? "") AND created_at >= \(since)"
-        for try await nanos in try await database.client.query(query, logger: database.logger).decode(Int64.self) { return Money(nanos: nanos) }
+        for try await nanos in try await database.query(query).decode(Int64.self) { return Money(nanos: nanos) }
         return .zero
     }
 
     public func row(requestID: String) async throws -> UsageRecord? {
-        let rows = try await database.client.query("SELECT * FROM usage_ledger WHERE request_id = \(requestID)", logger: database.logger)
+        let rows = try await database.query("SELECT * FROM usage_ledger WHERE request_id = \(requestID)")
         for try await row in rows { return try Self.record(row) }
         return nil
     }
 
     public func recordUnauthenticated(_ counts: [UnauthenticatedCount]) async throws {
         for count in counts {
-            try await database.client.query(
+            try await database.query(
                 """
                 INSERT INTO unauthenticated_requests (minute, source, count) VALUES (\(count.minute), \(String(count.source.prefix(64))), \(Int64(count.count)))
                 ON CONFLICT (minute, source) DO UPDATE SET count = unauthenticated_requests.count + excluded.count
-                """,
-                logger: database.logger
-            )
+                """)
         }
     }
 
     public func unauthenticatedCount(since: Date) async throws -> Int {
-        let rows = try await database.client.query("SELECT COALESCE(SUM(count), 0)::bigint FROM unauthenticated_requests WHERE minute >= \(since)", logger: database.logger)
+        let rows = try await database.query("SELECT COALESCE(SUM(count), 0)::bigint FROM unauthenticated_requests WHERE minute >= \(since)")
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }

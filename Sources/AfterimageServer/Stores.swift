@@ -88,8 +88,3 @@ public struct Stores: Sendable {
     }
 }
 
-/// The database cannot be reached or used (startup refuses; requests answer 503).
-public struct StorageUnavailable: Error, CustomStringConvertible {
-    public var reason: String
-    public var description: String { reason }
-}

@@ -26,6 +26,22 @@ public struct PostgresCluster: Sendable {
         )
     }
 
+    /// Stops the server, keeping its data and port (an outage).
+    public func pause() async throws {
+        let outcome = try await ChildProcess.run(
+            Self.script, ["pause", directory.path], environment: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin"], directory: FileManager.default.temporaryDirectory
+        )
+        guard outcome.status == 0 else { throw ClusterError(description: "pause failed: \(outcome.stderr.suffix(500))") }
+    }
+
+    /// Starts the paused server again.
+    public func resume() async throws {
+        let outcome = try await ChildProcess.run(
+            Self.script, ["resume", directory.path], environment: ["PATH": "/usr/bin:/bin:/usr/sbin:/sbin"], directory: FileManager.default.temporaryDirectory
+        )
+        guard outcome.status == 0 else { throw ClusterError(description: "resume failed: \(outcome.stderr.suffix(500))") }
+    }
+
     public struct ClusterError: Error, CustomStringConvertible {
         public let description: String
     }

@@ -109,12 +109,12 @@ import Testing
         var record = UsageRecord(requestID: "r5", createdAt: Date(), endpoint: .generations)
         record.keyID = key.id
         record.cost = Money(usd: "0.25")
-        #expect(await meter.close(record, reservation: reservation))
+        #expect(await meter.close(record, reservation: reservation) == nil)
         #expect(ledger.rows.withLock { $0.map(\.requestID) } == ["r5"])
         #expect(await meter.limits.remainingByKey().first { $0.keyID == key.id }?.remaining == Money(usd: "0.75"))
         // A ledger that cannot write: false (the answer is withheld), the reservation still settles.
         let failing = self.meter(MemoryLedger(refuses: true))
         let held = try await failing.reserve(scopes, request: request(), models: [Self.gptImage])
-        #expect(await !failing.close(record, reservation: held))
+        #expect(await failing.close(record, reservation: held) != nil)
     }
 }

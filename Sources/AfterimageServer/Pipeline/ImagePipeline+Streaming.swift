@@ -187,8 +187,8 @@ extension ImagePipeline {
             meter.charge(plan.request, model: target.model, upstream: [:], images: 0, partialImages: capture.partials, into: &record)
         }
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
-        if !(await meter.close(record, reservation: reservation)) {
-            closing = capture.errorEvent(.internalError("The usage ledger could not be written; the answer was withheld."))
+        if let failure = await meter.close(record, reservation: reservation) {
+            closing = capture.errorEvent(Self.withheld(failure))
         }
         metrics.recordUpstream(model: target.model.id, duration: ContinuousClock.now - started)
         return closing

@@ -84,9 +84,15 @@ struct ImagePipeline: Sendable {
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
         let held = reservation
         reservation = nil
-        guard await meter.close(record, reservation: held) else {
-            throw AfterimageError.internalError("The usage ledger could not be written; the answer was withheld.")
+        if let failure = await meter.close(record, reservation: held) {
+            throw Self.withheld(failure)
         }
+    }
+
+    /// The error a client gets when its ledger row could not be written (the answer is withheld).
+    static func withheld(_ failure: any Error) -> AfterimageError {
+        if let unavailable = failure as? StorageUnavailable { return unavailable.clientError }
+        return AfterimageError.internalError("The usage ledger could not be written; the answer was withheld.")
     }
 
     /// The pipeline proper; `record` collects the ledger row as it goes, and every success commits

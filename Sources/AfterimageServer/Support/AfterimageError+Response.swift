@@ -32,6 +32,8 @@ extension AfterimageError {
         switch error {
         case let error as AfterimageError:
             return error
+        case let error as StorageUnavailable:
+            return error.clientError
         case let error as HTTPError:
             let status = Int(error.status.code)
             let code: Code = switch status {

@@ -1,0 +1,62 @@
+import AfterimageCore
+import AfterimageServer
+import AfterimageTesting
+import Foundation
+import Testing
+
+/// PostgreSQL stops under load: image requests answer 503 `storage_unavailable` (never a success
+/// without its ledger row), `/readyz` turns 503, and the server recovers by itself on restart.
+@Suite struct StorageOutageTests {
+    @Test func aStoppedDatabaseGivesClean503sAndRecovery() async throws {
+        let cluster = try await PostgresCluster.start()
+        let stub = StubUpstream()
+        try await stub.start()
+        let gateway = try await TestGateway(upstream: stub, databaseURL: cluster.url)
+        defer { Task { await gateway.stop(); await stub.stop(); await cluster.stop() } }
+        let (_, secret) = try await gateway.createKey()
+        let url = "\(gateway.baseURL)/v1/images/generations"
+        #expect(try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "before"], key: secret).status == 200)
+
+        // Load throughout: every success must have its row.
+        let load = Task {
+            var replies = [TestHTTP.Reply]()
+            for index in 0..<400 {
+                if Task.isCancelled { break }
+                if let reply = try? await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": .string("load \(index)")], key: secret, timeout: .seconds(30)) {
+                    replies.append(reply)
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return replies
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        try await cluster.pause()
+        let clock = ContinuousClock()
+        let down = clock.now
+        let refused = try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "during"], key: secret, timeout: .seconds(30))
+        #expect(refused.status == 503 && refused.errorCode == "storage_unavailable")
+        #expect(clock.now - down < .seconds(12), "an outage is answered, not waited out")
+        // Once known, it is answered at once.
+        let quick = clock.now
+        #expect(try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "during 2"], key: secret).errorCode == "storage_unavailable")
+        #expect(clock.now - quick < .seconds(2))
+        #expect(try await TestHTTP.request(.GET, "\(gateway.baseURL)/readyz").status == 503)
+
+        try await cluster.resume()
+        var recovered = false
+        for _ in 0..<100 where !recovered {
+            try await Task.sleep(for: .milliseconds(200))
+            recovered = try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "after"], key: secret).status == 200
+        }
+        #expect(recovered)
+        #expect(try await TestHTTP.request(.GET, "\(gateway.baseURL)/readyz").status == 200)
+        load.cancel()
+        let replies = await load.value
+        let successes = replies.filter { $0.status == 200 }
+        #expect(replies.allSatisfy { $0.status == 200 || $0.errorCode == "storage_unavailable" })
+        for reply in successes {
+            let id = try #require(reply.headers.first(name: "x-request-id"))
+            #expect(try await gateway.ledgerRow(id) != nil, "a success has its ledger row")
+        }
+    }
+}
