@@ -126,6 +126,7 @@ let package = Package(
             name: "afterimage",
             dependencies: [
                 "AfterimageCore",
+                "AfterimagePostgres",
                 "AfterimageServer",
                 "AfterimageEmbedding",
                 "AfterimageCache",

@@ -80,8 +80,10 @@ public protocol CacheStore: Sendable {
     /// Stores an entry (and counts the miss that produced it), replacing one with the same
     /// namespace, partition and direct key; returns the new id and the entry it replaced, if any.
     func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?)
-    /// Inserts many entries in one transaction (imports, benchmarks).
+    /// Inserts many entries in one transaction (imports, benchmarks); misses are not counted.
     func insert(contentsOf entries: [CacheEntry]) async throws
+    /// Entries (expired or not) with an id above `id`, in id order, at most `limit` (exports).
+    func entries(after id: Int64, limit: Int) async throws -> [CacheEntry]
     /// The unexpired entry with this direct key.
     func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry?
     /// The entry with this id if it exists and has not expired.

@@ -31,11 +31,19 @@ public struct PostgresCacheStore: CacheStore {
         let prepared = try entries.map { ($0, try CacheEntryColumns($0)) }
         let logger = logger
         try await database.withTransaction { connection in
-            for (entry, columns) in prepared { _ = try await Self.insert(entry, columns: columns, connection, logger: logger) }
+            for (entry, columns) in prepared { _ = try await Self.insert(entry, columns: columns, countingMiss: false, connection, logger: logger) }
         }
     }
 
-    static func insert(_ e: CacheEntry, columns: CacheEntryColumns, _ connection: PostgresConnection, logger: Logger) async throws -> (id: Int64, replaced: CacheEntryRef?) {
+    public func entries(after id: Int64, limit: Int) async throws -> [CacheEntry] {
+        try await Self.entries(database.query(
+            "SELECT \(unescaped: Self.columns) FROM cache_entries WHERE id > \(id) ORDER BY id LIMIT \(Int64(max(0, limit)))"
+        ))
+    }
+
+    static func insert(
+        _ e: CacheEntry, columns: CacheEntryColumns, countingMiss: Bool = true, _ connection: PostgresConnection, logger: Logger
+    ) async throws -> (id: Int64, replaced: CacheEntryRef?) {
         let deleted = try await connection.query(
             """
             DELETE FROM cache_entries WHERE namespace = \(e.namespace) AND partition_key = \(e.partitionKey) AND direct_key = \(e.directKey)
@@ -68,7 +76,7 @@ public struct PostgresCacheStore: CacheStore {
                 logger: logger
             )
         }
-        try await count(connection, column: "misses", namespace: e.namespace, model: e.model, logger: logger)
+        if countingMiss { try await count(connection, column: "misses", namespace: e.namespace, model: e.model, logger: logger) }
         return (id, replaced)
     }
 

@@ -31,8 +31,9 @@ public struct PostgresUsageLedger: UsageLedgerStore {
         "cost_estimated", "upstream_attempts",
     ]
 
-    /// One multi-row insert of `rows`.
-    static func insert(_ rows: [UsageRecord]) throws -> PostgresQuery {
+    /// One multi-row insert of `rows`; with `skipExisting`, rows whose request id is already
+    /// there are left alone (imports that run again).
+    static func insert(_ rows: [UsageRecord], skipExisting: Bool = false) throws -> PostgresQuery {
         var binds = PostgresBindings(capacity: rows.count * columns.count)
         var tuples = [String]()
         for r in rows {
@@ -49,7 +50,8 @@ public struct PostgresUsageLedger: UsageLedgerStore {
             binds.append(r.costEstimated); binds.append(r.attempts.isEmpty ? nil : r.attempts.joined(separator: ","))
             tuples.append("(" + (first..<binds.count).map { "$\($0 + 1)" }.joined(separator: ", ") + ")")
         }
-        return PostgresQuery(unsafeSQL: "INSERT INTO usage_ledger (\(columns.joined(separator: ", "))) VALUES \(tuples.joined(separator: ", "))", binds: binds)
+        return PostgresQuery(unsafeSQL: "INSERT INTO usage_ledger (\(columns.joined(separator: ", "))) VALUES \(tuples.joined(separator: ", "))"
+            + (skipExisting ? " ON CONFLICT (request_id) DO NOTHING" : ""), binds: binds)
     }
 
     public func spent(keyID: String?, namespace: String?, since: Date) async throws -> Money {

@@ -22,6 +22,10 @@ public struct Stores: Sendable {
     public let sharedLimits: (any SpendLimiter)?
     /// Single-flight claims shared by replicas (nil: one process).
     public let flights: (any FlightClaims)?
+    /// Counts what the backend holds (checks after a copy).
+    public let census: any StoreCounting
+    /// Writes rows copied from another backend (PostgreSQL only: the target of a migration).
+    public let importer: (any StoreImporter)?
     /// What must run beside the server (the PostgreSQL pool and change listener).
     public let services: [any Service]
     /// The backend's name for logs and `/readyz`.
@@ -58,7 +62,7 @@ public struct Stores: Sendable {
             lookupLog: SQLiteLookupLog(database: database, maxRows: lookupLogMaxRows),
             ledger: SQLiteUsageLedger(database: database),
             blobs: try FileBlobStore(database: database, dataDirectory: dataDirectory, sweepTemporaryFiles: sweepTemporaryFiles),
-            cacheChanges: nil, sharedLimits: nil, flights: nil, services: [], backend: .sqlite,
+            cacheChanges: nil, sharedLimits: nil, flights: nil, census: SQLiteCensus(database: database), importer: nil, services: [], backend: .sqlite,
             isReachable: { await database.isReachable() }
         )
     }
@@ -82,7 +86,8 @@ public struct Stores: Sendable {
             lookupLog: PostgresLookupLog(database: database, maxRows: lookupLogMaxRows),
             ledger: PostgresUsageLedger(database: database),
             blobs: PostgresBlobStore(database: database, diskCache: diskCache),
-            cacheChanges: feed, sharedLimits: limiter, flights: PostgresFlightClaims(database: database), services: [database, feed, limiter], backend: .postgres,
+            cacheChanges: feed, sharedLimits: limiter, flights: PostgresFlightClaims(database: database),
+            census: PostgresImporter(database: database), importer: PostgresImporter(database: database), services: [database, feed, limiter], backend: .postgres,
             isReachable: { await database.isReachable() }
         )
     }

@@ -19,11 +19,17 @@ public struct SQLiteCacheStore: CacheStore {
     public func insert(contentsOf entries: [CacheEntry]) async throws {
         let rows = try entries.map { (try CacheEntryRow($0), $0.images) }
         try await database.writer.write { db in
-            for (row, images) in rows { _ = try Self.insert(row, images: images, db) }
+            for (row, images) in rows { _ = try Self.insert(row, images: images, countingMiss: false, db) }
         }
     }
 
-    static func insert(_ row: CacheEntryRow, images: [StoredImage], _ db: Database) throws -> (id: Int64, replaced: CacheEntryRef?) {
+    public func entries(after id: Int64, limit: Int) async throws -> [CacheEntry] {
+        try await database.writer.read { db in
+            try CacheEntryRow.fetchAll(db, sql: "SELECT * FROM cache_entries WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, max(0, limit)]).map { try $0.entry() }
+        }
+    }
+
+    static func insert(_ row: CacheEntryRow, images: [StoredImage], countingMiss: Bool = true, _ db: Database) throws -> (id: Int64, replaced: CacheEntryRef?) {
         let replacedID = try Int64.fetchOne(
             db, sql: "SELECT id FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ?",
             arguments: [row.namespace, row.partition_key, row.direct_key]
@@ -38,7 +44,7 @@ public struct SQLiteCacheStore: CacheStore {
                 arguments: [id, position, image.id]
             )
         }
-        try count(db, column: "misses", namespace: row.namespace, model: row.model)
+        if countingMiss { try count(db, column: "misses", namespace: row.namespace, model: row.model) }
         return (id, replacedID.map { CacheEntryRef(id: $0, namespace: row.namespace, partitionKey: row.partition_key) })
     }
 

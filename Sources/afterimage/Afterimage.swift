@@ -8,7 +8,7 @@ struct Afterimage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "afterimage",
         abstract: "Semantic response cache and cost-metering gateway for OpenAI-compatible image APIs.",
-        subcommands: [Serve.self, Keys.self, Namespaces.self, Usage.self, CacheCommand.self, Embed.self, Bench.self]
+        subcommands: [Serve.self, Keys.self, Namespaces.self, Usage.self, CacheCommand.self, StorageCommand.self, Embed.self, Bench.self]
     )
 }
 

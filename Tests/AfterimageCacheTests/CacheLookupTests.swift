@@ -26,6 +26,9 @@ import Testing
             return (id, replaced)
         }
         func insert(contentsOf entries: [CacheEntry]) async throws { for entry in entries { _ = try await insert(entry) } }
+        func entries(after id: Int64, limit: Int) async throws -> [CacheEntry] {
+            rows.withLock { Array($0.filter { $0.key > id }.sorted { $0.key < $1.key }.prefix(limit).map(\.value)) }
+        }
         func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry? {
             rows.withLock { $0.values.first { $0.namespace == namespace && $0.partitionKey == partitionKey && $0.directKey == directKey && $0.expiresAt > now } }
         }

@@ -145,6 +145,69 @@ import Testing
         try await Self.exerciseCacheSettings(SQLiteCacheSettingsStore(database: database))
         try await Self.exerciseLookupLog(SQLiteLookupLog(database: database, maxRows: 3))
         _ = try await Self.exerciseLedger(SQLiteUsageLedger(database: database))
+        try await Self.exerciseCache(SQLiteCacheStore(database: database), blobs: try FileBlobStore(database: database, dataDirectory: directory))
+    }
+
+    static func entry(_ prompt: String, images: [StoredImage], now: Date, namespace: String = "team", vector: [Float] = [1, 0, 0, 0]) -> CacheEntry {
+        CacheEntry(
+            namespace: namespace, partitionKey: String(repeating: "p", count: 64), directKey: Data(prompt.utf8).sha256Hex, prompt: prompt,
+            normalizedPrompt: prompt, embedding: vector, embeddingModel: "test", endpoint: .generations, provider: "openai", model: "gpt-image-1",
+            response: ["created": 1], images: images, imageExtras: images.map { _ in ["revised_prompt": "x"] },
+            createdAt: now, expiresAt: now.addingTimeInterval(3600), cost: Money(nanos: 42_265_000)
+        )
+    }
+
+    /// Blobs, entries, hits, LRU eviction, purge and stats through the ports.
+    static func exerciseCache(_ store: any CacheStore, blobs: any BlobStore) async throws {
+        let now = Date()
+        let png = TestImages.png(width: 8, height: 8, seed: "conformance")
+        let info = try #require(ImageInfo.read(png))
+        let image = try await blobs.put(png, info: info)
+        #expect(try await blobs.put(png, info: info) == image)
+        let (stored, bytes) = try #require(try await blobs.get(id: image.id))
+        #expect(stored == image && bytes == png)
+        #expect(try await blobs.get(id: String(repeating: "0", count: 64)) == nil)
+        #expect(try await blobs.get(id: "../../etc/passwd") == nil)
+
+        let (first, replacedNone) = try await store.insert(entry("a red fox", images: [image], now: now))
+        #expect(replacedNone == nil)
+        let (second, replaced) = try await store.insert(entry("a red fox", images: [image], now: now))
+        #expect(replaced?.id == first && second != first)
+        let found = try #require(try await store.findDirect(namespace: "team", partitionKey: String(repeating: "p", count: 64), directKey: Data("a red fox".utf8).sha256Hex, now: now))
+        #expect(found.id == second && found.images == [image] && found.embedding == [1, 0, 0, 0] && found.cost == Money(nanos: 42_265_000))
+        #expect(found.imageExtras == [["revised_prompt": "x"]] && found.response["created"] == 1)
+        #expect(try await store.get(id: first, now: now) == nil)
+        #expect(try await store.get(id: second, now: now.addingTimeInterval(7200)) == nil, "expired entries are not served")
+        try await store.insert(contentsOf: [entry("a blue car", images: [], now: now.addingTimeInterval(1)), entry("a green tree", images: [], now: now.addingTimeInterval(2), namespace: "other")])
+        #expect(try await store.vectors(now: now).count == 3)
+        try await store.recordHit(id: second, kind: .direct, at: now.addingTimeInterval(10))
+        var stats = try await store.stats(now: now)
+        #expect(stats.total.entries == 3 && stats.total.directHits == 1 && stats.total.misses == 2 && stats.byNamespace.map(\.name) == ["other", "team"])
+        let firstPage = try await store.entries(after: 0, limit: 2)
+        let rest = try await store.entries(after: second, limit: 10)
+        #expect(firstPage.count == 2 && rest.count == 2)
+        // LRU: the fox was hit last, so the car and the tree go first.
+        let (evicted, remaining) = try await store.evict(maxEntries: 1, maxBytes: Int.max, now: now)
+        #expect(evicted.count == 2 && remaining.entries == 1 && !evicted.contains { $0.id == second })
+        #expect(try await blobs.sweepUnreferenced(unusedSince: now.addingTimeInterval(3600)).images == 0, "a referenced image stays")
+        #expect(try await store.purge(CachePurgeFilter(namespace: "team")).map(\.id) == [second])
+        #expect(try await blobs.sweepUnreferenced(unusedSince: now.addingTimeInterval(3600)).images == 1)
+        #expect(try await blobs.get(id: image.id) == nil)
+        stats = try await store.stats(now: now)
+        #expect(stats.total.entries == 0 && stats.total.misses == 2, "counters outlive purges")
+    }
+
+    /// Another process's inserts and deletes arrive in order, with the vectors.
+    static func exerciseChangeFeed(_ feed: any CacheChangeFeed, store: any CacheStore) async throws {
+        let start = try await feed.position()
+        let (id, _) = try await store.insert(entry("a feed entry", images: [], now: Date(), vector: [0, 1, 0, 0]))
+        _ = try await store.delete(id: id)
+        let changes = try #require(try await feed.changes(after: start, gaps: [], limit: 10))
+        #expect(changes.map(\.kind) == [.insert, .delete] && changes.allSatisfy { $0.ref.id == id })
+        #expect(changes[0].embedding == nil, "the row is gone: nothing to index")
+        #expect(try await feed.changes(after: changes[1].seq, gaps: [changes[0].seq], limit: 10)?.map(\.seq) == [changes[0].seq])
+        try await feed.prune(olderThan: Date().addingTimeInterval(60))
+        #expect(try await feed.changes(after: start, gaps: [], limit: 10) == nil, "a follower behind the pruned feed reloads")
     }
 
     @Test func postgresBehavesLikeSQLite() async throws {
@@ -155,13 +218,15 @@ import Testing
                 async let first = database.migrate()
                 async let second = database.migrate()
                 let applied = try await [first, second]
-                #expect(applied.flatMap { $0 } == ["v1", "v2", "v3", "v4"])
+                #expect(applied.flatMap { $0 } == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
                 #expect(try await database.migrate().isEmpty)
                 #expect(await database.isReachable())
                 try await Self.exerciseKeys(PostgresKeyStore(database: database))
                 try await Self.exerciseNamespaceLimits(PostgresNamespaceLimitStore(database: database))
                 try await Self.exerciseCacheSettings(PostgresCacheSettingsStore(database: database))
                 try await Self.exerciseLookupLog(PostgresLookupLog(database: database, maxRows: 3))
+                try await Self.exerciseCache(PostgresCacheStore(database: database), blobs: PostgresBlobStore(database: database, diskCache: nil))
+                try await Self.exerciseChangeFeed(PostgresCacheChangeFeed(database: database), store: PostgresCacheStore(database: database))
                 // The same rows give the same reports as SQLite, to the nano-dollar.
                 let sqlite = try await Self.exerciseLedger(SQLiteUsageLedger(database: try AppDatabase.open(dataDirectory: directory.appendingPathComponent("compare"))))
                 let postgres = try await Self.exerciseLedger(PostgresUsageLedger(database: database))
@@ -188,13 +253,10 @@ import Testing
         #expect(throws: AfterimageError.self) { try PostgresSettings(url: url).endpoint() }
     }
 
-    /// Runs `body` with a migrated-or-not database whose client runs meanwhile.
+    /// Runs `body` with a migrated-or-not database (its pool runs from `init`), then closes it.
     func withPostgres(_ url: String, _ body: (PostgresBackend) async throws -> Void) async throws {
         let database = try PostgresBackend(settings: PostgresSettings(url: url, poolSize: 4, tls: .disable), logger: Logger(label: "pg-test"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await database.client.run() }
-            defer { group.cancelAll() }
-            try await body(database)
-        }
+        defer { database.shutdown() }
+        try await body(database)
     }
 }
