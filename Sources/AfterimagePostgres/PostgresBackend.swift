@@ -1,5 +1,7 @@
 import AfterimageCore
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -16,6 +18,7 @@ public final class PostgresBackend: Service, Sendable {
     /// it fails as `StorageUnavailable`: an outage is answered with 503s, not waited out.
     let operationTimeout: Duration
     let endpoint: String
+    let settings: PostgresSettings
     /// Open while the database is known to be unreachable: operations fail at once (no request
     /// waits out the timeout) until a background probe reaches the database again.
     private let circuit = Mutex<(open: Bool, closed: Bool)>((false, false))
@@ -33,6 +36,7 @@ public final class PostgresBackend: Service, Sendable {
         self.logger = logger
         self.operationTimeout = .milliseconds(settings.operationTimeoutMs)
         self.endpoint = settings.redactedDescription
+        self.settings = settings
         self.pool = Task { await client.run() }
     }
 
@@ -66,7 +70,8 @@ public final class PostgresBackend: Service, Sendable {
         do {
             return try await withDeadline(timeout ?? operationTimeout, work)
         } catch let error as DeadlineExceeded {
-            trip()
+            // Slow is not down: only a server that refuses connections opens the circuit.
+            if await !acceptsConnections() { trip() }
             throw StorageUnavailable(reason: "PostgreSQL at \(endpoint) did not answer within \(error.limit)")
         } catch {
             if Self.isUnavailable(error) {
@@ -74,6 +79,21 @@ public final class PostgresBackend: Service, Sendable {
                 throw StorageUnavailable(reason: "PostgreSQL at \(endpoint) is unreachable: \(String(reflecting: error).prefix(300))")
             }
             throw error
+        }
+    }
+
+    /// Whether the server accepts a TCP connection within a second (outside the pool, whose
+    /// requests wait rather than fail while the server is down).
+    func acceptsConnections() async -> Bool {
+        guard let endpoint = try? settings.endpoint() else { return false }
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(1))
+                .connect(host: endpoint.host, port: endpoint.port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
         }
     }
 
@@ -115,7 +135,7 @@ public final class PostgresBackend: Service, Sendable {
             let state = psql.serverInfo?[.sqlState] ?? ""
             return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
         }
-        return true
+        return [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed].contains(psql.code)
     }
 
     deinit { pool.cancel() }

@@ -58,7 +58,9 @@ public final class TestGateway: Sendable {
         }
         if let database {
             configuration.storage.backend = .postgres
-            configuration.storage.postgres = PostgresSettings(url: database, poolSize: 4, tls: .disable)
+            // A generous operation limit: the whole suite shares one loaded 2-core machine (the
+            // outage test sets its own short one).
+            configuration.storage.postgres = PostgresSettings(url: database, poolSize: 6, tls: .disable, operationTimeoutMs: 20_000)
             configuration.files.backend = .postgres
             configuration.signingSecret = Self.signingSecret
         }

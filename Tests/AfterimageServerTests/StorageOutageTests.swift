@@ -11,7 +11,9 @@ import Testing
         let cluster = try await PostgresCluster.start()
         let stub = StubUpstream()
         try await stub.start()
-        let gateway = try await TestGateway(upstream: stub, databaseURL: cluster.url)
+        let gateway = try await TestGateway(upstream: stub, databaseURL: cluster.url) { configuration in
+            configuration.storage.postgres?.operationTimeoutMs = 3000
+        }
         defer { Task { await gateway.stop(); await stub.stop(); await cluster.stop() } }
         let (_, secret) = try await gateway.createKey()
         let url = "\(gateway.baseURL)/v1/images/generations"

@@ -39,6 +39,7 @@ import Testing
             #expect(miss.headers.first(name: "x-afterimage-cache") == "miss")
             let events = Self.events(miss.body)
             #expect(events.map(\.name) == ["image_generation.partial_image", "image_generation.partial_image", "image_generation.completed"])
+            try #require(events.count == 3)
             #expect(events.allSatisfy { $0.data["type"]?.stringValue == $0.name })
             #expect(events[1].data["partial_image_index"] == 1 && events[0].data["b64_json"]?.stringValue?.isEmpty == false)
             let completed = events[2].data

@@ -75,6 +75,7 @@ public enum ConfigurationLoader {
         if !postgres.values.isEmpty {
             var settings = PostgresSettings(url: try postgres.string("url") ?? "")
             settings.poolSize = try postgres.int("pool_size", range: 1...1000) ?? settings.poolSize
+            settings.operationTimeoutMs = try postgres.int("timeout_ms", range: 100...600_000) ?? settings.operationTimeoutMs
             if let tls = try postgres.string("tls") {
                 guard let mode = PostgresSettings.TLSMode(rawValue: tls) else {
                     throw ConfigurationError(key: "storage.postgres.tls", problem: "must be disable, prefer or require")
