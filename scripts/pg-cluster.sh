@@ -30,7 +30,7 @@ case "$command" in
     "${as[@]}" "$bin/initdb" -D "$dir/data" -U afterimage --auth=trust -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     # In the cluster's own config, so `resume` starts it the same way.
-    printf "port = %s\nunix_socket_directories = '%s'\nlisten_addresses = '127.0.0.1'\nfsync = off\nmax_connections = 400\n" \
+    printf "port = %s\nunix_socket_directories = '%s'\nlisten_addresses = '127.0.0.1'\nfsync = off\nmax_connections = 1000\n" \
       "$port" "$dir" >>"$dir/data/postgresql.conf"
     "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null 2>&1 \
       || { cat "$dir/server.log" >&2; exit 1; }

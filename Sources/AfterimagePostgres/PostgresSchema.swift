@@ -330,5 +330,51 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v8", [
+            // The reservation also returns each scope's spend before it (budget gauges).
+            "DROP FUNCTION afterimage_reserve(text[], text[], text[], bigint[], timestamptz[], bigint, integer)",
+            """
+            CREATE FUNCTION afterimage_reserve(p_scopes text[], p_key_ids text[], p_namespaces text[], p_budgets bigint[],
+                p_periods timestamptz[], p_worst bigint, p_lease_seconds integer)
+            RETURNS TABLE (outcome text, refused integer, spent bigint, hold_ids bigint[], spents bigint[]) LANGUAGE plpgsql AS $$
+            DECLARE
+                i integer;
+                n integer := coalesce(array_length(p_scopes, 1), 0);
+                v_now timestamptz := clock_timestamp();
+                v_spent bigint;
+                v_held bigint;
+                v_id bigint;
+                v_ids bigint[] := '{}';
+                v_spents bigint[] := '{}';
+            BEGIN
+                PERFORM pg_advisory_xact_lock(hashtextextended(s, 11)) FROM (SELECT unnest(p_scopes) AS s ORDER BY 1) AS sorted;
+                FOR i IN 1 .. n LOOP
+                    INSERT INTO budget_spend (scope, period_start, spent_nanos)
+                        SELECT p_scopes[i], p_periods[i], coalesce(sum(cost_nanos), 0)::bigint FROM usage_ledger
+                        WHERE created_at >= p_periods[i]
+                          AND CASE WHEN p_key_ids[i] <> '' THEN key_id = p_key_ids[i] ELSE namespace = p_namespaces[i] END
+                    ON CONFLICT (scope, period_start) DO NOTHING;
+                    SELECT b.spent_nanos INTO v_spent FROM budget_spend b WHERE b.scope = p_scopes[i] AND b.period_start = p_periods[i];
+                    v_spents := v_spents || v_spent;
+                    IF v_spent + p_worst > p_budgets[i] THEN
+                        RETURN QUERY SELECT 'exhausted'::text, i, v_spent, NULL::bigint[], v_spents;
+                        RETURN;
+                    END IF;
+                    SELECT coalesce(sum(amount_nanos), 0)::bigint INTO v_held FROM budget_holds h
+                    WHERE h.scope = p_scopes[i] AND h.period_start = p_periods[i] AND h.expires_at > v_now;
+                    IF v_spent + v_held + p_worst > p_budgets[i] THEN
+                        RETURN QUERY SELECT 'wait'::text, i, v_spent, NULL::bigint[], v_spents;
+                        RETURN;
+                    END IF;
+                END LOOP;
+                FOR i IN 1 .. n LOOP
+                    INSERT INTO budget_holds (scope, period_start, amount_nanos, expires_at)
+                    VALUES (p_scopes[i], p_periods[i], p_worst, v_now + make_interval(secs => p_lease_seconds)) RETURNING id INTO v_id;
+                    v_ids := v_ids || v_id;
+                END LOOP;
+                RETURN QUERY SELECT 'held'::text, 0, 0::bigint, v_ids, v_spents;
+            END $$
+            """,
+        ]),
     ]
 }

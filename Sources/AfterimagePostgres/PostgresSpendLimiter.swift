@@ -56,16 +56,18 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
         while true {
             let rows = try await database.query(
                 """
-                SELECT outcome, refused, spent, hold_ids FROM afterimage_reserve(\(budgeted.map(\.0.storageKey)), \(keyIDs), \(namespaces),
+                SELECT outcome, refused, spent, hold_ids, spents FROM afterimage_reserve(\(budgeted.map(\.0.storageKey)), \(keyIDs), \(namespaces),
                     \(budgeted.map(\.2.nanos)), \(periods), \(worstCase.nanos), \(Int32(clamping: leaseSeconds)))
                 """)
             var outcome = ("", Int32(0), Int64(0), [Int64]())
-            for try await (status, index, spent, ids) in rows.decode((String, Int32, Int64, [Int64]?).self) {
+            var spents = [Int64]()
+            for try await (status, index, spent, ids, before) in rows.decode((String, Int32, Int64, [Int64]?, [Int64]?).self) {
                 outcome = (status, index, spent, ids ?? [])
+                spents = before ?? []
             }
+            remember(zip(budgeted, spents).map { ($0.0.0, $0.0.2, Money(nanos: $0.1)) })
             switch outcome.0 {
             case "held":
-                remember(budgeted.map { ($0.0, $0.2) }, spent: nil)
                 return BudgetReservation(holds: zip(budgeted, zip(periods, outcome.3)).map { item, hold in
                     BudgetReservation.Hold(scope: item.0, period: hold.0, amount: worstCase, id: hold.1)
                 })
@@ -73,7 +75,6 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
                 let position = Int(outcome.1) - 1
                 guard budgeted.indices.contains(position) else { throw StorageAnswer.unexpected }
                 let (scope, limits, budget) = budgeted[position]
-                remember([(scope, budget)], spent: Money(nanos: outcome.2))
                 throw LimitRefusal.budget(scope, spent: Money(nanos: outcome.2), budget: budget, period: limits.budgetPeriod, worstCase: worstCase, now: now)
             case "wait":
                 // In-flight requests hold the rest: wait for them to settle (or their leases to end).
@@ -97,6 +98,13 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
         guard !ids.isEmpty else { return }
         do {
             try await database.query("SELECT afterimage_settle(\(ids), \((actual ?? .zero).nanos))")
+            let added = actual ?? .zero
+            seen.withLock { seen in
+                for hold in reservation.holds {
+                    guard case .key(let id, _) = hold.scope, let known = seen[id] else { continue }
+                    seen[id] = (known.limit, known.spent + added)
+                }
+            }
         } catch {
             // The hold's lease ends it; the spend is still in the ledger (seeded again next period).
             database.logger.error("budget settle failed; the hold lapses with its lease", metadata: ["error": "\(String(describing: error).prefix(200))"])
@@ -107,12 +115,13 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
         seen.withLock { $0.map { ($0.key, $0.value.limit - $0.value.spent) } }
     }
 
-    private func remember(_ budgets: [(LimitScope, Money)], spent: Money?) {
+    /// Notes each key's budget and its spend as the database just reported it (bounded).
+    private func remember(_ budgets: [(LimitScope, Money, Money)]) {
         seen.withLock { seen in
-            for (scope, limit) in budgets {
+            for (scope, limit, spent) in budgets {
                 guard case .key(let id, _) = scope else { continue }
                 if seen[id] == nil, seen.count >= Self.maxSeenKeys { continue }
-                seen[id] = (limit, spent ?? seen[id]?.spent ?? .zero)
+                seen[id] = (limit, spent)
             }
         }
     }

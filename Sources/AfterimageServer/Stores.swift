@@ -32,6 +32,8 @@ public struct Stores: Sendable {
     public let backend: AfterimageConfiguration.Storage.Backend
     /// Whether the database answers (`/readyz`).
     public let isReachable: @Sendable () async -> Bool
+    /// Closes the database connections (PostgreSQL; SQLite closes with its last reference).
+    public var close: @Sendable () -> Void = {}
 
     /// Opens (and migrates) the configured backend. Only the server (which holds the data
     /// directory's lock) sweeps temporary files left by a crash: a CLI command must not delete
@@ -88,7 +90,8 @@ public struct Stores: Sendable {
             blobs: PostgresBlobStore(database: database, diskCache: diskCache),
             cacheChanges: feed, sharedLimits: limiter, flights: PostgresFlightClaims(database: database),
             census: PostgresImporter(database: database), importer: PostgresImporter(database: database), services: [database, feed, limiter], backend: .postgres,
-            isReachable: { await database.isReachable() }
+            isReachable: { await database.isReachable() },
+            close: { database.shutdown() }
         )
     }
 }

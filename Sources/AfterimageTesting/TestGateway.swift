@@ -80,7 +80,10 @@ public final class TestGateway: Sendable {
         let app = try await AfterimageApp.build(configuration: configuration, logger: logger) { port in
             continuation.yield(port)
         }
-        self.stores = try await Stores.open(configuration, logger: logger)
+        // The test's own handle on the stores: a small pool of its own.
+        var storesConfiguration = configuration
+        storesConfiguration.storage.postgres?.poolSize = 2
+        self.stores = try await Stores.open(storesConfiguration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task { try await group.run() }
         var bound = 0
@@ -132,6 +135,7 @@ public final class TestGateway: Sendable {
     public func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
+        stores.close()
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }

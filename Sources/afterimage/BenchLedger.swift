@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimagePostgres
 import AfterimageServer
 import ArgumentParser
 import Foundation
@@ -10,11 +11,21 @@ struct BenchLedger: AsyncParsableCommand {
 
     @Option(help: "Rows per run.") var rows = 2000
     @Option(help: "Concurrent writers in the group-commit run.") var concurrency = 64
+    @Option(help: "Also run against this PostgreSQL database (postgres://…), beside SQLite.") var databaseURL: String?
 
     func run() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-bench-ledger-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ledger = try Stores.open(dataDirectory: directory).ledger
+        print("SQLite (WAL, synchronous=FULL):")
+        try await measure(try Stores.open(dataDirectory: directory).ledger)
+        if let databaseURL {
+            let stores = try await Stores.openPostgres(PostgresSettings(url: databaseURL), diskCache: nil, logger: .init(label: "bench"))
+            print("PostgreSQL (\(PostgresSettings(url: databaseURL).redactedDescription)):")
+            try await measure(stores.ledger)
+        }
+    }
+
+    func measure(_ ledger: any UsageLedgerStore) async throws {
         func row(_ index: Int) -> UsageRecord {
             var record = UsageRecord(requestID: "req_\(UUID().uuidString)", createdAt: Date(), endpoint: .generations)
             record.keyID = "key_bench"
