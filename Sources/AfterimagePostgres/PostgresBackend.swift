@@ -197,6 +197,9 @@ public final class PostgresBackend: Service, Sendable {
         return applied
     }
 
+    /// Every schema version, in order (what `migrate` applies to an empty database).
+    public static var schemaVersions: [String] { PostgresSchema.migrations.map(\.version) }
+
     /// Whether the database answers (`/readyz`).
     public func isReachable() async -> Bool {
         (try? await query("SELECT 1")) != nil
