@@ -20,7 +20,9 @@ struct LiveServer {
 
     /// Writes a config (hashing embedder, shipped pricing and guard vocabulary, `extraServer`
     /// lines under `server:`), creates a key and starts the server.
-    static func start(stub: StubUpstream, extraServer: [String] = []) async throws -> LiveServer {
+    /// With `databaseURL` the server runs on PostgreSQL (a replica) and `secret` names a key that
+    /// already exists there.
+    static func start(stub: StubUpstream, extraServer: [String] = [], databaseURL: String? = nil, secret existing: String? = nil) async throws -> LiveServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-live-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let root = TestGateway.packageRoot.path
@@ -37,14 +39,19 @@ struct LiveServer {
               guard: {vocabulary_dir: \(root)/Config/guard}
               embedder: {kind: hashing}
             """.write(to: config, atomically: true, encoding: .utf8)
-        let database = try AppDatabase.open(dataDirectory: data)
-        let secret = KeySecret.generate()
-        _ = try await SQLiteKeyStore(database: database).create(name: "live", namespace: nil, allowedModels: nil, expiresAt: nil, secret: secret)
-        let process = try LiveProcess(
-            CommandLineTests.binary, ["serve", "--config", config.path],
-            environment: ["PATH": "/usr/bin:/bin", "AFTERIMAGE_UPSTREAM_BASE_URL": stub.baseURL, "OPENAI_API_KEY": "sk-up"],
-            directory: directory
-        )
+        var environment = ["PATH": "/usr/bin:/bin", "AFTERIMAGE_UPSTREAM_BASE_URL": stub.baseURL, "OPENAI_API_KEY": "sk-up"]
+        let secret: String
+        if let databaseURL, let existing {
+            environment["AFTERIMAGE_STORAGE_BACKEND"] = "postgres"
+            environment["AFTERIMAGE_DATABASE_URL"] = databaseURL
+            environment["AFTERIMAGE_SIGNING_SECRET"] = TestGateway.signingSecret
+            secret = existing
+        } else {
+            let database = try AppDatabase.open(dataDirectory: data)
+            secret = KeySecret.generate()
+            _ = try await SQLiteKeyStore(database: database).create(name: "live", namespace: nil, allowedModels: nil, expiresAt: nil, secret: secret)
+        }
+        let process = try LiveProcess(CommandLineTests.binary, ["serve", "--config", config.path], environment: environment, directory: directory)
         guard let listening = await process.line(containing: "listening on"), let start = listening.range(of: "http://") else {
             process.kill()
             throw ConfigurationError(key: "serve", problem: "the server did not start: \(process.stderr)")
