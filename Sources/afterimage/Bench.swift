@@ -6,7 +6,7 @@ import Foundation
 
 /// `afterimage bench …`: benchmarks that print medians and ratios (never timed unit tests).
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchEmbed.self, BenchIndex.self, BenchLedger.self, BenchReplicas.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchEmbed.self, BenchIndex.self, BenchLedger.self, BenchReplicas.self, BenchGateway.self])
 }
 
 /// `afterimage bench embed`: single-threaded MiniLM latency, throughput, load time and memory.
