@@ -248,7 +248,8 @@ enum PostgresSchema {
             """,
             // Cluster-wide budgets: spend per scope and period (seeded from the ledger the first time),
             // and holds of in-flight requests at their worst case, with a lease so a dead replica's
-            // holds stop counting. `p_key_ids[i]` is '' for a namespace scope.
+            // holds stop counting. `p_key_ids[i]` is '' for a namespace scope; `spents` is each
+            // scope's spend before this request (budget gauges).
             """
             CREATE TABLE budget_spend (
                 scope text NOT NULL CHECK (length(scope) <= 300),
@@ -267,72 +268,6 @@ enum PostgresSchema {
             )
             """,
             "CREATE INDEX budget_holds_scope ON budget_holds (scope, period_start)",
-            """
-            CREATE FUNCTION afterimage_reserve(p_scopes text[], p_key_ids text[], p_namespaces text[], p_budgets bigint[],
-                p_periods timestamptz[], p_worst bigint, p_lease_seconds integer)
-            RETURNS TABLE (outcome text, refused integer, spent bigint, hold_ids bigint[]) LANGUAGE plpgsql AS $$
-            DECLARE
-                i integer;
-                n integer := coalesce(array_length(p_scopes, 1), 0);
-                v_now timestamptz := clock_timestamp();
-                v_spent bigint;
-                v_held bigint;
-                v_id bigint;
-                v_ids bigint[] := '{}';
-            BEGIN
-                PERFORM pg_advisory_xact_lock(hashtextextended(s, 11)) FROM (SELECT unnest(p_scopes) AS s ORDER BY 1) AS sorted;
-                FOR i IN 1 .. n LOOP
-                    INSERT INTO budget_spend (scope, period_start, spent_nanos)
-                        SELECT p_scopes[i], p_periods[i], coalesce(sum(cost_nanos), 0)::bigint FROM usage_ledger
-                        WHERE created_at >= p_periods[i]
-                          AND CASE WHEN p_key_ids[i] <> '' THEN key_id = p_key_ids[i] ELSE namespace = p_namespaces[i] END
-                    ON CONFLICT (scope, period_start) DO NOTHING;
-                    SELECT b.spent_nanos INTO v_spent FROM budget_spend b WHERE b.scope = p_scopes[i] AND b.period_start = p_periods[i];
-                    IF v_spent + p_worst > p_budgets[i] THEN
-                        RETURN QUERY SELECT 'exhausted'::text, i, v_spent, NULL::bigint[];
-                        RETURN;
-                    END IF;
-                    SELECT coalesce(sum(amount_nanos), 0)::bigint INTO v_held FROM budget_holds h
-                    WHERE h.scope = p_scopes[i] AND h.period_start = p_periods[i] AND h.expires_at > v_now;
-                    IF v_spent + v_held + p_worst > p_budgets[i] THEN
-                        RETURN QUERY SELECT 'wait'::text, i, v_spent, NULL::bigint[];
-                        RETURN;
-                    END IF;
-                END LOOP;
-                FOR i IN 1 .. n LOOP
-                    INSERT INTO budget_holds (scope, period_start, amount_nanos, expires_at)
-                    VALUES (p_scopes[i], p_periods[i], p_worst, v_now + make_interval(secs => p_lease_seconds)) RETURNING id INTO v_id;
-                    v_ids := v_ids || v_id;
-                END LOOP;
-                RETURN QUERY SELECT 'held'::text, 0, 0::bigint, v_ids;
-            END $$
-            """,
-            """
-            CREATE FUNCTION afterimage_settle(p_ids bigint[], p_actual bigint) RETURNS void LANGUAGE plpgsql AS $$
-            BEGIN
-                -- The reservation's lock: a reserve never sees the hold gone but the spend not yet added.
-                PERFORM pg_advisory_xact_lock(hashtextextended(s, 11))
-                FROM (SELECT DISTINCT scope AS s FROM budget_holds WHERE id = ANY(p_ids) ORDER BY 1) AS sorted;
-                WITH gone AS (DELETE FROM budget_holds WHERE id = ANY(p_ids) RETURNING scope, period_start)
-                UPDATE budget_spend b SET spent_nanos = b.spent_nanos + p_actual
-                FROM gone WHERE b.scope = gone.scope AND b.period_start = gone.period_start;
-            END $$
-            """,
-        ]),
-        ("v7", [
-            // Cluster-wide single-flight: one row per request being fetched upstream, with its owner
-            // and a lease the owner renews; an expired lease may be taken over.
-            """
-            CREATE TABLE flight_claims (
-                key text PRIMARY KEY CHECK (length(key) = 64),
-                owner text NOT NULL CHECK (length(owner) <= 64),
-                expires_at timestamptz NOT NULL
-            )
-            """,
-        ]),
-        ("v8", [
-            // The reservation also returns each scope's spend before it (budget gauges).
-            "DROP FUNCTION afterimage_reserve(text[], text[], text[], bigint[], timestamptz[], bigint, integer)",
             """
             CREATE FUNCTION afterimage_reserve(p_scopes text[], p_key_ids text[], p_namespaces text[], p_budgets bigint[],
                 p_periods timestamptz[], p_worst bigint, p_lease_seconds integer)
@@ -374,6 +309,28 @@ enum PostgresSchema {
                 END LOOP;
                 RETURN QUERY SELECT 'held'::text, 0, 0::bigint, v_ids, v_spents;
             END $$
+            """,
+            """
+            CREATE FUNCTION afterimage_settle(p_ids bigint[], p_actual bigint) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                -- The reservation's lock: a reserve never sees the hold gone but the spend not yet added.
+                PERFORM pg_advisory_xact_lock(hashtextextended(s, 11))
+                FROM (SELECT DISTINCT scope AS s FROM budget_holds WHERE id = ANY(p_ids) ORDER BY 1) AS sorted;
+                WITH gone AS (DELETE FROM budget_holds WHERE id = ANY(p_ids) RETURNING scope, period_start)
+                UPDATE budget_spend b SET spent_nanos = b.spent_nanos + p_actual
+                FROM gone WHERE b.scope = gone.scope AND b.period_start = gone.period_start;
+            END $$
+            """,
+        ]),
+        ("v7", [
+            // Cluster-wide single-flight: one row per request being fetched upstream, with its owner
+            // and a lease the owner renews; an expired lease may be taken over.
+            """
+            CREATE TABLE flight_claims (
+                key text PRIMARY KEY CHECK (length(key) = 64),
+                owner text NOT NULL CHECK (length(owner) <= 64),
+                expires_at timestamptz NOT NULL
+            )
             """,
         ]),
     ]

@@ -218,7 +218,7 @@ import Testing
                 async let first = database.migrate()
                 async let second = database.migrate()
                 let applied = try await [first, second]
-                #expect(applied.flatMap { $0 } == PostgresBackend.schemaVersions && PostgresBackend.schemaVersions.count >= 8)
+                #expect(applied.flatMap { $0 } == PostgresBackend.schemaVersions && PostgresBackend.schemaVersions.count >= 7)
                 #expect(try await database.migrate().isEmpty)
                 #expect(await database.isReachable())
                 try await Self.exerciseKeys(PostgresKeyStore(database: database))
