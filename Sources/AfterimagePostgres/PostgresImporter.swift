@@ -14,16 +14,8 @@ public struct PostgresImporter: StoreImporter, StoreCounting {
     }
 
     public func importKeys(_ keys: [VirtualKey]) async throws {
-        for key in keys {
-            try await database.query(
-                """
-                INSERT INTO virtual_keys (id, name, namespace, allowed_models, prefix, secret_hash, created_at, expires_at, revoked_at, rotated_at, limits)
-                VALUES (\(key.id), \(key.name), \(key.namespace), \(KeyColumns.encode(models: key.allowedModels)), \(key.prefix), \(key.secretHash),
-                        \(key.createdAt), \(key.expiresAt), \(key.revokedAt), \(key.rotatedAt), \(KeyColumns.encode(limits: key.limits)))
-                ON CONFLICT (id) DO NOTHING
-                """
-            )
-        }
+        let store = PostgresKeyStore(database: database)
+        for key in keys { try await store.insert(key, skipExisting: true) }
     }
 
     public func importNamespaceLimits(_ limits: [(namespace: String, limits: SpendLimits)]) async throws {

@@ -23,13 +23,21 @@ public struct PostgresKeyStore: KeyStore {
             prefix: KeySecret.displayPrefix(secret), secretHash: KeySecret.hash(secret), createdAt: Date(), expiresAt: expiresAt
         )
         key.limits = limits
+        try await insert(key)
+        return key
+    }
+
+    /// Inserts a key row as it is (id, hash and times kept); with `skipExisting`, a key whose id
+    /// is already there is left alone (imports that run again).
+    func insert(_ key: VirtualKey, skipExisting: Bool = false) async throws {
         try await database.query(
             """
             INSERT INTO virtual_keys (id, name, namespace, allowed_models, prefix, secret_hash, created_at, expires_at, revoked_at, rotated_at, limits)
             VALUES (\(key.id), \(key.name), \(key.namespace), \(KeyColumns.encode(models: key.allowedModels)), \(key.prefix), \(key.secretHash),
                     \(key.createdAt), \(key.expiresAt), \(key.revokedAt), \(key.rotatedAt), \(KeyColumns.encode(limits: key.limits)))
-            """)
-        return key
+            \(unescaped: skipExisting ? "ON CONFLICT (id) DO NOTHING" : "")
+            """
+        )
     }
 
     public func find(secretHash: String) async throws -> VirtualKey? {

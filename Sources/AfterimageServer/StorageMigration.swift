@@ -81,7 +81,8 @@ public struct StorageMigration: Sendable {
     }
 
     /// What differs between the two censuses (empty when the copy is whole). The target may hold
-    /// more than the source (it was not empty); it must never hold less.
+    /// more than the source (it was not empty); it must never hold less. Images are not compared:
+    /// only those a cache entry names are copied (the rest would be swept anyway).
     public static func shortfalls(source: StoreCensus, target: StoreCensus) -> [String] {
         var problems = [String]()
         func check(_ name: String, _ want: Int, _ have: Int) {
@@ -91,7 +92,7 @@ public struct StorageMigration: Sendable {
         check("namespace limits", source.namespaceLimits, target.namespaceLimits)
         check("ledger rows", source.ledgerRows, target.ledgerRows)
         check("cache entries", source.cacheEntries, target.cacheEntries)
-        // Images: only those a cache entry names are copied (the rest would be swept anyway).
+        check("cache settings", source.cacheSettings, target.cacheSettings)
         check("labelled lookups", source.labelledLookups, target.labelledLookups)
         if source.ledgerRows == target.ledgerRows, source.ledgerCostNanos != target.ledgerCostNanos {
             problems.append("ledger total: \(Money(nanos: source.ledgerCostNanos).usdString) in the source, \(Money(nanos: target.ledgerCostNanos).usdString) in the target")

@@ -54,6 +54,14 @@ extension PostgresCluster {
         ProcessInfo.processInfo.environment["AFTERIMAGE_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// A database for one test: a fresh one on the suite's server in its PostgreSQL pass, else a
+    /// throwaway cluster of the test's own (returned, to stop when done).
+    public static func testDatabase() async throws -> (url: String, ownCluster: PostgresCluster?) {
+        if let server = suiteServerURL { return (try await freshDatabase(on: server), nil) }
+        let own = try await start()
+        return (own.url, own)
+    }
+
     /// Creates an empty database on the server at `serverURL` and returns its URL (each test
     /// gateway gets its own, so tests running in parallel never see each other's rows).
     public static func freshDatabase(on serverURL: String) async throws -> String {

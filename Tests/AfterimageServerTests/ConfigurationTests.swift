@@ -55,6 +55,10 @@ import Testing
         ("storage:\n  postgres: {url: 'postgres://u@h/db', tls: maybe}\n", "storage.postgres.tls"),
         ("storage:\n  postgres: {url: 'postgres://u@h/db', pool_size: 0}\n", "storage.postgres.pool_size"),
         ("storage:\n  postgres: {uri: 'postgres://u@h/db'}\n", "storage.postgres.uri"),
+        ("storage:\n  postgres: {url: 'postgres://u@h/db', timeout_ms: 0}\n", "storage.postgres.timeout_ms"),
+        ("storage:\n  postgres: {url: 'postgres://u@h/db', timeout_ms: 99999999999999999999}\n", "storage.postgres.timeout_ms"),
+        ("files:\n  backend: ftp\n", "files.backend"),
+        ("files:\n  disk_cache_bytes: 9223372036854775807\n", "files.disk_cache_bytes"),
     ])
     func invalidConfigNamesTheKey(yaml: String, key: String) {
         #expect {
@@ -105,5 +109,6 @@ import Testing
             #expect(throws: ConfigurationError.self) { try ConfigurationLoader.parse(yaml: yaml, environment: url) }
         }
         #expect(throws: ConfigurationError.self) { try ConfigurationLoader.parse(yaml: "files: {disk_cache_bytes: -1}\n", environment: [:]) }
+        #expect(throws: ConfigurationError.self) { try ConfigurationLoader.parse(yaml: "", environment: ["AFTERIMAGE_STORAGE_BACKEND": "mysql"]) }
     }
 }

@@ -57,9 +57,7 @@ final class Succeeded: Sendable {
 @Suite struct ReplicaCrashTests {
     @Test func aKilledReplicaLosesNoSuccessAndTheOtherKeepsServing() async throws {
         try CommandLineTests.requireBinary()
-        let own = PostgresCluster.suiteServerURL == nil ? try await PostgresCluster.start() : nil
-        let url: String
-        if let own { url = own.url } else { url = try await PostgresCluster.freshDatabase(on: PostgresCluster.suiteServerURL ?? "") }
+        let (url, own) = try await PostgresCluster.testDatabase()
         let stub = StubUpstream()
         try await stub.start()
         let stores = try await Stores.openPostgres(PostgresSettings(url: url, poolSize: 2, tls: .disable), diskCache: nil, logger: .init(label: "replica-crash"))

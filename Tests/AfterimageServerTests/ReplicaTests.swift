@@ -28,15 +28,7 @@ import Testing
     }
 
     func withReplicas(limits: SpendLimits = SpendLimits(), _ body: (Pair) async throws -> Void) async throws {
-        var cluster: PostgresCluster?
-        let url: String
-        if let server = PostgresCluster.suiteServerURL {
-            url = try await PostgresCluster.freshDatabase(on: server)
-        } else {
-            let own = try await PostgresCluster.start()
-            cluster = own
-            url = own.url
-        }
+        let (url, cluster) = try await PostgresCluster.testDatabase()
         let stub = StubUpstream()
         try await stub.start()
         var started = [TestGateway]()

@@ -38,9 +38,7 @@ import Testing
         _ = try await sqlite.stores.cacheSettings.update(CacheSettingScope(namespace: key.namespace, model: nil), threshold: .some(0.9), wordSimilarity: nil, by: "test")
         await sqlite.stop()
 
-        let own = PostgresCluster.suiteServerURL == nil ? try await PostgresCluster.start() : nil
-        let url: String
-        if let own { url = own.url } else { url = try await PostgresCluster.freshDatabase(on: PostgresCluster.suiteServerURL ?? "") }
+        let (url, own) = try await PostgresCluster.testDatabase()
         let environment = ["PATH": "/usr/bin:/bin", "AFTERIMAGE_DATA_DIR": sqlite.dataDirectory.path]
         let arguments = ["storage", "migrate", "--from", "sqlite", "--to", "postgres", "--database-url", url]
         let first = try await ChildProcess.run(CommandLineTests.binary, arguments, environment: environment, directory: FileManager.default.temporaryDirectory)
