@@ -66,8 +66,12 @@ let package = Package(
             swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
+            name: "AfterimageLexicon",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AfterimageCache",
-            dependencies: ["AfterimageCore", "AfterimageIndex", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AfterimageCore", "AfterimageIndex", "AfterimageLexicon", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -133,6 +137,7 @@ let package = Package(
                 "AfterimageEmbedding",
                 "AfterimageCache",
                 "AfterimageIndex",
+                "AfterimageLexicon",
                 "AfterimageMetering",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -187,8 +192,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AfterimageLexiconTests",
+            dependencies: ["AfterimageLexicon"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AfterimageCacheTests",
-            dependencies: ["AfterimageCache", "AfterimageIndex", "AfterimageCore", "AfterimageEmbedding"],
+            dependencies: ["AfterimageCache", "AfterimageIndex", "AfterimageCore", "AfterimageEmbedding", "AfterimageLexicon"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

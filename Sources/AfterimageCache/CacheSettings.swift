@@ -33,6 +33,14 @@ public struct CacheSettings: Sendable {
     public var sweepIntervalSeconds = 300
     /// Guard vocabulary directory (`cache.guard.vocabulary_dir`).
     public var vocabularyDirectory = "Config/guard"
+    /// WordNet database directory (`cache.guard.wordnet_dir`; Debian's `wordnet-base`).
+    public var wordNetDirectory = "/usr/share/wordnet"
+    /// Senses per word the lexicon considers, most frequent first (`cache.guard.senses`).
+    public var lexiconSenses = 3
+    /// Most hypernym steps between two words that may stand for each other (`cache.guard.hypernym_depth`).
+    public var hypernymDepth = 1
+    /// Whether a verb only one prompt has may go unmatched (`cache.guard.one_sided_verbs`).
+    public var oneSidedVerbs = true
     /// Whether caching is on at all (`cache.enabled`).
     public var enabled = true
     /// `cache.lookup_log.enabled`: record semantic lookups for tuning.

@@ -1,12 +1,16 @@
 import AfterimageCore
+import AfterimageLexicon
 import Foundation
 import Synchronization
 
 /// Decides whether a cached prompt's image may answer a new prompt, beyond their cosine: it refuses
-/// when the prompts conflict (quoted text, `--` parameters, counts, negation, colour/style/material/
-/// time/era words, size class, antonym switches, colour or role re-binding) or when a content word of
-/// either side has no counterpart in the other (same lemma or stem, compound, light word, or a word
-/// embedding at least `wordSimilarity` close).
+/// when the prompts conflict (quoted text, `--` parameters, counts, negation, a word no lexicon
+/// knows on one side only, colour/style/material/time/era words, size class, antonym switches,
+/// colour or role re-binding) or when a content word of either side has no counterpart in the
+/// other. A counterpart is the same lemma or stem, a compound, a light word, a WordNet relation
+/// (synonym, close hypernym, derivation, also through a collocation such as `coffee shop`), or —
+/// unless WordNet calls the two words antonyms or co-hyponyms (`cat`/`dog`) — a word whose
+/// embedding is at least `wordSimilarity` close.
 public struct FalseHitGuard: Sendable {
     /// The guard's answer; `rule` names what refused (for the lookup log and `cache eval`).
     public struct Verdict: Sendable, Equatable {
@@ -32,9 +36,24 @@ public struct FalseHitGuard: Sendable {
     public func verdict(cached a: PromptAnalysis, incoming b: PromptAnalysis, wordSimilarity: Float? = nil) async -> Verdict {
         if let rule = conflict(a, b) { return .refuse(rule) }
         let bar = wordSimilarity ?? self.wordSimilarity
-        if let missing = await unaligned(a, b, bar: bar) { return .refuse(.unaligned(missing)) }
-        if let missing = await unaligned(b, a, bar: bar) { return .refuse(.unaligned(missing)) }
+        var missingA = await unaligned(a, b, bar: bar), missingB = await unaligned(b, a, bar: bar)
+        if vocabulary.oneSidedVerbs {
+            // "four friends sit around a campfire" / "four friends around a campfire": a verb the
+            // other prompt has no counterpart for may go when the other prompt has no such verb of
+            // its own ("a man eating" / "a man cooking" still refuses).
+            let verbsA = missingA.filter { isVerbForm($0.word) }, verbsB = missingB.filter { isVerbForm($0.word) }
+            if verbsB.isEmpty { missingA.removeAll { isVerbForm($0.word) } }
+            if verbsA.isEmpty { missingB.removeAll { isVerbForm($0.word) } }
+        }
+        if let first = missingA.first ?? missingB.first { return .refuse(first.refusal) }
         return .allow
+    }
+
+    /// A verb form: an `-ing`/`-ed` word with a WordNet verb base, or a word WordNet knows only as a verb.
+    func isVerbForm(_ word: String) -> Bool {
+        guard let wordNet = vocabulary.lexicon?.wordNet, !wordNet.baseForms(word, .verb).isEmpty else { return false }
+        if word.hasSuffix("ing") || word.hasSuffix("ed") { return true }
+        return wordNet.baseForms(word, .noun).isEmpty && wordNet.baseForms(word, .adj).isEmpty
     }
 
     /// The first categorical conflict between the prompts, or nil.
@@ -43,9 +62,13 @@ public struct FalseHitGuard: Sendable {
         if a.parameters != b.parameters { return .parameters }
         if a.numbers != b.numbers { return .numbers }
         if a.negated != b.negated { return .negation }
+        if a.unknown != b.unknown { return .unknownToken }
         let setA = Set(a.words), setB = Set(b.words)
         for category in vocabulary.categories where setA.intersection(category.words) != setB.intersection(category.words) {
-            return .category(category.name)
+            if !sameMeaning(setA.intersection(category.words).subtracting(setB), in: setB, derived: category.name != "colours")
+                || !sameMeaning(setB.intersection(category.words).subtracting(setA), in: setA, derived: category.name != "colours") {
+                return .category(category.name)
+            }
         }
         if setA.isDisjoint(with: vocabulary.sizesSmall) != setB.isDisjoint(with: vocabulary.sizesSmall)
             || setA.isDisjoint(with: vocabulary.sizesBig) != setB.isDisjoint(with: vocabulary.sizesBig) {
@@ -69,6 +92,21 @@ public struct FalseHitGuard: Sendable {
         return nil
     }
 
+    /// Whether every word of `words` has a WordNet synonym (or, with `derived`, a similar-to or
+    /// pertainym link: `modern`/`contemporary`) among `others`.
+    func sameMeaning(_ words: Set<String>, in others: Set<String>, derived: Bool) -> Bool {
+        guard let lexicon = vocabulary.lexicon else { return words.isEmpty }
+        return words.allSatisfy { word in
+            others.contains { other in
+                switch lexicon.relation(word, other) {
+                case .sameLemma, .synonym: true
+                case .derived: derived
+                default: false
+                }
+            }
+        }
+    }
+
     /// Noun → the key words (colours) right before it.
     static func bindings(_ words: [String], keys: Set<String>) -> [String: Set<String>] {
         var result = [String: Set<String>]()
@@ -88,20 +126,56 @@ public struct FalseHitGuard: Sendable {
         return false
     }
 
-    /// The first content word of `a` with no counterpart in `b`, or nil when all align.
-    func unaligned(_ a: PromptAnalysis, _ b: PromptAnalysis, bar: Float) async -> String? {
+    /// The content words of `a` with no counterpart in `b`, each with the refusal it makes.
+    func unaligned(_ a: PromptAnalysis, _ b: PromptAnalysis, bar: Float) async -> [(word: String, refusal: GuardRefusal)] {
         let available = Set(b.stems).union(b.words)
-        var missing = [String]()
-        for (word, stem) in zip(a.words, a.stems) where !available.contains(word) && !available.contains(stem) {
+        var pending = [Int]()
+        for (index, (word, stem)) in zip(a.words, a.stems).enumerated() where !available.contains(word) && !available.contains(stem) {
             if vocabulary.light.contains(word) || vocabulary.light.contains(stem) { continue }
             if b.words.indices.dropLast().contains(where: { b.words[$0] + b.words[$0 + 1] == word }) { continue }
-            missing.append(word)
+            pending.append(index)
         }
-        guard !missing.isEmpty else { return nil }
-        let candidates = Array(Set(b.words))
-        guard let similarities = try? await words.bestSimilarities(missing, among: candidates) else { return missing[0] }
-        for (word, similarity) in zip(missing, similarities) where similarity < bar { return word }
-        return nil
+        guard !pending.isEmpty else { return [] }
+        // Per unaligned word, the words of `b` the lexicon says it must not stand for.
+        var conflicts = [Int: [(word: String, relation: WordRelation)]]()
+        if let lexicon = vocabulary.lexicon {
+            let unitsB = Array(Set(b.words + Self.collocations(b.words, lexicon)))
+            var aligned = Set<Int>()
+            for index in a.words.indices.dropLast() where pending.contains(index) || pending.contains(index + 1) {
+                let collocation = a.words[index] + "_" + a.words[index + 1]
+                guard lexicon.wordNet.contains(collocation, .noun) else { continue }
+                if unitsB.contains(where: { lexicon.relation(collocation, $0).aligns }) { aligned.formUnion([index, index + 1]) }
+            }
+            pending.removeAll { aligned.contains($0) }
+            pending.removeAll { index in
+                let relations = unitsB.map { ($0, lexicon.relation(a.words[index], $0)) }
+                if relations.contains(where: { $0.1.aligns }) { return true }
+                conflicts[index] = relations.filter { $0.1.conflicts }.map { (word: $0.0, relation: $0.1) }
+                return false
+            }
+        }
+        var missing = [(word: String, refusal: GuardRefusal)]()
+        for index in pending {
+            let word = a.words[index]
+            let excluded = Set(conflicts[index, default: []].map(\.word))
+            let candidates = Array(Set(b.words).subtracting(excluded))
+            let similarity = (try? await words.bestSimilarities([word], among: candidates))?.first ?? 0
+            if similarity >= bar { continue }
+            if let conflict = conflicts[index]?.first {
+                missing.append((word, conflict.relation == .antonym ? .antonym(word, conflict.word) : .coHyponym(word, conflict.word)))
+            } else {
+                missing.append((word, .unaligned(word)))
+            }
+        }
+        return missing
+    }
+
+    /// Adjacent word pairs the lexicon knows as one noun (`coffee_shop`, `fire_engine`).
+    static func collocations(_ words: [String], _ lexicon: LexicalRelations) -> [String] {
+        words.indices.dropLast().compactMap { index in
+            let joined = words[index] + "_" + words[index + 1]
+            return lexicon.wordNet.contains(joined, .noun) ? joined : nil
+        }
     }
 }
 

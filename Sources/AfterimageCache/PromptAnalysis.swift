@@ -14,6 +14,9 @@ public struct PromptAnalysis: Sendable, Equatable {
     public var numbers: [String]
     /// Words that follow a negator.
     public var negated: Set<String>
+    /// Content words neither the lexicon nor the word lists know (codes, ids, names, made-up
+    /// words), sorted and unique: they must be equal for a hit (`unknown_token`).
+    public var unknown: [String] = []
 
     /// The text that is embedded and compared: the content words joined.
     public var embeddingText: String { words.joined(separator: " ") }
@@ -64,18 +67,33 @@ public struct PromptAnalyzer: Sendable {
         for (index, word) in lemmas.enumerated() where vocabulary.negators.contains(word) {
             if let next = lemmas[(index + 1)...].prefix(2).first(where: { !vocabulary.stopwords.contains($0) }) { negated.insert(next) }
         }
+        var unknown = Set<String>()
+        for (index, word) in raw.enumerated() where !vocabulary.stopwords.contains(word) && !vocabulary.stopwords.contains(lemmas[index]) {
+            let lemma = lemmas[index]
+            if numbers.contains(lemma) || vocabulary.numbers[lemma] != nil || vocabulary.knows(lemma) || vocabulary.knows(word) { continue }
+            unknown.insert(lemma)
+        }
         return PromptAnalysis(
             quoted: quoted, parameters: parameters, words: words,
-            stems: words.map { unstemmed.contains($0) ? $0 : canonical(Self.stem($0)) },
-            numbers: numbers.sorted(), negated: negated
+            stems: words.map { unstemmed.contains($0) ? $0 : stem($0) },
+            numbers: numbers.sorted(), negated: negated, unknown: unknown.sorted()
         )
     }
 
     func canonical(_ word: String) -> String { vocabulary.canonical[word] ?? word }
 
-    /// Canonical form, then plural folding, then canonical again.
+    /// Canonical form, then WordNet's noun base form (`geese` → `goose`, `bookshelves` →
+    /// `bookshelf`; a word the noun index has as it is stays), then canonical again. Words the
+    /// lexicon does not know are folded by plain plural rules.
     func lemma(_ input: String) -> String {
         var word = canonical(input)
+        if vocabulary.stopwords.contains(word) || vocabulary.light.contains(word) { return word }
+        if let lexicon = vocabulary.lexicon, lexicon.knows(word) {
+            // "was" is not the plural of "wa": irregular verb forms and short words stay.
+            guard let base = lexicon.wordNet.baseForms(word, .noun).first, base.count >= 3,
+                  lexicon.wordNet.exceptions[.verb]?[word] == nil else { return word }
+            return canonical(base)
+        }
         if word.count > 4, word.hasSuffix("ies") {
             word = String(word.dropLast(3)) + "y"
         } else if word.count > 4, word.range(of: "(ss|x|ch|sh)es$", options: .regularExpression) != nil {
@@ -84,6 +102,12 @@ public struct PromptAnalyzer: Sendable {
             word = String(word.dropLast())
         }
         return canonical(word)
+    }
+
+    /// The verb base form WordNet gives (`dozing` → `doze`, `sitting` → `sit`), else `stem`.
+    func stem(_ word: String) -> String {
+        if let base = vocabulary.lexicon?.wordNet.baseForms(word, .verb).first { return canonical(Self.stem(base)) }
+        return canonical(Self.stem(word))
     }
 
     /// Folds -ing / -ed / final -e so "reads", "reading" and "read" meet.

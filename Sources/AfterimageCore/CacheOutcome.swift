@@ -45,11 +45,16 @@ public enum GuardRefusal: Sendable, Hashable, CustomStringConvertible {
     case antonym(String, String)
     /// A content word of one prompt has no counterpart in the other.
     case unaligned(String)
+    /// A word neither the lexicon nor the word lists know (a code, an id, a name) is not in both prompts.
+    case unknownToken
+    /// One prompt has `left` where the other has `right`, a different kind of one close hypernym
+    /// (`cat`/`dog`).
+    case coHyponym(String, String)
 
     private static let plain: [String: GuardRefusal] = [
         "threshold": .threshold, "embedding_failed": .embeddingFailed, "quoted_text": .quotedText, "parameters": .parameters,
         "numbers": .numbers, "negation": .negation, "size": .size, "colour_binding": .colourBinding, "role_swap": .roleSwap,
-        "spatial_binding": .spatialBinding,
+        "spatial_binding": .spatialBinding, "unknown_token": .unknownToken,
     ]
 
     /// Reads the stored text back (anything unknown is a vocabulary category).
@@ -59,6 +64,9 @@ public enum GuardRefusal: Sendable, Hashable, CustomStringConvertible {
         } else if text.hasPrefix("antonym:") {
             let pair = text.dropFirst("antonym:".count).split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             self = .antonym(String(pair.first ?? ""), pair.count > 1 ? String(pair[1]) : "")
+        } else if text.hasPrefix("co_hyponym:") {
+            let pair = text.dropFirst("co_hyponym:".count).split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            self = .coHyponym(String(pair.first ?? ""), pair.count > 1 ? String(pair[1]) : "")
         } else if text.hasPrefix("unaligned:") {
             self = .unaligned(String(text.dropFirst("unaligned:".count)))
         } else {
@@ -81,6 +89,8 @@ public enum GuardRefusal: Sendable, Hashable, CustomStringConvertible {
         case .category(let name): name
         case .antonym(let left, let right): "antonym:\(left)/\(right)"
         case .unaligned(let word): "unaligned:\(word)"
+        case .unknownToken: "unknown_token"
+        case .coHyponym(let left, let right): "co_hyponym:\(left)/\(right)"
         }
     }
 

@@ -62,7 +62,7 @@ public enum AfterimageApp {
         var cache: SemanticCache?
         var indexServices = [any Service]()
         if configuration.cache.enabled {
-            let vocabulary = try GuardVocabulary.load(directory: configuration.cache.vocabularyDirectory)
+            let vocabulary = try GuardVocabulary.load(settings: configuration.cache)
             let semantic = SemanticCache(settings: configuration.cache, store: cacheStore, embedder: embedder, vocabulary: vocabulary)
             if let feed = stores.cacheChanges {
                 // Other replicas write too: load at a feed position, then follow it.

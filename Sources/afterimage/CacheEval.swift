@@ -22,7 +22,7 @@ struct CacheEval: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load()
         let embedder = try EmbedderFactory.make(configuration.embedder)
-        let vocabulary = try GuardVocabulary.load(directory: configuration.cache.vocabularyDirectory)
+        let vocabulary = try GuardVocabulary.load(settings: configuration.cache)
         let matcher = CacheMatcher(vocabulary: vocabulary, embedder: embedder, wordSimilarity: configuration.cache.wordSimilarity)
         guard let data = FileManager.default.contents(atPath: pairs) else { throw ValidationError("cannot read \(pairs)") }
         let list: [CacheEvaluation.Pair]

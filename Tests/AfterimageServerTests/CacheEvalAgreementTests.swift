@@ -27,7 +27,7 @@ import Testing
             #expect(put.status == 200)
             let configuration = f.gateway.configuration
             let matcher = CacheMatcher(
-                vocabulary: try GuardVocabulary.load(directory: configuration.cache.vocabularyDirectory),
+                vocabulary: try GuardVocabulary.load(settings: configuration.cache),
                 embedder: try EmbedderFactory.make(configuration.embedder), wordSimilarity: configuration.cache.wordSimilarity
             )
             let evaluation = try await CacheEvaluation(pairs: pairs, matcher: matcher, settings: tuned)

@@ -192,6 +192,10 @@ public enum ConfigurationLoader {
         try lookupLog.finish()
         var guardSection = try cache.section("guard")
         config.cache.vocabularyDirectory = try guardSection.string("vocabulary_dir") ?? config.cache.vocabularyDirectory
+        config.cache.wordNetDirectory = try guardSection.string("wordnet_dir") ?? config.cache.wordNetDirectory
+        config.cache.lexiconSenses = try guardSection.int("senses", range: 1...20) ?? config.cache.lexiconSenses
+        config.cache.hypernymDepth = try guardSection.int("hypernym_depth", range: 0...4) ?? config.cache.hypernymDepth
+        config.cache.oneSidedVerbs = try guardSection.bool("one_sided_verbs") ?? config.cache.oneSidedVerbs
         if let similarity = try guardSection.double("word_similarity") {
             guard (0...1).contains(similarity) else { throw ConfigurationError(key: "cache.guard.word_similarity", problem: "must be between 0 and 1") }
             config.cache.wordSimilarity = Float(similarity)
