@@ -26,9 +26,14 @@ public struct FalseHitGuard: Sendable {
     let words: WordEmbeddings
 
     public init(vocabulary: GuardVocabulary, embedder: any Embedder, wordSimilarity: Float = 0.75) {
+        self.init(vocabulary: vocabulary, words: WordEmbeddings(embedder: embedder), wordSimilarity: wordSimilarity)
+    }
+
+    /// A guard sharing another's memo of word embeddings (`cache eval --folds` variants).
+    init(vocabulary: GuardVocabulary, words: WordEmbeddings, wordSimilarity: Float = 0.75) {
         self.vocabulary = vocabulary
         self.wordSimilarity = wordSimilarity
-        self.words = WordEmbeddings(embedder: embedder)
+        self.words = words
     }
 
     /// Whether `b` may be served `a`'s answer; `wordSimilarity` overrides the configured
@@ -64,9 +69,12 @@ public struct FalseHitGuard: Sendable {
         if a.negated != b.negated { return .negation }
         if a.unknown != b.unknown { return .unknownToken }
         let setA = Set(a.words), setB = Set(b.words)
-        for category in vocabulary.categories where setA.intersection(category.words) != setB.intersection(category.words) {
-            if !sameMeaning(setA.intersection(category.words).subtracting(setB), in: setB, derived: category.name != "colours")
-                || !sameMeaning(setB.intersection(category.words).subtracting(setA), in: setA, derived: category.name != "colours") {
+        for category in vocabulary.categories {
+            let defaults = category.name == "styles" ? vocabulary.defaultStyles : []
+            let inA = setA.intersection(category.words).subtracting(defaults), inB = setB.intersection(category.words).subtracting(defaults)
+            guard inA != inB else { continue }
+            if !sameMeaning(inA.subtracting(setB), in: setB, derived: category.name != "colours")
+                || !sameMeaning(inB.subtracting(setA), in: setA, derived: category.name != "colours") {
                 return .category(category.name)
             }
         }
@@ -131,7 +139,7 @@ public struct FalseHitGuard: Sendable {
         let available = Set(b.stems).union(b.words)
         var pending = [Int]()
         for (index, (word, stem)) in zip(a.words, a.stems).enumerated() where !available.contains(word) && !available.contains(stem) {
-            if vocabulary.light.contains(word) || vocabulary.light.contains(stem) { continue }
+            if vocabulary.light.contains(word) || vocabulary.light.contains(stem) || vocabulary.defaultStyles.contains(word) { continue }
             if b.words.indices.dropLast().contains(where: { b.words[$0] + b.words[$0 + 1] == word }) { continue }
             pending.append(index)
         }
@@ -139,7 +147,11 @@ public struct FalseHitGuard: Sendable {
         // Per unaligned word, the words of `b` the lexicon says it must not stand for.
         var conflicts = [Int: [(word: String, relation: WordRelation)]]()
         if let lexicon = vocabulary.lexicon {
-            let unitsB = Array(Set(b.words + Self.collocations(b.words, lexicon)))
+            // Counterparts are the words of `b` that `a` does not already have: "laughing" must not
+            // lean on a "joke" both prompts share.
+            let ownA = Set(a.words).union(a.stems)
+            let openB = b.words.filter { !ownA.contains($0) }
+            let unitsB = Array(Set(openB + Self.collocations(b.words, lexicon)))
             var aligned = Set<Int>()
             for index in a.words.indices.dropLast() where pending.contains(index) || pending.contains(index + 1) {
                 let collocation = a.words[index] + "_" + a.words[index + 1]

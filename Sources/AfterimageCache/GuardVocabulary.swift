@@ -23,6 +23,8 @@ public struct GuardVocabulary: @unchecked Sendable {
     public var phrases: [(phrase: String, expression: NSRegularExpression, replacement: String)] = []
     /// Category name → words; each category's set must be equal on both sides.
     public var categories: [(name: String, words: Set<String>)] = []
+    /// Styles every prompt has unless it names another (`default-styles.txt`: photo).
+    public var defaultStyles: Set<String> = []
     public var sizesSmall: Set<String> = []
     public var sizesBig: Set<String> = []
     public var antonyms: [(String, String)] = []
@@ -91,6 +93,7 @@ public struct GuardVocabulary: @unchecked Sendable {
             return (phrase, expression, replacement)
         }
         vocabulary.categories = try ["colours", "styles", "materials", "times", "eras", "views"].map { name in (name, try words("\(name).txt")) }
+        vocabulary.defaultStyles = try words("default-styles.txt")
         vocabulary.sizesSmall = try words("sizes-small.txt")
         vocabulary.sizesBig = try words("sizes-big.txt")
         vocabulary.antonyms = try lines("antonyms.txt").map { number, line in

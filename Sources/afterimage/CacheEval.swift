@@ -18,6 +18,9 @@ struct CacheEval: AsyncParsableCommand {
     @Option(help: "Model whose settings apply (default: none).") var model: String?
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "List the pairs decided wrongly.") var verbose = false
+    @Option(help: "Cross-validate over K folds by base scene (2-20): held-out beside in-sample figures.") var folds: Int?
+    @Option(help: "With --folds: the settings to tune, comma-separated (threshold, word_similarity, hypernym_depth, one_sided_verbs).")
+    var tune = "threshold,word_similarity,hypernym_depth,one_sided_verbs"
 
     func run() async throws {
         let configuration = try options.load()
@@ -31,6 +34,23 @@ struct CacheEval: AsyncParsableCommand {
         let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: Logger(label: "afterimage.eval"))
         let settings = await tuner.resolve(namespace: namespace ?? "", model: model ?? "")
         let chosen = threshold ?? settings.threshold
+        if let folds {
+            let base = CrossValidation.Setting(
+                threshold: chosen, wordSimilarity: settings.wordSimilarity,
+                hypernymDepth: configuration.cache.hypernymDepth, oneSidedVerbs: configuration.cache.oneSidedVerbs
+            )
+            let names = Set(tune.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            do {
+                let grid = try CrossValidation.Grid(tuning: names, base: base)
+                let validation = try await Embed.using(embedder) {
+                    try await CrossValidation.run(pairs: list, folds: folds, grid: grid, vocabulary: vocabulary, embedder: embedder)
+                }
+                try printValidation(validation)
+            } catch let error as AfterimageError {
+                throw ValidationError(error.message)
+            }
+            return
+        }
         let evaluation = try await Embed.using(embedder) { try await CacheEvaluation(pairs: list, matcher: matcher, settings: settings) }
         if verbose {
             for (pair, judgement) in zip(evaluation.pairs, evaluation.judgements) where judgement.served(at: chosen) != pair.same {
@@ -53,6 +73,40 @@ struct CacheEval: AsyncParsableCommand {
         for t: Float in [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99] {
             let s = evaluation.summary(at: t)
             print(String(format: "%9.2f  %6.3f  %14.3f  %9.3f", t, s.recall, s.falseHitRate, s.precision))
+        }
+    }
+
+    func printValidation(_ validation: CrossValidation) throws {
+        func object(_ figures: CrossValidation.Figures) -> JSONValue {
+            .object([
+                "same_pairs": .integer(Int64(figures.same)), "different_pairs": .integer(Int64(figures.different)),
+                "hits": .integer(Int64(figures.hits)), "false_hits": .integer(Int64(figures.falseHits)),
+                "recall": .number((figures.recall * 1e6).rounded() / 1e6),
+                "per_kind": .object(figures.perKind.mapValues { .object(["pairs": .integer(Int64($0.pairs)), "hits": .integer(Int64($0.hits))]) }),
+            ])
+        }
+        if json {
+            let result: JSONValue = .object([
+                "folds": .integer(Int64(validation.folds)), "held_out": object(validation.heldOut), "in_sample": object(validation.inSample),
+                "in_sample_setting": .string(validation.inSampleSetting.description),
+                "chosen_per_fold": .array(validation.chosen.map { .string($0.description) }),
+            ])
+            print(String(decoding: try JSONEncoder.afterimage.encode(result), as: UTF8.self))
+            return
+        }
+        print("\(validation.folds)-fold cross-validation by base scene over \(validation.assignment.count) pairs")
+        for (fold, setting) in validation.chosen.enumerated() {
+            print("fold \(fold + 1) (\(validation.assignment.filter { $0 == fold }.count) pairs): chosen on the others: \(setting)")
+        }
+        print("in-sample choice: \(validation.inSampleSetting)\n")
+        print("                 recall            false hits")
+        for (name, figures) in [("held-out", validation.heldOut), ("in-sample", validation.inSample)] {
+            print(name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: " %.3f (%d/%d)     %d/%d", figures.recall, figures.hits, figures.same, figures.falseHits, figures.different))
+        }
+        print("\nkind               pairs  held-out hits  in-sample hits")
+        for (kind, counts) in validation.heldOut.perKind.sorted(by: { $0.key < $1.key }) {
+            let inSample = validation.inSample.perKind[kind]?.hits ?? 0
+            print(kind.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: " %5d  %13d  %14d", counts.pairs, counts.hits, inSample))
         }
     }
 }
