@@ -3,8 +3,9 @@ import Foundation
 
 /// `afterimage cache eval --folds K`: how well the cache's tunable settings generalise. The pairs
 /// are split into K folds by base scene (pairs that share distinctive words stay in one fold); for
-/// each fold the settings are chosen on the other folds (fewest false hits, then most hits, then
-/// the strictest) and judged on the held-out one. The in-sample figure (chosen and judged on every
+/// each fold the settings are chosen on the other folds (fewest false hits, also one grid step
+/// looser — a margin —, then most hits, then the middle of the tied ones) and judged on the
+/// held-out one. The in-sample figure (chosen and judged on every
 /// pair) is printed beside it: a wide gap means the settings fit the file, not the language.
 public struct CrossValidation: Sendable {
     /// One point of the grid: the threshold and the guard's tunables.
@@ -85,22 +86,62 @@ public struct CrossValidation: Sendable {
             variant.threshold = 0
             return similarities[index] >= setting.threshold && (allowed[variant]?[index] ?? false)
         }
+        // The settings one grid step looser (lower threshold, lower word similarity); nil at the
+        // grid's loose edge, where no margin can be seen.
+        func looser(_ setting: Setting) -> [Setting]? {
+            var result = [Setting]()
+            if grid.thresholds.count > 1 {
+                guard let i = grid.thresholds.firstIndex(of: setting.threshold), i > 0 else { return nil }
+                var next = setting
+                next.threshold = grid.thresholds[i - 1]
+                result.append(next)
+            }
+            if grid.wordSimilarities.count > 1 {
+                guard let i = grid.wordSimilarities.firstIndex(of: setting.wordSimilarity), i > 0 else { return nil }
+                var next = setting
+                next.wordSimilarity = grid.wordSimilarities[i - 1]
+                result.append(next)
+            }
+            return result
+        }
         func choose(on indices: [Int]) -> Setting {
-            var best: (setting: Setting, falseHits: Int, hits: Int)?
+            var counts = [Setting: (falseHits: Int, hits: Int)]()
             for setting in settings {
                 var hits = 0, falseHits = 0
                 for index in indices where served(setting, index) {
                     if pairs[index].same { hits += 1 } else { falseHits += 1 }
                 }
-                // Fewest false hits, then most hits, then the strictest setting.
-                if let current = best {
-                    if falseHits > current.falseHits { continue }
-                    if falseHits == current.falseHits && hits < current.hits { continue }
-                    if falseHits == current.falseHits && hits == current.hits && !Self.stricter(setting, than: current.setting) { continue }
-                }
-                best = (setting, falseHits, hits)
+                counts[setting] = (falseHits, hits)
             }
-            return best?.setting ?? settings[0]
+            let fewest = counts.values.map(\.falseHits).min() ?? 0
+            // Fewest false hits with a margin (the looser neighbours have no more either), then most
+            // hits, then the middle of the tied settings; without any margin, fewest false hits alone.
+            let margined = settings.filter { setting in
+                counts[setting]?.falseHits == fewest && looser(setting)?.allSatisfy({ (counts[$0]?.falseHits ?? fewest) <= fewest }) == true
+            }
+            let eligible = margined.isEmpty ? settings.filter({ counts[$0]?.falseHits == fewest }) : margined
+            let most = eligible.compactMap { counts[$0]?.hits }.max() ?? 0
+            let tied = eligible.filter { counts[$0]?.hits == most }
+            // Of the settings tied on hits, the one nearest their centre on the grid: neither edge
+            // of the plateau, where the training folds would have decided by chance.
+            func position(_ setting: Setting) -> [Double] {
+                [
+                    Double(grid.thresholds.firstIndex(of: setting.threshold) ?? 0), Double(grid.wordSimilarities.firstIndex(of: setting.wordSimilarity) ?? 0),
+                    Double(grid.hypernymDepths.firstIndex(of: setting.hypernymDepth) ?? 0), Double(grid.oneSidedVerbs.firstIndex(of: setting.oneSidedVerbs) ?? 0),
+                ]
+            }
+            let positions = tied.map(position)
+            let centre = (0..<4).map { axis in positions.map { $0[axis] }.reduce(0, +) / Double(max(1, positions.count)) }
+            func distance(_ setting: Setting) -> Double { zip(position(setting), centre).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }
+            var best: Setting?
+            for setting in tied {
+                if let current = best {
+                    let a = distance(setting), b = distance(current)
+                    if a > b || (a == b && !Self.stricter(setting, than: current)) { continue }
+                }
+                best = setting
+            }
+            return best ?? settings[0]
         }
         func tally(_ figures: inout Figures, _ setting: Setting, _ indices: [Int]) {
             for index in indices {

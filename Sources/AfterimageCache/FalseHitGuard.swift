@@ -39,6 +39,7 @@ public struct FalseHitGuard: Sendable {
     /// Whether `b` may be served `a`'s answer; `wordSimilarity` overrides the configured
     /// alignment bar (a namespace's or model's guard strictness).
     public func verdict(cached a: PromptAnalysis, incoming b: PromptAnalysis, wordSimilarity: Float? = nil) async -> Verdict {
+        let a = a.joiningCompounds(of: b), b = b.joiningCompounds(of: a)
         if let rule = conflict(a, b) { return .refuse(rule) }
         let bar = wordSimilarity ?? self.wordSimilarity
         var missingA = await unaligned(a, b, bar: bar), missingB = await unaligned(b, a, bar: bar)
@@ -147,11 +148,11 @@ public struct FalseHitGuard: Sendable {
         // Per unaligned word, the words of `b` the lexicon says it must not stand for.
         var conflicts = [Int: [(word: String, relation: WordRelation)]]()
         if let lexicon = vocabulary.lexicon {
-            // Counterparts are the words of `b` that `a` does not already have: "laughing" must not
-            // lean on a "joke" both prompts share.
+            let unitsB = Array(Set(b.words + Self.collocations(b.words, lexicon)))
+            // A verb's counterparts are the words of `b` that `a` does not already have: "laughing"
+            // must not lean on a "joke" both prompts share.
             let ownA = Set(a.words).union(a.stems)
-            let openB = b.words.filter { !ownA.contains($0) }
-            let unitsB = Array(Set(openB + Self.collocations(b.words, lexicon)))
+            let openB = unitsB.filter { !ownA.contains($0) }
             var aligned = Set<Int>()
             for index in a.words.indices.dropLast() where pending.contains(index) || pending.contains(index + 1) {
                 let collocation = a.words[index] + "_" + a.words[index + 1]
@@ -160,7 +161,7 @@ public struct FalseHitGuard: Sendable {
             }
             pending.removeAll { aligned.contains($0) }
             pending.removeAll { index in
-                let relations = unitsB.map { ($0, lexicon.relation(a.words[index], $0)) }
+                let relations = (isVerbForm(a.words[index]) ? openB : unitsB).map { ($0, lexicon.relation(a.words[index], $0)) }
                 if relations.contains(where: { $0.1.aligns }) { return true }
                 conflicts[index] = relations.filter { $0.1.conflicts }.map { (word: $0.0, relation: $0.1) }
                 return false
@@ -170,7 +171,7 @@ public struct FalseHitGuard: Sendable {
         for index in pending {
             let word = a.words[index]
             let excluded = Set(conflicts[index, default: []].map(\.word))
-            let candidates = Array(Set(b.words).subtracting(excluded))
+            let candidates = Array(Set(isVerbForm(word) ? b.words.filter { !a.words.contains($0) } : b.words).subtracting(excluded))
             let similarity = (try? await words.bestSimilarities([word], among: candidates))?.first ?? 0
             if similarity >= bar { continue }
             if let conflict = conflicts[index]?.first {

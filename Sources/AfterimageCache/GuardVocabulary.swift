@@ -13,6 +13,8 @@ public struct GuardVocabulary: @unchecked Sendable {
     /// Regular expressions removed from the lower-cased prompt (NSRegularExpression is immutable).
     public var fillers: [NSRegularExpression] = []
     public var stopwords: Set<String> = []
+    /// Closed-class English words (`function-words.txt`): known, never unknown tokens.
+    public var functionWords: Set<String> = []
     public var light: Set<String> = []
     public var negators: Set<String> = []
     public var numbers: [String: String] = [:]
@@ -79,6 +81,7 @@ public struct GuardVocabulary: @unchecked Sendable {
             }
         }
         vocabulary.stopwords = try words("stopwords.txt")
+        vocabulary.functionWords = Set(try lines("function-words.txt").flatMap { $0.1.split(separator: " ").map(String.init) })
         vocabulary.light = try words("light.txt")
         vocabulary.negators = try words("negators.txt")
         vocabulary.numbers = Dictionary(try pairs("numbers.txt"), uniquingKeysWith: { _, last in last })
@@ -106,7 +109,7 @@ public struct GuardVocabulary: @unchecked Sendable {
 
     /// Whether `word` is a word the guard knows: in the lexicon, or in one of the word lists.
     func knows(_ word: String) -> Bool {
-        if stopwords.contains(word) || light.contains(word) || numbers[word] != nil || canonical[word] != nil || canonicalForms.contains(word) { return true }
+        if stopwords.contains(word) || functionWords.contains(word) || light.contains(word) || numbers[word] != nil || canonical[word] != nil || canonicalForms.contains(word) { return true }
         if categories.contains(where: { $0.words.contains(word) }) || sizesSmall.contains(word) || sizesBig.contains(word) { return true }
         return lexicon?.knows(word) ?? true
     }

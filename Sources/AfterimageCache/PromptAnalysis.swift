@@ -20,6 +20,30 @@ public struct PromptAnalysis: Sendable, Equatable {
 
     /// The text that is embedded and compared: the content words joined.
     public var embeddingText: String { words.joined(separator: " ") }
+
+    /// This analysis with adjacent words joined where `other` has them as one word ("rain forest"
+    /// beside "rainforest", "flower pot" beside "flowerpot"), so both sides compare the compound.
+    public func joiningCompounds(of other: PromptAnalysis) -> PromptAnalysis {
+        let targets = Set(other.words)
+        guard words.count > 1 else { return self }
+        var joinedWords = [String](), joinedStems = [String]()
+        var index = 0
+        while index < words.count {
+            if index + 1 < words.count, targets.contains(words[index] + words[index + 1]), !targets.contains(words[index]) {
+                joinedWords.append(words[index] + words[index + 1])
+                joinedStems.append(words[index] + words[index + 1])
+                index += 2
+            } else {
+                joinedWords.append(words[index])
+                joinedStems.append(stems[index])
+                index += 1
+            }
+        }
+        var result = self
+        result.words = joinedWords
+        result.stems = joinedStems
+        return result
+    }
 }
 
 /// Turns prompts into `PromptAnalysis` with a vocabulary.
@@ -86,7 +110,9 @@ public struct PromptAnalyzer: Sendable {
     /// `bookshelf`; a word the noun index has as it is stays), then canonical again. Words the
     /// lexicon does not know are folded by plain plural rules.
     func lemma(_ input: String) -> String {
-        var word = canonical(input)
+        // Possessives are their noun: "a child's drawing", "the app's page".
+        let bare = input.hasSuffix("'s") && input.count > 2 ? String(input.dropLast(2)) : input
+        var word = canonical(bare)
         if vocabulary.stopwords.contains(word) || vocabulary.light.contains(word) { return word }
         if let lexicon = vocabulary.lexicon, lexicon.knows(word) {
             // "was" is not the plural of "wa": irregular verb forms and short words stay.

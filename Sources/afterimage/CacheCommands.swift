@@ -7,7 +7,7 @@ import Foundation
 struct CacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache", abstract: "Semantic cache tools.",
-        subcommands: [CacheEval.self, CacheRelate.self, CacheStatsCommand.self, CachePurge.self, CacheWhatIf.self, CacheLabel.self, CacheExportLabels.self, CacheSuggestThreshold.self, CacheSetThreshold.self]
+        subcommands: [CacheEval.self, CacheExplain.self, CacheRelate.self, CacheStatsCommand.self, CachePurge.self, CacheWhatIf.self, CacheLabel.self, CacheExportLabels.self, CacheSuggestThreshold.self, CacheSetThreshold.self]
     )
 
     /// The cache entries in the configured data directory (safe while the server runs: SQLite is
