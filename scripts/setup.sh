@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-dev libcurl4-openssl-dev libblas-dev libopenblas0-pthread python3-venv)
+# wordnet-base: the WordNet database the cache's false-hit guard reads (/usr/share/wordnet).
+packages=(libsqlite3-dev libcurl4-openssl-dev libblas-dev libopenblas0-pthread python3-venv wordnet-base)
 # The built-in dashboard's browser test renders the page in headless Chromium.
 # The postgres backend's tests start a throwaway cluster of their own (scripts/pg-cluster.sh).
 [ "${1:-}" = "--test" ] && packages+=(chromium postgresql)

@@ -18,9 +18,9 @@ public struct CacheSettings: Sendable {
     }
 
     /// Minimum cosine for a semantic hit (`cache.threshold`).
-    public var threshold: Float = 0.85
+    public var threshold: Float = 0.60
     /// Word-embedding cosine for two words to align (`cache.guard.word_similarity`).
-    public var wordSimilarity: Float = 0.75
+    public var wordSimilarity: Float = 0.85
     /// Nearest candidates above the threshold the guard looks at (`cache.candidates`).
     public var candidates = 5
     /// Entry lifetime (`cache.ttl_seconds`, default 30 days).

@@ -33,10 +33,13 @@ public struct CrossValidation: Sendable {
         public var wordSimilarities: [Float]
         public var hypernymDepths: [Int]
         public var oneSidedVerbs: [Bool]
+        /// The configured setting: on a tie, the categorical tunables keep its values.
+        public var base: Setting
 
         /// The full grid for the names in `tuned` (`threshold`, `word_similarity`, `hypernym_depth`,
         /// `one_sided_verbs`); an unknown name is an error naming it.
         public init(tuning tuned: Set<String>, base: Setting) throws {
+            self.base = base
             let known: Set = ["threshold", "word_similarity", "hypernym_depth", "one_sided_verbs"]
             if let unknown = tuned.subtracting(known).sorted().first {
                 throw AfterimageError.invalidPayload("cannot tune '\(unknown)'; tunable: \(known.sorted().joined(separator: ", "))")
@@ -122,17 +125,19 @@ public struct CrossValidation: Sendable {
             let eligible = margined.isEmpty ? settings.filter({ counts[$0]?.falseHits == fewest }) : margined
             let most = eligible.compactMap { counts[$0]?.hits }.max() ?? 0
             let tied = eligible.filter { counts[$0]?.hits == most }
-            // Of the settings tied on hits, the one nearest their centre on the grid: neither edge
-            // of the plateau, where the training folds would have decided by chance.
+            // Of the settings tied on hits, the one nearest their centre on the threshold and word
+            // similarity grid (neither edge of the plateau, where the training folds decided by
+            // chance), keeping the configured hypernym depth and verb rule unless hits say otherwise.
             func position(_ setting: Setting) -> [Double] {
-                [
-                    Double(grid.thresholds.firstIndex(of: setting.threshold) ?? 0), Double(grid.wordSimilarities.firstIndex(of: setting.wordSimilarity) ?? 0),
-                    Double(grid.hypernymDepths.firstIndex(of: setting.hypernymDepth) ?? 0), Double(grid.oneSidedVerbs.firstIndex(of: setting.oneSidedVerbs) ?? 0),
-                ]
+                [Double(grid.thresholds.firstIndex(of: setting.threshold) ?? 0), Double(grid.wordSimilarities.firstIndex(of: setting.wordSimilarity) ?? 0)]
             }
             let positions = tied.map(position)
-            let centre = (0..<4).map { axis in positions.map { $0[axis] }.reduce(0, +) / Double(max(1, positions.count)) }
-            func distance(_ setting: Setting) -> Double { zip(position(setting), centre).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }
+            let centre = (0..<2).map { axis in positions.map { $0[axis] }.reduce(0, +) / Double(max(1, positions.count)) }
+            func distance(_ setting: Setting) -> Double {
+                let offGrid = zip(position(setting), centre).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+                let offBase = (setting.hypernymDepth == grid.base.hypernymDepth ? 0.0 : 1.0) + (setting.oneSidedVerbs == grid.base.oneSidedVerbs ? 0.0 : 1.0)
+                return offGrid + offBase
+            }
             var best: Setting?
             for setting in tied {
                 if let current = best {

@@ -74,8 +74,8 @@ public struct FalseHitGuard: Sendable {
             let defaults = category.name == "styles" ? vocabulary.defaultStyles : []
             let inA = setA.intersection(category.words).subtracting(defaults), inB = setB.intersection(category.words).subtracting(defaults)
             guard inA != inB else { continue }
-            if !sameMeaning(inA.subtracting(setB), in: setB, derived: category.name != "colours")
-                || !sameMeaning(inB.subtracting(setA), in: setA, derived: category.name != "colours") {
+            // Colours compare as written: WordNet calls crimson and scarlet red, a user may not.
+            if category.name == "colours" || !sameMeaning(inA.subtracting(setB), in: setB) || !sameMeaning(inB.subtracting(setA), in: setA) {
                 return .category(category.name)
             }
         }
@@ -101,15 +101,14 @@ public struct FalseHitGuard: Sendable {
         return nil
     }
 
-    /// Whether every word of `words` has a WordNet synonym (or, with `derived`, a similar-to or
-    /// pertainym link: `modern`/`contemporary`) among `others`.
-    func sameMeaning(_ words: Set<String>, in others: Set<String>, derived: Bool) -> Bool {
+    /// Whether every word of `words` has a WordNet synonym, similar-to or pertainym link
+    /// (`modern`/`contemporary`) among `others`.
+    func sameMeaning(_ words: Set<String>, in others: Set<String>) -> Bool {
         guard let lexicon = vocabulary.lexicon else { return words.isEmpty }
         return words.allSatisfy { word in
             others.contains { other in
                 switch lexicon.relation(word, other) {
-                case .sameLemma, .synonym: true
-                case .derived: derived
+                case .sameLemma, .synonym, .derived: true
                 default: false
                 }
             }

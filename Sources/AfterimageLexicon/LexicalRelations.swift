@@ -69,8 +69,19 @@ public struct LexicalRelations: Sendable {
         wordNet.knows(Self.bare(word))
     }
 
-    /// The relation between two lower-case words.
+    /// The relation between two lower-case words (memoised per database and limits).
     public func relation(_ a: String, _ b: String) -> WordRelation {
+        let key = RelationKey(a: a, b: b, senses: senseLimit, hypernymDepth: hypernymDepth, coHyponymDepth: coHyponymDepth)
+        if let known = wordNet.relationMemo.withLock({ $0[key] }) { return known }
+        let decided = decide(a, b)
+        wordNet.relationMemo.withLock { table in
+            if table.count >= WordNet.memoLimit { table.removeAll(keepingCapacity: true) }
+            table[key] = decided
+        }
+        return decided
+    }
+
+    func decide(_ a: String, _ b: String) -> WordRelation {
         let a = Self.bare(a), b = Self.bare(b)
         if a == b { return .sameLemma }
         let lemmasA = wordNet.lemmas(a), lemmasB = wordNet.lemmas(b)

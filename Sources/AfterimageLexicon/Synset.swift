@@ -19,6 +19,11 @@ public struct SynsetID: Sendable, Hashable, CustomStringConvertible {
     public var pos: PartOfSpeech
     public var offset: Int
 
+    public init(pos: PartOfSpeech, offset: Int) {
+        self.pos = pos
+        self.offset = offset
+    }
+
     public var description: String { "\(pos.rawValue):\(offset)" }
 }
 

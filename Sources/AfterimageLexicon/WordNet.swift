@@ -17,6 +17,8 @@ public final class WordNet: Sendable {
     /// The morphology exception lists (`geese` → `goose`) per part of speech.
     public let exceptions: [PartOfSpeech: [String: [String]]]
     private let memo = Mutex<[SynsetID: Synset]>([:])
+    /// Word-pair relations already decided, per limits (`LexicalRelations.relation`); bounded.
+    let relationMemo = Mutex<[RelationKey: WordRelation]>([:])
     private static let opened = Mutex<[String: WordNet]>([:])
 
     /// The shared database of `directory`, read on first use.
@@ -139,6 +141,12 @@ public final class WordNet: Sendable {
         }
         return nil
     }
+}
+
+/// A decided relation's key: both words and the limits it was decided under.
+struct RelationKey: Hashable {
+    var a: String, b: String
+    var senses: Int, hypernymDepth: Int, coHyponymDepth: Int
 }
 
 /// The WordNet files are missing or malformed.

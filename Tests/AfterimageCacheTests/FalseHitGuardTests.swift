@@ -48,6 +48,35 @@ import Testing
         #expect(result.rule.map { GuardRefusal($0.description) } == result.rule, "the stored text reads back as the same refusal")
     }
 
+    @Test(arguments: [
+        ("an owl 7f020f3bc4d2 on a branch", "an owl 9a1c44e0b7d3 on a branch"),
+        ("an app icon for Zentrova, flat design", "an app icon for Zentrix, flat design"),
+        ("a 5kg kettlebell on a gym floor", "a 12kg kettlebell on a gym floor"),
+        ("a mug for order QX2291", "a mug for order QX2297"),
+        ("a portrait of Maelwen the ranger", "a portrait of Thessaly the ranger"),
+        ("a poster for Zentrova", "a poster"),
+    ])
+    func refusesUnknownTokensThatDiffer(_ a: String, _ b: String) async {
+        let result = await verdict(a, b)
+        #expect(result.rule == .unknownToken, "got \(result.rule?.description ?? "allowed")")
+        #expect(GuardRefusal("unknown_token") == .unknownToken)
+    }
+
+    @Test func unknownTokensOnBothSidesAndOtherRulesStillApply() async {
+        #expect(await verdict("an app icon for Zentrova, flat design", "flat design app icon for Zentrova").allowed)
+        #expect(await verdict("a tote bag printed 'Kestrel'", "a tote bag printed 'Osprey'").rule == .quotedText)
+        #expect(await verdict("a 35mm photo of a tram", "a 50mm photo of a tram").rule == .numbers)
+    }
+
+    @Test func wordNetAlignsSynonymsAndHypernymsAndRefusesCoHyponyms() async {
+        #expect(await verdict("an automobile parked by a barn", "a car parked by a barn").allowed)
+        #expect(await verdict("a poodle asleep on a porch", "a dog asleep on a porch").allowed)
+        #expect(await verdict("a bucket of water", "a pail of water").allowed)
+        #expect(await verdict("a violin on a velvet cushion", "a cello on a velvet cushion").rule == .coHyponym("violin", "cello"))
+        #expect(await verdict("a wet towel on a chair", "a dry towel on a chair").rule == .antonym("wet", "dry"))
+        #expect(GuardRefusal("co_hyponym:violin/cello") == .coHyponym("violin", "cello"))
+    }
+
     @Test func refusesAddedAndRemovedObjects() async {
         #expect(await verdict("a desk with a lamp", "a desk with a lamp and a cactus").rule == .unaligned("cactus"))
         #expect(await !verdict("a kettle, a teapot and a mug", "a kettle and a mug").allowed)
