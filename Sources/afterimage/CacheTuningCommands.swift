@@ -88,23 +88,35 @@ struct CacheExportLabels: AsyncParsableCommand {
 
 /// `afterimage cache suggest-threshold`.
 struct CacheSuggestThreshold: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "suggest-threshold", abstract: "The lowest threshold whose false-hit rate on labelled lookups is within a bound.")
+    static let configuration = CommandConfiguration(
+        commandName: "suggest-threshold",
+        abstract: "The lowest threshold whose false-hit rate on labelled lookups is below a target with 95% confidence (exact binomial bound).",
+        discussion: "Example: afterimage cache suggest-threshold --max-false-hit-rate 0.02   (says how many more labels it needs when there are too few)"
+    )
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Largest acceptable false-hit rate (0–1).") var maxFalseHitRate: Double = 0
+    @Option(help: "Target false-hit rate, 0.0001-0.5; the upper confidence bound must be below it.") var maxFalseHitRate: Double = 0.05
+    @Option(help: "Confidence of the bound, 0.5-0.999.") var confidence: Double = 0.95
     @Option(help: "Only this namespace.") var namespace: String?
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard maxFalseHitRate.isFinite, (0.0001...0.5).contains(maxFalseHitRate) else { throw ValidationError("--max-false-hit-rate must be from 0.0001 to 0.5") }
+        guard confidence.isFinite, (0.5...0.999).contains(confidence) else { throw ValidationError("--confidence must be from 0.5 to 0.999") }
+    }
 
     func run() async throws {
         let stores = try await TuningStores(options)
         let all = try await stores.log.entries(namespace: namespace, since: nil, limit: stores.maxRows)
-        let suggestion = ThresholdSuggestion(maxFalseHitRate: maxFalseHitRate, labelled: all.filter { $0.label != nil }, all: all)
+        let suggestion = ThresholdSuggestion(maxFalseHitRate: maxFalseHitRate, confidence: confidence, labelled: all.filter { $0.label != nil }, all: all)
         if json { return try Keys.printJSON(suggestion.json) }
         guard let threshold = suggestion.threshold else {
-            print("no labelled lookups yet (\(suggestion.labelled)); label some with `afterimage cache label` or the dashboard")
+            let more = suggestion.moreLabelsNeeded.map { "at least \($0) more lookups labelled different (none of them served)" } ?? "more labels"
+            print(String(format: "no threshold yet: %d labelled (%d same, %d different); a %.0f%% bound below %.2f%% needs %@. Label lookups with `afterimage cache label` or the dashboard.",
+                         suggestion.labelled, suggestion.same, suggestion.different, confidence * 100, maxFalseHitRate * 100, more))
             return
         }
-        print(String(format: "suggested threshold %.4f: false-hit rate %.3f on %d labelled (%d same, %d different), recall %.3f, expected hit rate %.3f",
-                     threshold, suggestion.falseHitRate ?? 0, suggestion.labelled, suggestion.same, suggestion.different,
+        print(String(format: "suggested threshold %.4f: false-hit rate %.3f observed, below %.4f with %.0f%% confidence, on %d labelled (%d same, %d different); recall %.3f, expected hit rate %.3f",
+                     threshold, suggestion.falseHitRate ?? 0, suggestion.falseHitUpperBound ?? 1, confidence * 100, suggestion.labelled, suggestion.same, suggestion.different,
                      suggestion.recall ?? 0, suggestion.expectedHitRate ?? 0))
     }
 }

@@ -113,7 +113,7 @@ import Testing
 
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a grey owl at dusk"])
             let lowered = try await f.generate(["model": "gpt-image-1", "prompt": "a gray owl at dusk"], headers: [("x-afterimage-cache-threshold", "0.1")])
-            #expect(debug(lowered)["threshold"]?.doubleValue == 0.85, "a header can never lower the threshold")
+            #expect(debug(lowered)["threshold"]?.doubleValue.map { abs($0 - 0.60) < 1e-6 } == true, "a header can never lower the threshold")
             let raised = try await f.generate(["model": "gpt-image-1", "prompt": "a gray owl at dusk!"], headers: [("x-bf-cache-threshold", "0.99")])
             #expect(debug(raised)["threshold"]?.doubleValue == 0.99)
             let directOnly = try await f.generate(["model": "gpt-image-1", "prompt": "grey owl at dusk, please"], headers: [("x-afterimage-cache-type", "direct")])

@@ -118,9 +118,9 @@ extension CommandLineTests {
         let result = try JSONDecoder().decode(JSONValue.self, from: Data(outcome.stdout.utf8))
         #expect(result["pairs"] == 167 && result["same_pairs"] == 84 && result["different_pairs"] == 83)
         #expect(result["false_hits"] == 0)
-        #expect((result["recall"]?.doubleValue ?? 0) >= 0.6)
+        #expect((result["recall"]?.doubleValue ?? 0) >= 0.65)
         #expect(result["precision"]?.doubleValue == 1)
         #expect(result["per_kind"]?["trivial"]?["pairs"] == 31)
-        #expect(result["threshold"]?.doubleValue.map { abs($0 - 0.85) < 1e-6 } == true)
+        #expect(result["threshold"]?.doubleValue.map { abs($0 - 0.60) < 1e-6 } == true)
     }
 }

@@ -59,6 +59,12 @@ import Testing
         ("storage:\n  postgres: {url: 'postgres://u@h/db', timeout_ms: 99999999999999999999}\n", "storage.postgres.timeout_ms"),
         ("files:\n  backend: ftp\n", "files.backend"),
         ("files:\n  disk_cache_bytes: 9223372036854775807\n", "files.disk_cache_bytes"),
+        ("cache:\n  guard:\n    senses: 0\n", "cache.guard.senses"),
+        ("cache:\n  guard:\n    senses: 100000\n", "cache.guard.senses"),
+        ("cache:\n  guard:\n    hypernym_depth: 99\n", "cache.guard.hypernym_depth"),
+        ("cache:\n  guard:\n    hypernym_depth: -1\n", "cache.guard.hypernym_depth"),
+        ("cache:\n  guard:\n    one_sided_verbs: sometimes\n", "cache.guard.one_sided_verbs"),
+        ("cache:\n  guard:\n    wordnet_dir: [a, b]\n", "cache.guard.wordnet_dir"),
     ])
     func invalidConfigNamesTheKey(yaml: String, key: String) {
         #expect {
@@ -81,8 +87,8 @@ import Testing
         let cache = try ConfigurationLoader.parse(yaml: yaml, environment: [:]).cache
         #expect(cache.maxEntries == 500 && cache.maxBytes == 1_048_576 && cache.sweepIntervalSeconds == 30)
         #expect(cache.threshold(for: "team-a") == 0.93 && cache.ttlSeconds(for: "team-a") == 600)
-        #expect(cache.threshold(for: "team-b") == 0.85 && cache.ttlSeconds(for: "team-b") == 60)
-        #expect(cache.threshold(for: "anyone") == 0.85 && cache.ttlSeconds(for: "anyone") == 30 * 86_400)
+        #expect(cache.threshold(for: "team-b") == 0.60 && cache.ttlSeconds(for: "team-b") == 60)
+        #expect(cache.threshold(for: "anyone") == 0.60 && cache.ttlSeconds(for: "anyone") == 30 * 86_400)
     }
 
     @Test func invalidPortEnvironmentIsNamed() {

@@ -117,6 +117,7 @@ import Testing
             #expect(html.contains("a blue sports car on a mountain road"), "the lookup log lists the prompt")
             #expect(html.contains("refused:"), "the guard verdict is shown")
             #expect(html.contains("logged lookups"), "the what-if result is rendered")
+            #expect(html.contains("No suggestion yet") && html.contains("more lookups labelled different"), "the statistical suggestion says how many labels it needs")
 
             let artifacts = TestGateway.packageRoot.appendingPathComponent("test-artifacts")
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)

@@ -49,15 +49,18 @@ struct AdminTuningController: Sendable {
             return AdminRequest.text(lines.joined(), contentType: "application/x-ndjson")
         }
         group.get("cache/suggest-threshold") { request, _ in
-            let query = try AdminRequest.query(request, allowed: ["max_false_hit_rate", "namespace"])
-            let rate = try query["max_false_hit_rate"].map { text -> Double in
-                guard let r = Double(text), (0...1).contains(r) else {
-                    throw AfterimageError.invalidPayload("'max_false_hit_rate' must be between 0 and 1.", param: "max_false_hit_rate")
+            let query = try AdminRequest.query(request, allowed: ["max_false_hit_rate", "confidence", "namespace"])
+            func fraction(_ name: String, in range: ClosedRange<Double>, default value: Double) throws -> Double {
+                guard let text = query[name] else { return value }
+                guard text.utf8.count <= 32, let number = Double(text), number.isFinite, range.contains(number) else {
+                    throw AfterimageError.invalidPayload("'\(name)' must be a number from \(range.lowerBound) to \(range.upperBound).", param: name)
                 }
-                return r
-            } ?? 0
+                return number
+            }
+            let rate = try fraction("max_false_hit_rate", in: 0.0001...0.5, default: 0.05)
+            let confidence = try fraction("confidence", in: 0.5...0.999, default: 0.95)
             let all = try await tuner.log.entries(namespace: query["namespace"], since: nil, limit: maxRows)
-            return JSONResponse.make(ThresholdSuggestion(maxFalseHitRate: rate, labelled: all.filter { $0.label != nil }, all: all).json)
+            return JSONResponse.make(ThresholdSuggestion(maxFalseHitRate: rate, confidence: confidence, labelled: all.filter { $0.label != nil }, all: all).json)
         }
         group.get("cache/settings") { request, _ in
             let (_, settings) = try await tuner.store.load()

@@ -51,7 +51,8 @@ enum DashboardPage {
     <table id="top-models"><thead><tr><th>model</th><th class="num">requests</th><th class="num">images</th><th class="num">spent</th><th class="num">saved</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Threshold what-if</h2>
     <input id="threshold" type="range" min="0.5" max="1" step="0.005" style="width:60%"> <b id="threshold-value"></b>
-    <div id="whatif-result" class="muted">–</div></section>
+    <div id="whatif-result" class="muted">–</div>
+    <div id="suggestion" class="muted">–</div></section>
   <section><h2>Lookup log</h2>
     <table id="lookup-log"><thead><tr><th>time</th><th>looked up</th><th>nearest cached</th><th class="num">similarity</th><th>guard</th><th>decision</th><th>label</th></tr></thead><tbody></tbody></table></section>
 </main>
@@ -115,6 +116,12 @@ enum DashboardPage {
       `at ${Number(t).toFixed(3)}: ${r.at_threshold.hits} hits, saved ${usd(r.at_threshold.saved_usd)}; ` +
       `${r.would_become_hits.length} would become hits, ${r.would_become_misses.length} would become misses`;
   }
+  async function suggestion() {
+    const s = await (await api("/admin/cache/suggest-threshold?max_false_hit_rate=0.05")).json();
+    $("suggestion").textContent = s.threshold != null
+      ? `Suggested threshold ${s.threshold.toFixed(4)}: false-hit rate below ${(s.false_hit_upper_bound * 100).toFixed(2)}% with 95% confidence (${s.different} lookups labelled different, ${s.same} same)`
+      : `No suggestion yet: ${s.labelled} labelled; a 95% bound below 5% needs at least ${s.more_different_labels_needed} more lookups labelled different`;
+  }
   async function lookups() {
     const log = (await (await api("/admin/cache/lookups?limit=50")).json()).data;
     const tbody = $("lookup-log").querySelector("tbody"); tbody.textContent = "";
@@ -152,6 +159,7 @@ enum DashboardPage {
       const settings = await (await api("/admin/cache/settings")).json();
       if (!$("threshold").dataset.set) { $("threshold").value = settings.default_threshold; $("threshold").dataset.set = "1"; }
       await whatIf();
+      await suggestion();
       await lookups();
       document.body.dataset.loaded = "true";
     } catch (error) { $("error").textContent = "Could not load: " + error.message; }
