@@ -20,6 +20,11 @@ public struct FalseHitGuard: Sendable {
         public static func refuse(_ rule: GuardRefusal) -> Verdict { Verdict(allowed: false, rule: rule) }
     }
 
+    /// The most distinct content words a prompt may have for a semantic hit (beyond: `too_long`).
+    public static let maxContentWords = 160
+    /// The most word-pair relations one verdict may decide; past it, words count as unaligned.
+    static let relationBudget = 6_000
+
     public let vocabulary: GuardVocabulary
     /// Minimum cosine between two single words' embeddings for them to count as counterparts.
     public let wordSimilarity: Float
@@ -39,10 +44,19 @@ public struct FalseHitGuard: Sendable {
     /// Whether `b` may be served `a`'s answer; `wordSimilarity` overrides the configured
     /// alignment bar (a namespace's or model's guard strictness).
     public func verdict(cached a: PromptAnalysis, incoming b: PromptAnalysis, wordSimilarity: Float? = nil) async -> Verdict {
+        // Bounded work: prompts with more distinct content words than a long, detailed prompt has
+        // are compared no further (a miss, never a wrong hit).
+        guard !a.truncated, !b.truncated, Set(a.words).count <= Self.maxContentWords, Set(b.words).count <= Self.maxContentWords else {
+            return .refuse(.tooLong)
+        }
         let a = a.joiningCompounds(of: b), b = b.joiningCompounds(of: a)
         if let rule = conflict(a, b) { return .refuse(rule) }
         let bar = wordSimilarity ?? self.wordSimilarity
-        var missingA = await unaligned(a, b, bar: bar), missingB = await unaligned(b, a, bar: bar)
+        var budget = Self.relationBudget
+        var missingA = await unaligned(a, b, bar: bar, budget: &budget)
+        if let first = missingA.first(where: { !isVerbForm($0.word) }) { return .refuse(first.refusal) }
+        var missingB = await unaligned(b, a, bar: bar, budget: &budget)
+        if let first = missingB.first(where: { !isVerbForm($0.word) }) { return .refuse(first.refusal) }
         if vocabulary.oneSidedVerbs {
             // "four friends sit around a campfire" / "four friends around a campfire": a verb the
             // other prompt has no counterpart for may go when the other prompt has no such verb of
@@ -134,8 +148,10 @@ public struct FalseHitGuard: Sendable {
         return false
     }
 
-    /// The content words of `a` with no counterpart in `b`, each with the refusal it makes.
-    func unaligned(_ a: PromptAnalysis, _ b: PromptAnalysis, bar: Float) async -> [(word: String, refusal: GuardRefusal)] {
+    /// The content words of `a` with no counterpart in `b`, each with the refusal it makes; stops
+    /// at the first that is not a verb form (it refuses whatever else is missing). `budget` bounds
+    /// the word-pair relations decided.
+    func unaligned(_ a: PromptAnalysis, _ b: PromptAnalysis, bar: Float, budget: inout Int) async -> [(word: String, refusal: GuardRefusal)] {
         let available = Set(b.stems).union(b.words)
         var pending = [Int]()
         for (index, (word, stem)) in zip(a.words, a.stems).enumerated() where !available.contains(word) && !available.contains(stem) {
@@ -153,31 +169,44 @@ public struct FalseHitGuard: Sendable {
             let ownA = Set(a.words).union(a.stems)
             let openB = unitsB.filter { !ownA.contains($0) }
             var aligned = Set<Int>()
-            for index in a.words.indices.dropLast() where pending.contains(index) || pending.contains(index + 1) {
+            let pendingSet = Set(pending)
+            for index in a.words.indices.dropLast() where pendingSet.contains(index) || pendingSet.contains(index + 1) {
                 let collocation = a.words[index] + "_" + a.words[index + 1]
-                guard lexicon.wordNet.contains(collocation, .noun) else { continue }
+                guard lexicon.wordNet.contains(collocation, .noun), budget >= unitsB.count else { continue }
+                budget -= unitsB.count
                 if unitsB.contains(where: { lexicon.relation(collocation, $0).aligns }) { aligned.formUnion([index, index + 1]) }
             }
             pending.removeAll { aligned.contains($0) }
-            pending.removeAll { index in
-                let relations = (isVerbForm(a.words[index]) ? openB : unitsB).map { ($0, lexicon.relation(a.words[index], $0)) }
-                if relations.contains(where: { $0.1.aligns }) { return true }
+            var stillPending = [Int]()
+            for index in pending {
+                let units = isVerbForm(a.words[index]) ? openB : unitsB
+                guard budget >= units.count else {
+                    stillPending.append(index)
+                    continue
+                }
+                budget -= units.count
+                let relations = units.map { ($0, lexicon.relation(a.words[index], $0)) }
+                if relations.contains(where: { $0.1.aligns }) { continue }
                 conflicts[index] = relations.filter { $0.1.conflicts }.map { (word: $0.0, relation: $0.1) }
-                return false
+                stillPending.append(index)
             }
+            pending = stillPending
         }
+        guard !pending.isEmpty else { return [] }
+        // One embedding call for every word this comparison may need.
+        try? await words.prepare(pending.map { a.words[$0] } + b.words)
         var missing = [(word: String, refusal: GuardRefusal)]()
         for index in pending {
             let word = a.words[index]
             let excluded = Set(conflicts[index, default: []].map(\.word))
             let candidates = Array(Set(isVerbForm(word) ? b.words.filter { !a.words.contains($0) } : b.words).subtracting(excluded))
-            let similarity = (try? await words.bestSimilarities([word], among: candidates))?.first ?? 0
-            if similarity >= bar { continue }
+            if words.best(word, among: candidates) >= bar { continue }
             if let conflict = conflicts[index]?.first {
                 missing.append((word, conflict.relation == .antonym ? .antonym(word, conflict.word) : .coHyponym(word, conflict.word)))
             } else {
                 missing.append((word, .unaligned(word)))
             }
+            if !isVerbForm(word) { break }
         }
         return missing
     }
@@ -200,19 +229,18 @@ final class WordEmbeddings: Sendable {
         self.embedder = embedder
     }
 
-    /// For each word, the best cosine against any candidate.
-    func bestSimilarities(_ words: [String], among candidates: [String]) async throws -> [Float] {
-        guard !candidates.isEmpty else { return words.map { _ in 0 } }
-        let needed = Array(Set(words + candidates)).filter { memo.get($0) == nil }
-        if !needed.isEmpty {
-            let vectors = try await embedder.embed(needed)
-            for (word, embedding) in zip(needed, vectors) { memo.set(word, embedding.vector) }
-        }
-        let candidateVectors = candidates.compactMap { memo.get($0) }
-        return words.map { word in
-            guard let vector = memo.get(word) else { return 0 }
-            return candidateVectors.map { zip(vector, $0).reduce(0) { $0 + $1.0 * $1.1 } }.max() ?? 0
-        }
+    /// Embeds (in one call) the words the memo lacks.
+    func prepare(_ words: [String]) async throws {
+        let needed = Array(Set(words)).filter { memo.get($0) == nil }
+        guard !needed.isEmpty else { return }
+        let vectors = try await embedder.embed(needed)
+        for (word, embedding) in zip(needed, vectors) { memo.set(word, embedding.vector) }
+    }
+
+    /// The best cosine of `word` against any candidate, from the memo (0 for a word not embedded).
+    func best(_ word: String, among candidates: [String]) -> Float {
+        guard let vector = memo.get(word) else { return 0 }
+        return candidates.compactMap { memo.get($0) }.map { zip(vector, $0).reduce(0) { $0 + $1.0 * $1.1 } }.max() ?? 0
     }
 }
 

@@ -17,6 +17,8 @@ public struct PromptAnalysis: Sendable, Equatable {
     /// Content words neither the lexicon nor the word lists know (codes, ids, names, made-up
     /// words), sorted and unique: they must be equal for a hit (`unknown_token`).
     public var unknown: [String] = []
+    /// The prompt had more than `PromptAnalyzer.maxTokens` words; only that many were read.
+    public var truncated = false
 
     /// The text that is embedded and compared: the content words joined.
     public var embeddingText: String { words.joined(separator: " ") }
@@ -53,6 +55,8 @@ public struct PromptAnalyzer: Sendable {
     static let quoteExpression = try! NSRegularExpression(pattern: #"(?:^|[\s:(])['"]([^'"]+)['"]"#)
     static let parameterExpression = try! NSRegularExpression(pattern: #"--(\w+)(?:\s+([^\s-][^\s]*))?"#)
     static let wordExpression = try! NSRegularExpression(pattern: #"[\p{L}\p{N}]+(?:'[\p{L}]+)?"#)
+    /// The most word tokens of a prompt the analysis reads.
+    public static let maxTokens = 1_000
 
     public init(vocabulary: GuardVocabulary) {
         self.vocabulary = vocabulary
@@ -75,7 +79,10 @@ public struct PromptAnalyzer: Sendable {
             text = Self.replace(expression, in: text, with: replacement)
         }
         text = text.replacingOccurrences(of: "-", with: " ")
-        let raw = Self.matches(Self.wordExpression, in: text).compactMap { $0[0] }
+        let tokens = Self.matches(Self.wordExpression, in: text).compactMap { $0[0] }
+        // Bounded work: past maxTokens the prompt is read no further (the guard refuses it as
+        // too long; the embedder reads at most 256 tokens anyway).
+        let raw = Array(tokens.prefix(Self.maxTokens))
         let lemmas = raw.map(lemma)
         let words = raw.enumerated().compactMap { index, word in vocabulary.stopwords.contains(word) ? nil : lemmas[index] }
             .filter { !vocabulary.stopwords.contains($0) }
@@ -92,15 +99,16 @@ public struct PromptAnalyzer: Sendable {
             if let next = lemmas[(index + 1)...].prefix(2).first(where: { !vocabulary.stopwords.contains($0) }) { negated.insert(next) }
         }
         var unknown = Set<String>()
+        let numberSet = Set(numbers)
         for (index, word) in raw.enumerated() where !vocabulary.stopwords.contains(word) && !vocabulary.stopwords.contains(lemmas[index]) {
             let lemma = lemmas[index]
-            if numbers.contains(lemma) || vocabulary.numbers[lemma] != nil || vocabulary.knows(lemma) || vocabulary.knows(word) { continue }
+            if numberSet.contains(lemma) || vocabulary.numbers[lemma] != nil || vocabulary.knows(lemma) || vocabulary.knows(word) { continue }
             unknown.insert(lemma)
         }
         return PromptAnalysis(
             quoted: quoted, parameters: parameters, words: words,
             stems: words.map { unstemmed.contains($0) ? $0 : stem($0) },
-            numbers: numbers.sorted(), negated: negated, unknown: unknown.sorted()
+            numbers: numbers.sorted(), negated: negated, unknown: unknown.sorted(), truncated: tokens.count > Self.maxTokens
         )
     }
 

@@ -47,6 +47,8 @@ public enum GuardRefusal: Sendable, Hashable, CustomStringConvertible {
     case unaligned(String)
     /// A word neither the lexicon nor the word lists know (a code, an id, a name) is not in both prompts.
     case unknownToken
+    /// A prompt has more distinct content words than the guard compares (a miss, never a wrong hit).
+    case tooLong
     /// One prompt has `left` where the other has `right`, a different kind of one close hypernym
     /// (`cat`/`dog`).
     case coHyponym(String, String)
@@ -54,7 +56,7 @@ public enum GuardRefusal: Sendable, Hashable, CustomStringConvertible {
     private static let plain: [String: GuardRefusal] = [
         "threshold": .threshold, "embedding_failed": .embeddingFailed, "quoted_text": .quotedText, "parameters": .parameters,
         "numbers": .numbers, "negation": .negation, "size": .size, "colour_binding": .colourBinding, "role_swap": .roleSwap,
-        "spatial_binding": .spatialBinding, "unknown_token": .unknownToken,
+        "spatial_binding": .spatialBinding, "unknown_token": .unknownToken, "too_long": .tooLong,
     ]
 
     /// Reads the stored text back (anything unknown is a vocabulary category).
@@ -90,6 +92,7 @@ public enum GuardRefusal: Sendable, Hashable, CustomStringConvertible {
         case .antonym(let left, let right): "antonym:\(left)/\(right)"
         case .unaligned(let word): "unaligned:\(word)"
         case .unknownToken: "unknown_token"
+        case .tooLong: "too_long"
         case .coHyponym(let left, let right): "co_hyponym:\(left)/\(right)"
         }
     }

@@ -77,6 +77,25 @@ import Testing
         #expect(GuardRefusal("co_hyponym:violin/cello") == .coHyponym("violin", "cello"))
     }
 
+    @Test func hostileLongPromptsAreBoundedAndRefused() async throws {
+        // Thousands of distinct English words: compared no further (too_long), never served.
+        let wordNet = try #require(Self.vocabulary.lexicon?.wordNet)
+        let index = String(decoding: try Data(contentsOf: URL(fileURLWithPath: wordNet.directory + "/index.noun")), as: UTF8.self)
+        let nouns = index.split(separator: "\n").dropFirst(40).compactMap { $0.split(separator: " ").first }
+            .filter { $0.allSatisfy { $0.isLetter && $0.isASCII } && $0.count > 4 }.prefix(2_000).map(String.init)
+        let many = nouns.joined(separator: " ")
+        #expect(many.utf8.count <= 32_000 || nouns.count == 2_000)
+        #expect(await verdict(many, many + " tea").rule == .tooLong)
+        #expect(GuardRefusal("too_long") == .tooLong)
+        // Just under the bound, every word different: the relation budget ends the work, still refused.
+        let left = (0..<150).map { "w\($0)alpha" }.joined(separator: " "), right = (0..<150).map { "w\($0)beta" }.joined(separator: " ")
+        #expect(await !verdict(left, right).allowed)
+        let english = ["lantern", "harbour", "violin", "meadow", "copper", "sparrow", "kettle", "granite", "orchard", "saddle"]
+        let realLeft = Array(english.prefix(5)).joined(separator: " and "), realRight = Array(english.suffix(5)).joined(separator: " and ")
+        #expect(await !verdict(realLeft, realRight).allowed)
+        #expect(wordNet.contains(english[0], .noun))
+    }
+
     @Test func refusesAddedAndRemovedObjects() async {
         #expect(await verdict("a desk with a lamp", "a desk with a lamp and a cactus").rule == .unaligned("cactus"))
         #expect(await !verdict("a kettle, a teapot and a mug", "a kettle and a mug").allowed)
