@@ -12,16 +12,11 @@ import Testing
     static let scale = Int(ProcessInfo.processInfo.environment["AFTERIMAGE_FUZZ_SCALE"] ?? "") ?? 1
     static let seed = UInt64(ProcessInfo.processInfo.environment["AFTERIMAGE_FUZZ_SEED"] ?? "") ?? 0xAF7E_5EED
 
-    /// SplitMix64: small, fast, reproducible.
+    /// The shared seeded generator with the picks the fuzzer needs.
     struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var generator: SplitMix64
+        init(state: UInt64) { generator = SplitMix64(seed: state) }
+        mutating func next() -> UInt64 { generator.next() }
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
         mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
         mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
