@@ -71,7 +71,7 @@ public final class CacheTuner: Sendable {
             // Stored prompts are cut at 2 KiB; their SHA-256 is always of the full text.
             prompt: keep ? LogText.prefix(lookup.prompt, maxBytes: Self.maxStoredPromptBytes) : nil, promptHash: Data(lookup.prompt.utf8).sha256Hex,
             candidateID: best?.entryID, candidatePrompt: keep ? best.map { LogText.prefix($0.prompt, maxBytes: Self.maxStoredPromptBytes) } : nil, candidateHash: best.map { Data($0.prompt.utf8).sha256Hex },
-            similarity: best?.similarity, refusedBy: best?.refusedBy, decision: outcome.entry == nil ? .miss : .semantic,
+            similarity: best?.similarity, refusedBy: keep ? best?.refusedBy : best?.refusedBy?.redacted, decision: outcome.entry == nil ? .miss : .semantic,
             threshold: lookup.threshold, candidateCost: best?.cost
         )
         do { try await log.append(entry) } catch { logger.warning("lookup log write failed", metadata: ["error": "\(error)"]) }

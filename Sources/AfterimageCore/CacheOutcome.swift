@@ -89,11 +89,27 @@ public enum GuardRefusal: Sendable, Hashable, CustomStringConvertible {
         case .roleSwap: "role_swap"
         case .spatialBinding: "spatial_binding"
         case .category(let name): name
-        case .antonym(let left, let right): "antonym:\(left)/\(right)"
-        case .unaligned(let word): "unaligned:\(word)"
+        case .antonym(let left, let right): "antonym:\(Self.cut(left))/\(Self.cut(right))"
+        case .unaligned(let word): "unaligned:\(Self.cut(word))"
         case .unknownToken: "unknown_token"
         case .tooLong: "too_long"
-        case .coHyponym(let left, let right): "co_hyponym:\(left)/\(right)"
+        case .coHyponym(let left, let right): "co_hyponym:\(Self.cut(left))/\(Self.cut(right))"
+        }
+    }
+
+    /// The most bytes of a prompt word a refusal's text carries (a prompt may hold a 30 KB "word").
+    public static let maxWordBytes = 64
+
+    static func cut(_ word: String) -> String { LogText.prefix(word, maxBytes: maxWordBytes) }
+
+    /// The same rule without the prompt's words, for logs that must not keep prompts
+    /// (`keep_prompts: false`): `unaligned:…`, `co_hyponym:…/…`.
+    public var redacted: GuardRefusal {
+        switch self {
+        case .unaligned: .unaligned("…")
+        case .antonym: .antonym("…", "…")
+        case .coHyponym: .coHyponym("…", "…")
+        default: self
         }
     }
 

@@ -96,6 +96,14 @@ import Testing
         #expect(wordNet.contains(english[0], .noun))
     }
 
+    @Test func refusalTextsAreBoundedAndRedactable() {
+        let huge = String(repeating: "x", count: 30_000)
+        #expect(GuardRefusal.unaligned(huge).description.utf8.count <= "unaligned:".utf8.count + GuardRefusal.maxWordBytes)
+        #expect(GuardRefusal.coHyponym(huge, huge).description.utf8.count <= 200)
+        #expect(GuardRefusal.coHyponym("violin", "cello").redacted.description == "co_hyponym:…/…")
+        #expect(GuardRefusal.unknownToken.redacted == .unknownToken)
+    }
+
     @Test func refusesAddedAndRemovedObjects() async {
         #expect(await verdict("a desk with a lamp", "a desk with a lamp and a cactus").rule == .unaligned("cactus"))
         #expect(await !verdict("a kettle, a teapot and a mug", "a kettle and a mug").allowed)

@@ -53,9 +53,13 @@ import Testing
             let (_, secret) = try await f.gateway.createKey(name: "private", namespace: "private")
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a secret prototype"], key: secret)
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "the secret prototype, please"], key: secret)
+            // Refused for a word only one prompt has: the log keeps the rule, not the word.
+            _ = try await f.generate(["model": "gpt-image-1", "prompt": "a secret prototype with a zeppelin"], key: secret)
             let log = try await f.admin(.GET, "/admin/cache/lookups?namespace=private").json["data"]?.arrayValue ?? []
-            #expect(log.count == 2)
+            #expect(log.count == 3)
             #expect(log.allSatisfy { $0["prompt"] == .null && $0["prompt_sha256"]?.stringValue?.count == 64 })
+            #expect(log.allSatisfy { !($0["guard"]?.stringValue ?? "").contains("zeppelin") })
+            #expect(log.contains { $0["guard"]?.stringValue?.hasPrefix("refused:") == true })
             #expect(log.contains { $0["candidate_prompt"] == .null && $0["candidate_sha256"] != .null })
         }
     }
