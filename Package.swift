@@ -62,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "AfterimageIndex",
-            dependencies: ["CBLAS"],
+            dependencies: ["CBLAS", "AfterimageCore"],
             swiftSettings: swiftSettings + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(

@@ -48,7 +48,7 @@ public final class SemanticCache: Sendable {
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.index = VectorIndex(dimension: embedder.dimension)
+        self.index = VectorIndex(dimension: embedder.dimension, annMinEntries: settings.annMinEntries)
         self.matcher = CacheMatcher(vocabulary: vocabulary, embedder: embedder, wordSimilarity: settings.wordSimilarity)
     }
 

@@ -15,15 +15,18 @@ public final class VectorIndex: Sendable {
     }
 
     public let dimension: Int
+    /// Partition size from which searches go through an HNSW graph (`cache.index.ann_min_entries`; 0: never).
+    public let annMinEntries: Int
     private let partitions = Mutex<[PartitionID: VectorPartition]>([:])
 
-    public init(dimension: Int) {
+    public init(dimension: Int, annMinEntries: Int = 20_000) {
         self.dimension = dimension
+        self.annMinEntries = annMinEntries
     }
 
     public func upsert(_ partition: PartitionID, id: Int64, vector: [Float]) {
         partitions.withLock { all in
-            all[partition, default: VectorPartition(dimension: dimension)].upsert(id: id, vector: vector)
+            all[partition, default: VectorPartition(dimension: dimension, annMinEntries: annMinEntries)].upsert(id: id, vector: vector)
         }
     }
 

@@ -1,29 +1,57 @@
 import CBLAS
 
-/// One partition's vectors as contiguous float32 rows, searched with `cblas_sgemv`.
-/// Not thread-safe on its own: `VectorIndex` serialises access.
+/// One partition's vectors as contiguous float32 rows, searched with `cblas_sgemv` — or, from
+/// `annMinEntries` live vectors on, through an `HNSWGraph` whose candidates are re-ranked exactly
+/// against the float32 rows (a neighbour the graph misses is a miss, never a wrong hit: the guard
+/// still judges every candidate). Not thread-safe on its own: `VectorIndex` serialises access.
 public struct VectorPartition: Sendable {
     public let dimension: Int
+    /// Live vectors from which the graph is used (0: never).
+    public let annMinEntries: Int
+    public let graphParameters: HNSWGraph.Parameters
     private(set) var rows: [Float] = []
     private(set) var ids: [Int64] = []
     private var positions: [Int64: Int] = [:]
+    private(set) var graph: HNSWGraph?
 
-    public init(dimension: Int) {
+    public init(dimension: Int, annMinEntries: Int = 0, graphParameters: HNSWGraph.Parameters = HNSWGraph.Parameters()) {
         self.dimension = dimension
+        self.annMinEntries = max(0, annMinEntries)
+        self.graphParameters = graphParameters
     }
 
     public var count: Int { ids.count }
+
+    /// Whether searches go through the approximate graph.
+    public var usesGraph: Bool { graph != nil }
+
+    /// Builds the graph once the partition reaches `annMinEntries`; drops it below half of that;
+    /// compacts it when tombstones pile up.
+    private mutating func maintainGraph() {
+        if graph == nil, annMinEntries > 0, ids.count >= annMinEntries {
+            var built = HNSWGraph(dimension: dimension, parameters: graphParameters)
+            for (position, id) in ids.enumerated() { built.insert(id: id, vector: Array(rows[position * dimension..<(position + 1) * dimension])) }
+            graph = built
+        } else if graph != nil, ids.count < annMinEntries / 2 {
+            graph = nil
+        } else if let current = graph, current.needsCompaction {
+            graph = current.compacted()
+        }
+    }
 
     /// Adds or replaces the vector of `id`.
     public mutating func upsert(id: Int64, vector: [Float]) {
         precondition(vector.count == dimension, "vector dimension \(vector.count) != \(dimension)")
         if let position = positions[id] {
             rows.replaceSubrange(position * dimension..<(position + 1) * dimension, with: vector)
+            graph?.insert(id: id, vector: vector)
             return
         }
         positions[id] = ids.count
         ids.append(id)
         rows.append(contentsOf: vector)
+        graph?.insert(id: id, vector: vector)
+        maintainGraph()
     }
 
     /// Removes `id` (swap with the last row); returns whether it was present.
@@ -39,12 +67,26 @@ public struct VectorPartition: Sendable {
         }
         ids.removeLast()
         rows.removeLast(dimension)
+        graph?.remove(id: id)
+        maintainGraph()
         return true
     }
 
     /// The `k` rows with the highest dot product with `query` (cosine for unit vectors), best first.
     public func search(_ query: [Float], k: Int) -> [(id: Int64, score: Float)] {
         guard !ids.isEmpty, k > 0, query.count == dimension else { return [] }
+        if let graph {
+            // Exact float32 re-ranking of the graph's candidates.
+            let candidates = graph.candidates(query, k: k).compactMap { positions[$0.id].map { ($0, $0) } }
+            let scores = candidates.map { position, _ in
+                rows.withUnsafeBufferPointer { matrix in
+                    query.withUnsafeBufferPointer { vector in
+                        cblas_sdot(Int32(dimension), matrix.baseAddress! + position * dimension, 1, vector.baseAddress!, 1)
+                    }
+                }
+            }
+            return Self.topK(scores, ids: candidates.map { ids[$0.0] }, k: k)
+        }
         var scores = [Float](repeating: 0, count: ids.count)
         rows.withUnsafeBufferPointer { matrix in
             query.withUnsafeBufferPointer { vector in

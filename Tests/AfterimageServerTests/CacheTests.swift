@@ -41,6 +41,19 @@ import Testing
         }
     }
 
+    @Test func semanticHitThroughTheApproximateGraph() async throws {
+        // From the second entry on, the partition is searched through the HNSW graph.
+        try await withFixture(configure: { $0.cache.annMinEntries = 2 }) { f in
+            for prompt in ["a copper kettle on a stove", "a lighthouse at dusk", "a grey cat on a colour-coded bookshelf"] {
+                _ = try await f.generate(["model": "gpt-image-1", "prompt": .string(prompt)])
+            }
+            let hit = try await f.generate(["model": "gpt-image-1", "prompt": "Please generate an image of a gray cat on a color-coded bookshelf"])
+            #expect(cacheHeader(hit) == "hit-semantic")
+            #expect(cacheHeader(try await f.generate(["model": "gpt-image-1", "prompt": "a purple cat on a colour-coded bookshelf"])) == "miss")
+            #expect(f.stub.servedCount == 4)
+        }
+    }
+
     @Test(arguments: [
         ("a red sports car on a mountain road", "a blue sports car on a mountain road"),
         ("three ducklings following their mother", "five ducklings following their mother"),

@@ -1,0 +1,221 @@
+import AfterimageCore
+import Foundation
+
+/// A hierarchical navigable small-world graph (Malkov & Yashunin) over int8-quantised vectors with
+/// a per-vector scale: an approximate nearest-neighbour index for large partitions. Inserts are
+/// online; deletes are tombstones (searched through, never returned) and `compacted()` rebuilds
+/// without them. Scores are approximate: callers re-rank the candidates exactly. Not thread-safe
+/// on its own (`VectorIndex` serialises access).
+public struct HNSWGraph: Sendable {
+    /// Graph shape and effort.
+    public struct Parameters: Sendable, Equatable {
+        /// Links per node above layer 0 (layer 0 keeps twice as many).
+        public var m: Int
+        /// Candidates kept while inserting.
+        public var efConstruction: Int
+        /// Candidates kept while searching (at least `k`).
+        public var efSearch: Int
+
+        public init(m: Int = 16, efConstruction: Int = 100, efSearch: Int = 100) {
+            self.m = max(4, min(m, 64))
+            self.efConstruction = max(8, min(efConstruction, 1_000))
+            self.efSearch = max(8, min(efSearch, 1_000))
+        }
+    }
+
+    public let dimension: Int
+    public let parameters: Parameters
+    var codes: [Int8] = []
+    var scales: [Float] = []
+    var ids: [Int64] = []
+    var deleted: [Bool] = []
+    var levels: [UInt8] = []
+    /// Layer 0 links, `maxLinks0` slots per node, -1 where empty.
+    var layer0: [Int32] = []
+    /// Links above layer 0: node → one list per level 1...level.
+    var upper: [Int32: [[Int32]]] = [:]
+    var positions: [Int64: Int32] = [:]
+    var entry: Int32 = -1
+    var topLevel = 0
+    var random = SplitMix64(seed: 0x5EED_1234_ABCD_0001)
+    public private(set) var tombstones = 0
+
+    var maxLinks0: Int { parameters.m * 2 }
+
+    public init(dimension: Int, parameters: Parameters = Parameters()) {
+        self.dimension = dimension
+        self.parameters = parameters
+    }
+
+    /// Live (not deleted) vectors.
+    public var count: Int { positions.count }
+
+    /// Adds `id` (a new vector for an existing id replaces it: the old node becomes a tombstone).
+    public mutating func insert(id: Int64, vector: [Float]) {
+        precondition(vector.count == dimension, "vector dimension \(vector.count) != \(dimension)")
+        if positions[id] != nil { remove(id: id) }
+        let (code, scale) = Self.quantize(vector)
+        let node = Int32(ids.count)
+        codes.append(contentsOf: code)
+        scales.append(scale)
+        ids.append(id)
+        deleted.append(false)
+        layer0.append(contentsOf: repeatElement(-1, count: maxLinks0))
+        positions[id] = node
+        let level = drawLevel()
+        levels.append(UInt8(level))
+        if level > 0 { upper[node] = Array(repeating: [], count: level) }
+        guard entry >= 0 else {
+            entry = node
+            topLevel = level
+            return
+        }
+        var nearest = entry
+        if topLevel > level {
+            for layer in stride(from: topLevel, to: level, by: -1) { nearest = greedy(code, scale, from: nearest, layer: layer) }
+        }
+        for layer in stride(from: min(level, topLevel), through: 0, by: -1) {
+            let found = searchLayer(code, scale, entries: [nearest], ef: parameters.efConstruction, layer: layer)
+            let chosen = Array(found.prefix(layer == 0 ? maxLinks0 : parameters.m))
+            setLinks(node, layer: layer, to: chosen.map(\.node))
+            for neighbour in chosen { link(neighbour.node, to: node, layer: layer) }
+            if let best = found.first { nearest = best.node }
+        }
+        if level > topLevel {
+            topLevel = level
+            entry = node
+        }
+    }
+
+    /// Marks `id` deleted; returns whether it was live.
+    @discardableResult
+    public mutating func remove(id: Int64) -> Bool {
+        guard let node = positions.removeValue(forKey: id) else { return false }
+        deleted[Int(node)] = true
+        tombstones += 1
+        return true
+    }
+
+    /// Whether tombstones are a large share of the nodes (time for `compacted()`).
+    public var needsCompaction: Bool { tombstones > 1_000 && tombstones * 4 > ids.count }
+
+    /// A graph of the live vectors only (rebuilt from their quantised codes).
+    public func compacted() -> HNSWGraph {
+        var fresh = HNSWGraph(dimension: dimension, parameters: parameters)
+        for node in ids.indices where !deleted[node] {
+            let scale = scales[node]
+            fresh.insert(id: ids[node], vector: (0..<dimension).map { Float(codes[node * dimension + $0]) * scale })
+        }
+        return fresh
+    }
+
+    /// Up to `max(k, efSearch)` live candidates nearest to `query`, best (approximate score) first.
+    public func candidates(_ query: [Float], k: Int) -> [(id: Int64, score: Float)] {
+        guard entry >= 0, k > 0, query.count == dimension else { return [] }
+        let (code, scale) = Self.quantize(query)
+        var nearest = entry
+        if topLevel > 0 {
+            for layer in stride(from: topLevel, to: 0, by: -1) { nearest = greedy(code, scale, from: nearest, layer: layer) }
+        }
+        return searchLayer(code, scale, entries: [nearest], ef: max(k, parameters.efSearch), layer: 0)
+            .filter { !deleted[Int($0.node)] }.map { (ids[Int($0.node)], $0.score) }
+    }
+
+    // MARK: - Internals
+
+    /// int8 codes and the scale that maps them back (`value ≈ code × scale`).
+    /// Non-finite components count as 0 (a NaN must not trap the conversion).
+    static func quantize(_ vector: [Float]) -> ([Int8], Float) {
+        let largest = vector.reduce(Float(0)) { $1.isFinite ? max($0, abs($1)) : $0 }
+        guard largest > 0, largest.isFinite else { return (Array(repeating: 0, count: vector.count), 0) }
+        let scale = largest / 127
+        return (vector.map { $0.isFinite ? Int8(clamping: Int(($0 / scale).rounded())) : 0 }, scale)
+    }
+
+    /// Approximate dot product of a query's codes with a node's.
+    func score(_ code: [Int8], _ scale: Float, _ node: Int32) -> Float {
+        let base = Int(node) * dimension
+        var total: Int32 = 0
+        codes.withUnsafeBufferPointer { all in
+            code.withUnsafeBufferPointer { query in
+                for index in 0..<dimension { total &+= Int32(all[base + index]) * Int32(query[index]) }
+            }
+        }
+        return Float(total) * scale * scales[Int(node)]
+    }
+
+    func neighbours(_ node: Int32, layer: Int) -> [Int32] {
+        if layer == 0 {
+            let start = Int(node) * maxLinks0
+            return Array(layer0[start..<start + maxLinks0].prefix { $0 >= 0 })
+        }
+        return upper[node]?[layer - 1] ?? []
+    }
+
+    mutating func setLinks(_ node: Int32, layer: Int, to links: [Int32]) {
+        if layer == 0 {
+            let start = Int(node) * maxLinks0
+            for slot in 0..<maxLinks0 { layer0[start + slot] = slot < links.count ? links[slot] : -1 }
+        } else {
+            upper[node]?[layer - 1] = links
+        }
+    }
+
+    /// Adds `target` to `node`'s links on `layer`, keeping the closest when full.
+    mutating func link(_ node: Int32, to target: Int32, layer: Int) {
+        var links = neighbours(node, layer: layer)
+        guard !links.contains(target) else { return }
+        links.append(target)
+        let limit = layer == 0 ? maxLinks0 : parameters.m
+        if links.count > limit {
+            let base = Int(node) * dimension
+            let code = Array(codes[base..<base + dimension])
+            links = Array(links.map { ($0, score(code, scales[Int(node)], $0)) }.sorted { $0.1 > $1.1 }.prefix(limit).map(\.0))
+        }
+        setLinks(node, layer: layer, to: links)
+    }
+
+    /// Greedy walk to the best neighbour on one upper layer.
+    func greedy(_ code: [Int8], _ scale: Float, from start: Int32, layer: Int) -> Int32 {
+        var current = start, best = score(code, scale, start)
+        var moved = true
+        while moved {
+            moved = false
+            for neighbour in neighbours(current, layer: layer) {
+                let candidate = score(code, scale, neighbour)
+                if candidate > best {
+                    best = candidate
+                    current = neighbour
+                    moved = true
+                }
+            }
+        }
+        return current
+    }
+
+    /// Best-first search of one layer keeping `ef` results, best first.
+    func searchLayer(_ code: [Int8], _ scale: Float, entries: [Int32], ef: Int, layer: Int) -> [(node: Int32, score: Float)] {
+        var visited = Set<Int32>(entries)
+        var results = entries.map { (node: $0, score: score(code, scale, $0)) }.sorted { $0.score > $1.score }
+        var frontier = results
+        while let current = frontier.first {
+            frontier.removeFirst()
+            if results.count >= ef, let worst = results.last, current.score < worst.score { break }
+            for neighbour in neighbours(current.node, layer: layer) where visited.insert(neighbour).inserted {
+                let candidate = score(code, scale, neighbour)
+                guard results.count < ef || candidate > results[results.count - 1].score else { continue }
+                let entry = (node: neighbour, score: candidate)
+                results.insert(entry, at: results.firstIndex { $0.score < candidate } ?? results.count)
+                if results.count > ef { results.removeLast() }
+                frontier.insert(entry, at: frontier.firstIndex { $0.score < candidate } ?? frontier.count)
+            }
+        }
+        return results
+    }
+
+    /// A level with P(level ≥ l) = m^-l (seeded: builds are reproducible).
+    mutating func drawLevel() -> Int {
+        let uniform = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
+        return min(16, Int(-log(uniform) / log(Double(parameters.m))))
+    }
+}

@@ -1,0 +1,84 @@
+import AfterimageCore
+import AfterimageIndex
+import Foundation
+import Testing
+
+/// The approximate index against the exact scan: recall on clustered vectors, tombstones,
+/// compaction, and the switch between graph and scan by partition size.
+@Suite struct HNSWGraphTests {
+    static let dimension = 32
+
+    /// `count` unit vectors around `clusters` random centres (a realistic, hard case for a graph).
+    static func clustered(_ count: Int, clusters: Int, _ random: inout SplitMix64) -> [[Float]] {
+        func gaussian() -> Float {
+            let u = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12), v = Double(random.next() >> 11) / Double(1 << 53)
+            return Float(sqrt(-2 * log(u)) * cos(2 * .pi * v))
+        }
+        func unit(_ vector: [Float]) -> [Float] {
+            let norm = sqrt(vector.reduce(0) { $0 + $1 * $1 })
+            return vector.map { $0 / max(norm, 1e-9) }
+        }
+        let centres = (0..<clusters).map { _ in unit((0..<dimension).map { _ in gaussian() }) }
+        return (0..<count).map { index in unit(zip(centres[index % clusters], (0..<dimension).map { _ in gaussian() * 0.25 }).map(+)) }
+    }
+
+    @Test func recallAtOneAgainstTheExactScan() {
+        var random = SplitMix64(seed: 7)
+        let vectors = Self.clustered(2_500, clusters: 25, &random)
+        var exact = VectorPartition(dimension: Self.dimension)
+        var approximate = VectorPartition(dimension: Self.dimension, annMinEntries: 800)
+        for (id, vector) in vectors.enumerated() {
+            exact.upsert(id: Int64(id), vector: vector)
+            approximate.upsert(id: Int64(id), vector: vector)
+        }
+        #expect(approximate.usesGraph && !exact.usesGraph)
+        let queries = Self.clustered(300, clusters: 25, &random)
+        var agree = 0
+        for query in queries {
+            let truth = exact.search(query, k: 1).first, found = approximate.search(query, k: 1).first
+            if truth?.id == found?.id { agree += 1 }
+            // Scores are exact (re-ranked in float32), never the int8 approximation.
+            if let found, let truth, found.id == truth.id { #expect(abs(found.score - truth.score) < 1e-5) }
+        }
+        let recall = Double(agree) / Double(queries.count)
+        print("HNSW recall@1 on 2,500 clustered vectors: \(recall)")
+        #expect(recall >= 0.99)
+    }
+
+    @Test func deletesAreTombstonesAndCompactionKeepsTheLiveOnes() {
+        var random = SplitMix64(seed: 11)
+        let vectors = Self.clustered(2_400, clusters: 24, &random)
+        var partition = VectorPartition(dimension: Self.dimension, annMinEntries: 500)
+        for (id, vector) in vectors.enumerated() { partition.upsert(id: Int64(id), vector: vector) }
+        for id in 0..<1_100 { partition.remove(id: Int64(id)) }
+        #expect(partition.count == 1_300 && partition.usesGraph)
+        for query in vectors.prefix(200) {
+            let found = partition.search(query, k: 5)
+            #expect(found.allSatisfy { $0.id >= 1_100 }, "a deleted vector is never returned")
+        }
+        // The vectors still there are found as their own nearest neighbour.
+        var selfFound = 0
+        for id in 1_100..<1_300 where partition.search(vectors[id], k: 1).first?.id == Int64(id) { selfFound += 1 }
+        #expect(selfFound >= 198)
+        // Below half the threshold the exact scan takes over again.
+        for id in 1_100..<2_200 { partition.remove(id: Int64(id)) }
+        #expect(partition.count == 200 && !partition.usesGraph)
+    }
+
+    @Test func graphAloneHandlesReplacementAndHostileVectors() {
+        var graph = HNSWGraph(dimension: 4, parameters: .init(m: 1_000_000, efConstruction: -5, efSearch: Int.max))
+        #expect(graph.parameters.m == 64 && graph.parameters.efConstruction == 8 && graph.parameters.efSearch == 1_000)
+        graph.insert(id: 1, vector: [1, 0, 0, 0])
+        graph.insert(id: 2, vector: [0, 1, 0, 0])
+        graph.insert(id: 1, vector: [0, 0, 1, 0])
+        #expect(graph.count == 2 && graph.tombstones == 1)
+        #expect(graph.candidates([0, 0, 1, 0], k: 1).first?.id == 1)
+        graph.insert(id: 3, vector: [0, 0, 0, 0])
+        graph.insert(id: 4, vector: [.nan, 1, 0, 0])
+        #expect(graph.candidates([0, 1, 0, 0], k: 2).count <= 4)
+        #expect(graph.candidates([1, 2, 3], k: 1).isEmpty, "a query of the wrong dimension finds nothing")
+        #expect(graph.candidates([0, 1, 0, 0], k: 0).isEmpty)
+        let removed = graph.remove(id: 99)
+        #expect(!removed)
+    }
+}
