@@ -76,9 +76,9 @@ public struct HNSWGraph: Sendable {
         }
         for layer in stride(from: min(level, topLevel), through: 0, by: -1) {
             let found = searchLayer(code, scale, entries: [nearest], ef: parameters.efConstruction, layer: layer)
-            let chosen = Array(found.prefix(layer == 0 ? maxLinks0 : parameters.m))
-            setLinks(node, layer: layer, to: chosen.map(\.node))
-            for neighbour in chosen { link(neighbour.node, to: node, layer: layer) }
+            let chosen = selectNeighbours(found, limit: layer == 0 ? maxLinks0 : parameters.m)
+            setLinks(node, layer: layer, to: chosen)
+            for neighbour in chosen { link(neighbour, to: node, layer: layer) }
             if let best = found.first { nearest = best.node }
         }
         if level > topLevel {
@@ -168,11 +168,33 @@ public struct HNSWGraph: Sendable {
         links.append(target)
         let limit = layer == 0 ? maxLinks0 : parameters.m
         if links.count > limit {
-            let base = Int(node) * dimension
-            let code = Array(codes[base..<base + dimension])
-            links = Array(links.map { ($0, score(code, scales[Int(node)], $0)) }.sorted { $0.1 > $1.1 }.prefix(limit).map(\.0))
+            let code = self.code(of: node)
+            links = selectNeighbours(links.map { (node: $0, score: score(code, scales[Int(node)], $0)) }.sorted { $0.score > $1.score }, limit: limit)
         }
         setLinks(node, layer: layer, to: links)
+    }
+
+    func code(of node: Int32) -> [Int8] {
+        let base = Int(node) * dimension
+        return Array(codes[base..<base + dimension])
+    }
+
+    /// HNSW's neighbour heuristic: a candidate (best first) is kept when it is closer to the base
+    /// than to every neighbour kept so far, so links reach across clusters instead of all pointing
+    /// into one; free slots are then filled with the closest of the rest.
+    func selectNeighbours(_ candidates: [(node: Int32, score: Float)], limit: Int) -> [Int32] {
+        var kept = [Int32]()
+        var keptCodes = [[Int8]]()
+        for candidate in candidates where kept.count < limit {
+            let code = self.code(of: candidate.node), scale = scales[Int(candidate.node)]
+            let diverse = zip(kept, keptCodes).allSatisfy { other, _ in score(code, scale, other) < candidate.score }
+            if diverse {
+                kept.append(candidate.node)
+                keptCodes.append(code)
+            }
+        }
+        for candidate in candidates where kept.count < limit && !kept.contains(candidate.node) { kept.append(candidate.node) }
+        return kept
     }
 
     /// Greedy walk to the best neighbour on one upper layer.

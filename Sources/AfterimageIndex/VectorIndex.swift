@@ -19,7 +19,7 @@ public final class VectorIndex: Sendable {
     public let annMinEntries: Int
     private let partitions = Mutex<[PartitionID: VectorPartition]>([:])
 
-    public init(dimension: Int, annMinEntries: Int = 20_000) {
+    public init(dimension: Int, annMinEntries: Int = 0) {
         self.dimension = dimension
         self.annMinEntries = annMinEntries
     }
