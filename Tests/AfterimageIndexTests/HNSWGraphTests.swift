@@ -24,15 +24,15 @@ import Testing
 
     @Test func recallAtOneAgainstTheExactScan() {
         var random = SplitMix64(seed: 7)
-        let vectors = Self.clustered(2_500, clusters: 25, &random)
+        let vectors = Self.clustered(5_000, clusters: 50, &random)
         var exact = VectorPartition(dimension: Self.dimension)
-        var approximate = VectorPartition(dimension: Self.dimension, annMinEntries: 800)
+        var approximate = VectorPartition(dimension: Self.dimension, annMinEntries: 1_000)
         for (id, vector) in vectors.enumerated() {
             exact.upsert(id: Int64(id), vector: vector)
             approximate.upsert(id: Int64(id), vector: vector)
         }
         #expect(approximate.usesGraph && !exact.usesGraph)
-        let queries = Self.clustered(300, clusters: 25, &random)
+        let queries = Self.clustered(500, clusters: 50, &random)
         var agree = 0
         for query in queries {
             let truth = exact.search(query, k: 1).first, found = approximate.search(query, k: 1).first
@@ -41,27 +41,27 @@ import Testing
             if let found, let truth, found.id == truth.id { #expect(abs(found.score - truth.score) < 1e-5) }
         }
         let recall = Double(agree) / Double(queries.count)
-        print("HNSW recall@1 on 2,500 clustered vectors: \(recall)")
+        print("HNSW recall@1 on 5,000 clustered vectors: \(recall)")
         #expect(recall >= 0.99)
     }
 
     @Test func deletesAreTombstonesAndCompactionKeepsTheLiveOnes() {
         var random = SplitMix64(seed: 11)
-        let vectors = Self.clustered(2_400, clusters: 24, &random)
+        let vectors = Self.clustered(1_500, clusters: 15, &random)
         var partition = VectorPartition(dimension: Self.dimension, annMinEntries: 500)
         for (id, vector) in vectors.enumerated() { partition.upsert(id: Int64(id), vector: vector) }
-        for id in 0..<1_100 { partition.remove(id: Int64(id)) }
-        #expect(partition.count == 1_300 && partition.usesGraph)
+        for id in 0..<1_050 { partition.remove(id: Int64(id)) }
+        #expect(partition.count == 450 && partition.usesGraph)
         for query in vectors.prefix(200) {
             let found = partition.search(query, k: 5)
-            #expect(found.allSatisfy { $0.id >= 1_100 }, "a deleted vector is never returned")
+            #expect(found.allSatisfy { $0.id >= 1_050 }, "a deleted vector is never returned")
         }
         // The vectors still there are found as their own nearest neighbour.
         var selfFound = 0
-        for id in 1_100..<1_300 where partition.search(vectors[id], k: 1).first?.id == Int64(id) { selfFound += 1 }
+        for id in 1_050..<1_250 where partition.search(vectors[id], k: 1).first?.id == Int64(id) { selfFound += 1 }
         #expect(selfFound >= 198)
         // Below half the threshold the exact scan takes over again.
-        for id in 1_100..<2_200 { partition.remove(id: Int64(id)) }
+        for id in 1_050..<1_300 { partition.remove(id: Int64(id)) }
         #expect(partition.count == 200 && !partition.usesGraph)
     }
 
