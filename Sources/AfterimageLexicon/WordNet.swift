@@ -21,12 +21,12 @@ public final class WordNet: Sendable {
     let relationMemo = Mutex<[RelationKey: WordRelation]>([:])
     private static let opened = Mutex<[String: WordNet]>([:])
 
-    /// The shared database of `directory`, read on first use.
+    /// The shared database of `directory`, read on first use — once, even when many gateways start
+    /// at the same moment (the lock is held while the 28 MB are read).
     public static func open(directory: String) throws -> WordNet {
-        if let existing = opened.withLock({ $0[directory] }) { return existing }
-        let loaded = try WordNet(directory: directory)
-        return opened.withLock { table in
+        try opened.withLock { table in
             if let existing = table[directory] { return existing }
+            let loaded = try WordNet(directory: directory)
             table[directory] = loaded
             return loaded
         }
