@@ -71,6 +71,8 @@ public struct LexicalRelations: Sendable {
 
     /// The relation between two lower-case words (memoised per database and limits).
     public func relation(_ a: String, _ b: String) -> WordRelation {
+        // No WordNet lemma is this long: a hostile token is decided without touching the memo.
+        guard a.utf8.count <= 96, b.utf8.count <= 96 else { return a == b ? .sameLemma : .unrelated }
         let key = RelationKey(a: a, b: b, senses: senseLimit, hypernymDepth: hypernymDepth, coHyponymDepth: coHyponymDepth)
         if let known = wordNet.relationMemo.withLock({ $0[key] }) { return known }
         let decided = decide(a, b)

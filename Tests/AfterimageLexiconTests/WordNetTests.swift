@@ -70,6 +70,8 @@ import Testing
         #expect(relations.relation("snoozing", "snoozed") == .sameLemma)
         #expect(relations.relation("pencil", "volcano") == .unrelated)
         #expect(relations.relation("zentrova", "zentrix") == .unrelated)
+        let huge = String(repeating: "cat", count: 10_000)
+        #expect(relations.relation(huge, "cat") == .unrelated && relations.relation(huge, huge) == .sameLemma)
         #expect(relations.knows("kettle's"))
         #expect(!relations.knows("7f020f3bc4d2"))
     }
