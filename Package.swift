@@ -40,10 +40,16 @@ let package = Package(
             providers: [.apt(["libblas-dev"])]
         ),
         .target(
+            name: "CKernels",
+            // Optimised in debug builds too: the suite's embeddings and graph searches run on them.
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
+        .target(
             name: "AfterimageEmbedding",
             dependencies: [
                 "AfterimageCore",
                 "CBLAS",
+                "CKernels",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -62,7 +68,7 @@ let package = Package(
         ),
         .target(
             name: "AfterimageIndex",
-            dependencies: ["CBLAS", "AfterimageCore"],
+            dependencies: ["CBLAS", "CKernels", "AfterimageCore"],
             // Optimised in debug builds too: the graph's int8 kernels are 50x slower unoptimised,
             // and the test suite builds in debug.
             swiftSettings: swiftSettings + [
@@ -181,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AfterimageEmbeddingTests",
-            dependencies: ["AfterimageEmbedding", "AfterimageCore"],
+            dependencies: ["AfterimageEmbedding", "AfterimageCore", "CKernels"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

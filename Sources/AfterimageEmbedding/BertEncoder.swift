@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// The BERT encoder forward pass on BLAS: embeddings, self-attention layers, mean pooling and L2
@@ -10,10 +11,22 @@ public struct BertEncoder: Sendable {
     /// Longest sequence whose attention runs as SIMD loops rather than sgemm calls (0: always sgemm).
     public var loopAttentionLimit = 16
 
+    /// How the linear layers' weights are held.
+    public let precision: WeightPrecision
+
     /// Loads weights for `configuration` from a safetensors file.
-    public init(configuration: BertConfiguration, weightsFile: Safetensors) throws {
+    public init(configuration: BertConfiguration, weightsFile: Safetensors, precision: WeightPrecision = .bfloat16) throws {
         self.configuration = configuration
-        self.weights = try BertWeights(file: weightsFile, configuration: configuration)
+        self.precision = precision
+        self.weights = try BertWeights(file: weightsFile, configuration: configuration, precision: precision)
+    }
+
+    /// Bytes of linear-layer weights one forward pass reads.
+    public var linearWeightBytes: Int { weights.linearWeightBytes }
+
+    /// The matrix kernel in use: BLAS, or our bfloat16 kernel's path (`avx512-bf16`, `avx2`, `portable`).
+    public var kernel: String {
+        precision == .float32 ? "blas sgemm" : "bf16 " + String(cString: ak_path_name(Int32(AK_PATH_AUTO)))
     }
 
     /// One L2-normalised, mean-pooled vector per id sequence (each `[CLS] … [SEP]`).
@@ -127,12 +140,21 @@ public struct BertEncoder: Sendable {
         layer.bias.withUnsafeBufferPointer { bias in
             for row in 0..<rows { (output + row * layer.outputs).update(from: bias.baseAddress!, count: layer.outputs) }
         }
-        layer.weight.withUnsafeBufferPointer { weight in
-            EncoderProfile.measure(profile) {
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(layer.outputs), Int32(layer.inputs),
-                    1, input, Int32(layer.inputs), weight.baseAddress!, Int32(layer.outputs), 1, output, Int32(layer.outputs)
-                )
+        switch layer.weights {
+        case .float32(let matrix):
+            matrix.withUnsafeBufferPointer { weight in
+                EncoderProfile.measure(profile) {
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(layer.outputs), Int32(layer.inputs),
+                        1, input, Int32(layer.inputs), weight.baseAddress!, Int32(layer.outputs), 1, output, Int32(layer.outputs)
+                    )
+                }
+            }
+        case .bfloat16(let packed, let path):
+            packed.withUnsafeBufferPointer { weight in
+                EncoderProfile.measure(profile) {
+                    ak_gemm_bf16(input, rows, layer.inputs, weight.baseAddress!, layer.outputs, path, output)
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ public final class MiniLMEmbedder: Embedder {
     public static let requiredFiles = ["config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors", "1_Pooling/config.json"]
 
     /// Loads a model directory. Errors name the file and the problem.
-    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 16, blasThreads: Int = 1) throws {
+    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 16, blasThreads: Int = 1, precision: WeightPrecision = .bfloat16) throws {
         BLASRuntime.setThreads(blasThreads)
         let root = URL(fileURLWithPath: directory)
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
@@ -36,7 +36,7 @@ public final class MiniLMEmbedder: Embedder {
             maxLength = value
         }
         self.tokenizer = try WordPieceTokenizer(vocabularyFile: path("vocab.txt"), maxLength: min(maxLength, configuration.maxPositions))
-        self.encoder = try BertEncoder(configuration: configuration, weightsFile: try Safetensors(path: path("model.safetensors")))
+        self.encoder = try BertEncoder(configuration: configuration, weightsFile: try Safetensors(path: path("model.safetensors")), precision: precision)
         self.dimension = configuration.hiddenSize
         self.modelID = root.lastPathComponent
         self.executor = executor

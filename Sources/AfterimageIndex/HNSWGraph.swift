@@ -1,4 +1,5 @@
 import AfterimageCore
+import CKernels
 import Foundation
 
 /// A hierarchical navigable small-world graph (Malkov & Yashunin) over int8-quantised vectors with
@@ -132,16 +133,39 @@ public struct HNSWGraph: Sendable {
         return (vector.map { $0.isFinite ? Int8(clamping: Int(($0 / scale).rounded())) : 0 }, scale)
     }
 
-    /// Approximate dot product of a query's codes with a node's.
+    /// Approximate dot product of a query's codes with a node's (`ak_dot_i8`: AVX2 where present).
     func score(_ code: [Int8], _ scale: Float, _ node: Int32) -> Float {
-        let base = Int(node) * dimension
-        var total: Int32 = 0
-        codes.withUnsafeBufferPointer { all in
+        let total = codes.withUnsafeBufferPointer { all in
             code.withUnsafeBufferPointer { query in
-                for index in 0..<dimension { total &+= Int32(all[base + index]) * Int32(query[index]) }
+                ak_dot_i8(query.baseAddress!, all.baseAddress! + Int(node) * dimension, dimension, Int32(AK_PATH_AUTO))
             }
         }
         return Float(total) * scale * scales[Int(node)]
+    }
+
+    /// Approximate dot product of two nodes, read in place (no copies of their codes).
+    func score(_ a: Int32, _ b: Int32) -> Float {
+        let total = codes.withUnsafeBufferPointer { all in
+            ak_dot_i8(all.baseAddress! + Int(a) * dimension, all.baseAddress! + Int(b) * dimension, dimension, Int32(AK_PATH_AUTO))
+        }
+        return Float(total) * scales[Int(a)] * scales[Int(b)]
+    }
+
+    /// Calls `body` with each link of `node` on `layer`, without building an array.
+    @inline(__always)
+    func forEachNeighbour(_ node: Int32, layer: Int, _ body: (Int32) -> Void) {
+        if layer == 0 {
+            let start = Int(node) * maxLinks0
+            layer0.withUnsafeBufferPointer { links in
+                for slot in start..<start + maxLinks0 {
+                    let neighbour = links[slot]
+                    if neighbour < 0 { break }
+                    body(neighbour)
+                }
+            }
+        } else if let lists = upper[node] {
+            for neighbour in lists[layer - 1] { body(neighbour) }
+        }
     }
 
     func neighbours(_ node: Int32, layer: Int) -> [Int32] {
@@ -168,15 +192,9 @@ public struct HNSWGraph: Sendable {
         links.append(target)
         let limit = layer == 0 ? maxLinks0 : parameters.m
         if links.count > limit {
-            let code = self.code(of: node)
-            links = selectNeighbours(links.map { (node: $0, score: score(code, scales[Int(node)], $0)) }.sorted { $0.score > $1.score }, limit: limit)
+            links = selectNeighbours(links.map { (node: $0, score: score(node, $0)) }.sorted { $0.score > $1.score }, limit: limit)
         }
         setLinks(node, layer: layer, to: links)
-    }
-
-    func code(of node: Int32) -> [Int8] {
-        let base = Int(node) * dimension
-        return Array(codes[base..<base + dimension])
     }
 
     /// HNSW's neighbour heuristic: a candidate (best first) is kept when it is closer to the base
@@ -184,14 +202,9 @@ public struct HNSWGraph: Sendable {
     /// into one; free slots are then filled with the closest of the rest.
     func selectNeighbours(_ candidates: [(node: Int32, score: Float)], limit: Int) -> [Int32] {
         var kept = [Int32]()
-        var keptCodes = [[Int8]]()
+        kept.reserveCapacity(limit)
         for candidate in candidates where kept.count < limit {
-            let code = self.code(of: candidate.node), scale = scales[Int(candidate.node)]
-            let diverse = zip(kept, keptCodes).allSatisfy { other, _ in score(code, scale, other) < candidate.score }
-            if diverse {
-                kept.append(candidate.node)
-                keptCodes.append(code)
-            }
+            if kept.allSatisfy({ score(candidate.node, $0) < candidate.score }) { kept.append(candidate.node) }
         }
         for candidate in candidates where kept.count < limit && !kept.contains(candidate.node) { kept.append(candidate.node) }
         return kept
@@ -217,15 +230,17 @@ public struct HNSWGraph: Sendable {
 
     /// Best-first search of one layer keeping `ef` results, best first.
     func searchLayer(_ code: [Int8], _ scale: Float, entries: [Int32], ef: Int, layer: Int) -> [(node: Int32, score: Float)] {
-        var visited = Set<Int32>(entries)
+        var visited = Set<Int32>(minimumCapacity: ef * 8)
+        visited.formUnion(entries)
         var results = entries.map { (node: $0, score: score(code, scale, $0)) }.sorted { $0.score > $1.score }
         var frontier = results
         while let current = frontier.first {
             frontier.removeFirst()
             if results.count >= ef, let worst = results.last, current.score < worst.score { break }
-            for neighbour in neighbours(current.node, layer: layer) where visited.insert(neighbour).inserted {
+            forEachNeighbour(current.node, layer: layer) { neighbour in
+                guard visited.insert(neighbour).inserted else { return }
                 let candidate = score(code, scale, neighbour)
-                guard results.count < ef || candidate > results[results.count - 1].score else { continue }
+                guard results.count < ef || candidate > results[results.count - 1].score else { return }
                 let entry = (node: neighbour, score: candidate)
                 results.insert(entry, at: results.firstIndex { $0.score < candidate } ?? results.count)
                 if results.count > ef { results.removeLast() }

@@ -9,7 +9,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchEmbed.self, BenchIndex.self, BenchLedger.self, BenchReplicas.self, BenchGateway.self])
 }
 
-/// `afterimage bench embed`: single-threaded MiniLM latency, throughput, load time and memory.
+/// `afterimage bench embed`: MiniLM latency with float32 and bfloat16 weights, batch throughput,
+/// concurrent callers, load time and memory, on one thread.
 struct BenchEmbed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "embed", abstract: "Benchmark the MiniLM embedder on one core.")
 
@@ -21,55 +22,75 @@ struct BenchEmbed: AsyncParsableCommand {
         let directory = try modelDir ?? options.load().embedder.modelDirectory
         BLASRuntime.setThreads(1)
         print("BLAS: \(BLASRuntime.implementation.prefix(80))")
-        let loadStart = DispatchTime.now().uptimeNanoseconds
-        let model = try MiniLMEmbedder(directory: directory)
-        let loadMs = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e6
-        print(String(format: "model load: %.1f ms, resident memory after load: %.1f MiB", loadMs, Self.residentMiB()))
-        print("tokens  median ms  p99 ms  matrix share   attention as loops: median ms  (one prompt at a time, tokenizer included)")
-        var loops = model.encoder
-        loops.loopAttentionLimit = Int.max
-        var gemm = model.encoder
-        gemm.loopAttentionLimit = 0
-        for tokens in [8, 32, 128] {
-            let text = Self.prompt(tokens: tokens, tokenizer: model.tokenizer)
-            let count = max(20, tokens == 128 ? runs / 4 : runs)
-            // Shipped encoder, all-sgemm attention and all-loop attention, interleaved so noise hits all alike.
-            var shipped = [Double](), loopTimes = [Double](), gemmTimes = [Double]()
-            let profile = EncoderProfile()
-            var total: UInt64 = 0
-            for run in -5..<count {
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = model.encoder.encode([model.tokenizer.encode(text)], profile: profile)
-                let elapsed = DispatchTime.now().uptimeNanoseconds - start
-                let loopStart = DispatchTime.now().uptimeNanoseconds
-                _ = loops.encode([model.tokenizer.encode(text)])
-                let gemmStart = DispatchTime.now().uptimeNanoseconds
-                _ = gemm.encode([model.tokenizer.encode(text)])
-                let end = DispatchTime.now().uptimeNanoseconds
-                if run < 0 { profile.matrixNanoseconds = 0; continue }
-                total += elapsed
-                shipped.append(Double(elapsed) / 1e6)
-                loopTimes.append(Double(gemmStart - loopStart) / 1e6)
-                gemmTimes.append(Double(end - gemmStart) / 1e6)
-            }
-            shipped.sort(); loopTimes.sort(); gemmTimes.sort()
-            let share = Double(profile.matrixNanoseconds) / Double(total) * 100
+        var models = [(WeightPrecision, MiniLMEmbedder)]()
+        for precision in [WeightPrecision.float32, .bfloat16] {
+            let loadStart = DispatchTime.now().uptimeNanoseconds
+            let model = try MiniLMEmbedder(directory: directory, precision: precision)
+            let loadMs = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e6
             print(String(
-                format: "%6d  %9.2f  %6.2f  %11.1f%%   loops %.2f / sgemm %.2f",
-                model.tokenizer.encode(text).count, Self.median(shipped), shipped[min(shipped.count - 1, Int(Double(shipped.count) * 0.99))],
-                share, Self.median(loopTimes), Self.median(gemmTimes)
+                format: "%@: kernel %@, layer weights %.1f MiB, load %.0f ms, resident memory after load %.1f MiB",
+                precision.rawValue, model.encoder.kernel, Double(model.encoder.linearWeightBytes) / 1_048_576, loadMs, Self.residentMiB()
+            ))
+            models.append((precision, model))
+        }
+        let tokenizer = models[0].1.tokenizer
+        print("tokens  float32 median / p99 ms  bfloat16 median / p99 ms  ratio   (one prompt at a time, tokenizer included, runs interleaved)")
+        for tokens in [8, 32, 128] {
+            let text = Self.prompt(tokens: tokens, tokenizer: tokenizer)
+            let count = max(20, tokens == 128 ? runs / 4 : runs)
+            var times = [[Double]](repeating: [], count: models.count)
+            for run in -5..<count {
+                for (slot, (_, model)) in models.enumerated() {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = model.encoder.encode([model.tokenizer.encode(text)])
+                    if run >= 0 { times[slot].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+                }
+            }
+            for slot in times.indices { times[slot].sort() }
+            func p99(_ sorted: [Double]) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))] }
+            print(String(
+                format: "%6d  %10.2f / %6.2f          %10.2f / %6.2f          %5.2fx",
+                tokens, Self.median(times[0]), p99(times[0]), Self.median(times[1]), p99(times[1]), Self.median(times[0]) / Self.median(times[1])
             ))
         }
-        let batch = (0..<16).map { index in Self.prompt(tokens: 32, tokenizer: model.tokenizer, salt: index) }
-        var batchTimes = [Double]()
-        for _ in 0..<max(10, runs / 10) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = model.encoder.encode(batch.map(model.tokenizer.encode))
-            batchTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        let batch = (0..<16).map { index in Self.prompt(tokens: 32, tokenizer: tokenizer, salt: index) }
+        for (precision, model) in models {
+            var batchTimes = [Double]()
+            for _ in 0..<max(10, runs / 10) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = model.encoder.encode(batch.map(model.tokenizer.encode))
+                batchTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            batchTimes.sort()
+            print(String(format: "%@ batch of 16 × 32 tokens: %.0f prompts/s (median %.1f ms per batch)", precision.rawValue, 16 / Self.median(batchTimes), Self.median(batchTimes) * 1000))
         }
-        batchTimes.sort()
-        print(String(format: "batch of 16 × 32 tokens: %.0f prompts/s (median %.1f ms per batch)", 16 / Self.median(batchTimes), Self.median(batchTimes) * 1000))
+        try await Self.concurrency(models[1].1, tokenizer: tokenizer, runs: runs)
         print(String(format: "resident memory at end: %.1f MiB", Self.residentMiB()))
+    }
+
+    /// Throughput of the shipped embedder's `embed` (the server's path) with 1 and 16 concurrent
+    /// callers on one embedding thread: micro-batching turns concurrency into larger passes.
+    static func concurrency(_ model: MiniLMEmbedder, tokenizer: WordPieceTokenizer, runs: Int) async throws {
+        let prompts = (0..<64).map { prompt(tokens: 12, tokenizer: tokenizer, salt: $0) }
+        var rates = [Int: Double]()
+        for callers in [1, 16] {
+            let perCaller = max(8, runs / (callers == 1 ? 2 : 8))
+            let start = DispatchTime.now().uptimeNanoseconds
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for caller in 0..<callers {
+                    group.addTask {
+                        for call in 0..<perCaller { _ = try await model.embed([prompts[(caller * 7 + call) % prompts.count]]) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            rates[callers] = Double(callers * perCaller) / seconds
+        }
+        print(String(
+            format: "embed() of 12-token prompts, one thread: 1 caller %.0f/s, 16 concurrent callers %.0f/s (%.1fx)",
+            rates[1]!, rates[16]!, rates[16]! / rates[1]!
+        ))
     }
 
     static func median(_ sorted: [Double]) -> Double { sorted[sorted.count / 2] }

@@ -54,6 +54,37 @@ import Testing
         #expect(summary.recall >= 0.8)
     }
 
+    /// The bfloat16 encoder (the default) decides every public pair as the float32 one does, at
+    /// the shipped defaults and at every threshold a tuner might pick (0.50–0.95).
+    @Test func bfloat16AndFloat32EncodersDecideEveryPublicPairAlike() async throws {
+        let modelDirectory = Self.root.appendingPathComponent("models/all-MiniLM-L6-v2").path
+        try #require(FileManager.default.fileExists(atPath: modelDirectory + "/model.safetensors"), "run scripts/fetch-model.sh")
+        let data = try Data(contentsOf: Self.root.appendingPathComponent("Tests/AfterimageServerTests/Fixtures/cache-pairs-public.jsonl"))
+        let pairs = try CacheEvaluation.loadPairs(data, name: "public")
+        let settings = CacheSettings()
+        let vocabulary = try GuardVocabulary.load(directory: Self.root.appendingPathComponent("Config/guard").path)
+        var judgements = [WeightPrecision: [PairJudgement]]()
+        var worstGap: Float = 0
+        for precision in WeightPrecision.allCases {
+            var embedderSettings = EmbedderSettings()
+            embedderSettings.modelDirectory = modelDirectory
+            embedderSettings.precision = precision
+            let embedder = try EmbedderFactory.make(embedderSettings)
+            let matcher = CacheMatcher(vocabulary: vocabulary, embedder: embedder, wordSimilarity: settings.wordSimilarity)
+            judgements[precision] = try await CacheEvaluation(pairs: pairs, matcher: matcher, settings: TunedSettings(threshold: settings.threshold, wordSimilarity: settings.wordSimilarity)).judgements
+            try await embedder.shutdown()
+        }
+        var differences = [String]()
+        for (index, (exact, compact)) in zip(judgements[.float32]!, judgements[.bfloat16]!).enumerated() {
+            worstGap = max(worstGap, abs(exact.similarity - compact.similarity))
+            for threshold in stride(from: Float(0.50), through: 0.95, by: 0.05) where exact.served(at: threshold) != compact.served(at: threshold) {
+                differences.append("#\(index) at \(threshold): float32 \(exact.similarity) vs bfloat16 \(compact.similarity)")
+            }
+        }
+        print("bfloat16 vs float32 on \(pairs.count) public pairs: largest similarity gap \(worstGap), \(differences.count) different decisions")
+        #expect(differences.isEmpty, "\(differences.prefix(5))")
+    }
+
     @Test func pairsSharingTwoDistinctiveWordsShareAFold() {
         let scenes: [Set<String>] = [
             ["lantern", "harbour", "dusk"], ["lantern", "harbour", "rain"], ["violin", "attic"], ["violin", "attic", "dust"],

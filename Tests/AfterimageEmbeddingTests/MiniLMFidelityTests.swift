@@ -23,10 +23,12 @@ import Testing
         return text.split(separator: "\n").map { try! JSONDecoder().decode(Reference.self, from: Data($0.utf8)) }
     }()
 
+    /// The shipped (bfloat16) encoder.
     static let embedder: MiniLMEmbedder? = try? MiniLMEmbedder(directory: modelDirectory)
+    static let float32Embedder: MiniLMEmbedder? = try? MiniLMEmbedder(directory: modelDirectory, precision: .float32)
 
-    func requireEmbedder() throws -> MiniLMEmbedder {
-        try #require(Self.embedder, "model files missing in \(Self.modelDirectory): run scripts/fetch-model.sh")
+    func requireEmbedder(_ precision: WeightPrecision = .bfloat16) throws -> MiniLMEmbedder {
+        try #require(precision == .bfloat16 ? Self.embedder : Self.float32Embedder, "model files missing in \(Self.modelDirectory): run scripts/fetch-model.sh")
     }
 
     @Test func referenceFileHasFortySentences() {
@@ -40,8 +42,11 @@ import Testing
         }
     }
 
-    @Test func embeddingsMatchTheReference() async throws {
-        let embedder = try requireEmbedder()
+    /// float32 weights match the reference to float rounding; bfloat16 weights (the default) to the
+    /// issue's bound, cosine ≥ 0.9999 on every sentence.
+    @Test(arguments: WeightPrecision.allCases) func embeddingsMatchTheReference(precision: WeightPrecision) async throws {
+        let embedder = try requireEmbedder(precision)
+        let (minimumCosine, maximumDifference) = precision == .float32 ? (0.99999, 1e-4) : (0.9999, 2e-3)
         var worstCosine = 1.0
         var worstDifference = 0.0
         for reference in Self.references {
@@ -55,12 +60,12 @@ import Testing
             }
             let norm = embedding.vector.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             let cosine = dot / norm
-            #expect(cosine >= 0.99999, "cosine \(cosine) for \(reference.text.prefix(60))")
-            #expect(difference <= 1e-4, "max |diff| \(difference) for \(reference.text.prefix(60))")
+            #expect(cosine >= minimumCosine, "cosine \(cosine) for \(reference.text.prefix(60))")
+            #expect(difference <= maximumDifference, "max |diff| \(difference) for \(reference.text.prefix(60))")
             worstCosine = min(worstCosine, cosine)
             worstDifference = max(worstDifference, difference)
         }
-        print("MiniLM fidelity: min cosine \(worstCosine), max |diff| \(worstDifference)")
+        print("MiniLM fidelity (\(precision.rawValue), \(embedder.encoder.kernel)): min cosine \(worstCosine), max |diff| \(worstDifference)")
     }
 
     @Test func batchOfMixedLengthsEqualsOneAtATime() async throws {

@@ -61,6 +61,8 @@ import Testing
         ("files:\n  disk_cache_bytes: 9223372036854775807\n", "files.disk_cache_bytes"),
         ("cache:\n  index:\n    ann_min_entries: -1\n", "cache.index.ann_min_entries"),
         ("cache:\n  index:\n    ann_min_entries: 99999999999999\n", "cache.index.ann_min_entries"),
+        ("cache:\n  embedder:\n    precision: int4\n", "cache.embedder.precision"),
+        ("cache:\n  embedder:\n    precision: [bfloat16]\n", "cache.embedder.precision"),
         ("cache:\n  index:\n    ef: 5\n", "cache.index.ef"),
         ("cache:\n  guard:\n    senses: 0\n", "cache.guard.senses"),
         ("cache:\n  guard:\n    senses: 100000\n", "cache.guard.senses"),

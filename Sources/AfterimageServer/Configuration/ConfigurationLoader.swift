@@ -220,6 +220,12 @@ public enum ConfigurationLoader {
         config.embedder.apiKeyEnv = try embedder.string("api_key_env") ?? config.embedder.apiKeyEnv
         config.embedder.dimension = try embedder.int("dimension", range: 8...65_536) ?? config.embedder.dimension
         config.embedder.threads = try embedder.int("threads", range: 1...64) ?? config.embedder.threads
+        if let precision = try embedder.string("precision") {
+            guard let value = WeightPrecision(rawValue: precision) else {
+                throw ConfigurationError(key: "cache.embedder.precision", problem: "must be bfloat16 or float32, got '\(precision.prefix(40))'")
+            }
+            config.embedder.precision = value
+        }
         try embedder.finish()
         try cache.finish()
 
