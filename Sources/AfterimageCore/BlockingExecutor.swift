@@ -27,4 +27,9 @@ public struct BlockingExecutor: Sendable {
             queue.async { continuation.resume(returning: work()) }
         }
     }
+
+    /// Queues `work` without waiting for it (a worker that reports back by other means).
+    public func submit(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
+    }
 }

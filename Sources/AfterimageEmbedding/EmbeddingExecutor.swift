@@ -18,4 +18,13 @@ public final class EmbeddingExecutor: Sendable {
         let turn = next.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
         return try await lanes[turn % lanes.count].run(work)
     }
+
+    /// Number of lanes (embeddings that can run at once).
+    public var workers: Int { lanes.count }
+
+    /// Queues `work` on the next lane without waiting for it.
+    public func submit(_ work: @escaping @Sendable () -> Void) {
+        let turn = next.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
+        lanes[turn % lanes.count].submit(work)
+    }
 }

@@ -10,15 +10,14 @@ public final class MiniLMEmbedder: Embedder {
     public let provider = "local"
     public let tokenizer: WordPieceTokenizer
     public let encoder: BertEncoder
-    let executor: EmbeddingExecutor
-    /// Largest number of texts encoded in one pass.
-    let batchSize: Int
+    /// Coalesces concurrent calls into shared forward passes on the embedding lanes.
+    let batcher: MicroBatcher
 
     /// Files a model directory must hold.
     public static let requiredFiles = ["config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors", "1_Pooling/config.json"]
 
     /// Loads a model directory. Errors name the file and the problem.
-    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 16, blasThreads: Int = 1, precision: WeightPrecision = .bfloat16) throws {
+    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 32, blasThreads: Int = 1, precision: WeightPrecision = .bfloat16) throws {
         BLASRuntime.setThreads(blasThreads)
         let root = URL(fileURLWithPath: directory)
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
@@ -39,24 +38,23 @@ public final class MiniLMEmbedder: Embedder {
         self.encoder = try BertEncoder(configuration: configuration, weightsFile: try Safetensors(path: path("model.safetensors")), precision: precision)
         self.dimension = configuration.hiddenSize
         self.modelID = root.lastPathComponent
-        self.executor = executor
-        self.batchSize = max(1, batchSize)
+        let encoder = self.encoder, tokenizer = self.tokenizer
+        self.batcher = MicroBatcher(executor: executor, maxSequences: batchSize) { texts in
+            let ids = texts.map(tokenizer.encode)
+            return zip(encoder.encode(ids), ids).map { Embedding(vector: $0, tokenCount: $1.count) }
+        }
     }
 
+    /// Joins the next shared forward pass (`MicroBatcher`): concurrent calls are tokenised and
+    /// encoded together on an embedding lane, at most `batchSize` texts per pass.
     public func embed(_ texts: [String]) async throws -> [Embedding] {
-        let tokenizer = self.tokenizer, encoder = self.encoder, batchSize = self.batchSize
-        return try await executor.run {
-            let ids = texts.map(tokenizer.encode)
-            var vectors = [[Float]]()
-            vectors.reserveCapacity(ids.count)
-            var start = 0
-            while start < ids.count {
-                let end = min(start + batchSize, ids.count)
-                vectors.append(contentsOf: encoder.encode(Array(ids[start..<end])))
-                start = end
-            }
-            return zip(vectors, ids).map { Embedding(vector: $0, tokenCount: $1.count) }
-        }
+        await batcher.embed(texts)
+    }
+
+    /// Forward passes run and texts encoded so far (texts / passes is the mean batch size).
+    public var batchStatistics: (passes: Int, texts: Int) {
+        let statistics = batcher.statistics
+        return (statistics.passes, statistics.sequences)
     }
 
     /// Token ids as the model sees them (for `afterimage embed`).

@@ -79,6 +79,33 @@ import Testing
         }
     }
 
+    /// Calls made together are encoded in shared passes (micro-batching), and each caller gets the
+    /// vector it would have got alone.
+    @Test func concurrentCallsShareForwardPassesAndGetTheirOwnVectors() async throws {
+        let alone = try requireEmbedder()
+        let shared = try MiniLMEmbedder(directory: Self.modelDirectory)
+        let texts = Array(Self.references.map(\.text).prefix(24))
+        let together = try await withThrowingTaskGroup(of: (Int, Embedding).self) { group in
+            for (index, text) in texts.enumerated() { group.addTask { (index, try await shared.embed([text])[0]) } }
+            var results = [Int: Embedding]()
+            for try await (index, embedding) in group { results[index] = embedding }
+            return results
+        }
+        for (index, text) in texts.enumerated() {
+            let single = try await alone.embed([text])[0]
+            let mine = try #require(together[index])
+            #expect(mine.tokenCount == single.tokenCount)
+            #expect((zip(single.vector, mine.vector).map { abs($0 - $1) }.max() ?? 1) <= 1e-5, "\(text.prefix(40))")
+        }
+        let statistics = shared.batchStatistics
+        #expect(statistics.texts == texts.count)
+        #expect(statistics.passes <= texts.count / 2, "\(statistics.passes) passes for \(texts.count) concurrent calls")
+        // A call larger than a pass is split into passes of at most the batch size.
+        let many = try await shared.embed(Array(repeating: "a lighthouse at dusk", count: 70))
+        #expect(many.count == 70 && many.allSatisfy { $0 == many[0] })
+        #expect(shared.batchStatistics.passes - statistics.passes == 3)
+    }
+
     @Test func manifestMatchesTheFetchedFilesAndTheScript() throws {
         #expect(MiniLMManifest.problem(in: Self.modelDirectory) == nil)
         let script = try String(contentsOf: Self.packageRoot.appendingPathComponent("scripts/minilm.sha256"), encoding: .utf8)
