@@ -22,9 +22,9 @@ public struct CacheSettings: Sendable {
     /// Word-embedding cosine for two words to align (`cache.guard.word_similarity`).
     public var wordSimilarity: Float = 0.85
     /// Partition size from which lookups use the approximate HNSW graph, re-ranked exactly
-    /// (`cache.index.ann_min_entries`; 0, the default, keeps the exact scan always: the graph is
-    /// still built in the foreground, ~36 s for 20,000 entries, while the index lock is held).
-    public var annMinEntries = 0
+    /// (`cache.index.ann_min_entries`, default 20,000; 0 keeps the exact scan always). The graph
+    /// is built on a background thread; lookups use the exact scan until it is installed.
+    public var annMinEntries = 20_000
     /// Nearest candidates above the threshold the guard looks at (`cache.candidates`).
     public var candidates = 5
     /// Entry lifetime (`cache.ttl_seconds`, default 30 days).

@@ -13,14 +13,24 @@ public struct VectorPartition: Sendable {
     private(set) var ids: [Int64] = []
     private var positions: [Int64: Int] = [:]
     private(set) var graph: HNSWGraph?
+    /// Whether graph builds and compactions run inside the mutation that calls for them (true), or
+    /// are left to the owner (`wantsBuild` / `beginBuild` / `finishBuild`, as `VectorIndex` does
+    /// on a background thread while searches keep using the exact scan or the old graph).
+    public let buildsInline: Bool
+    /// Ids upserted or removed since `beginBuild`; nil when no build is running.
+    private var changedDuringBuild: Set<Int64>?
 
-    public init(dimension: Int, annMinEntries: Int = 0, graphParameters: HNSWGraph.Parameters = HNSWGraph.Parameters()) {
+    public init(dimension: Int, annMinEntries: Int = 0, graphParameters: HNSWGraph.Parameters = HNSWGraph.Parameters(), buildsInline: Bool = true) {
         self.dimension = dimension
         self.annMinEntries = max(0, annMinEntries)
         self.graphParameters = graphParameters
+        self.buildsInline = buildsInline
     }
 
     public var count: Int { ids.count }
+
+    /// Whether `id` is in the partition.
+    public func positionsContain(_ id: Int64) -> Bool { positions[id] != nil }
 
     /// Whether searches go through the approximate graph.
     public var usesGraph: Bool { graph != nil }
@@ -28,15 +38,55 @@ public struct VectorPartition: Sendable {
     /// Builds the graph once the partition reaches `annMinEntries`; drops it below half of that;
     /// compacts it when tombstones pile up.
     private mutating func maintainGraph() {
-        if graph == nil, annMinEntries > 0, ids.count >= annMinEntries {
-            var built = HNSWGraph(dimension: dimension, parameters: graphParameters)
-            for (position, id) in ids.enumerated() { built.insert(id: id, vector: Array(rows[position * dimension..<(position + 1) * dimension])) }
-            graph = built
-        } else if graph != nil, ids.count < annMinEntries / 2 {
+        if graph != nil, ids.count < annMinEntries / 2 {
             graph = nil
-        } else if let current = graph, current.needsCompaction {
+        } else if buildsInline, graph == nil, annMinEntries > 0, ids.count >= annMinEntries {
+            graph = Self.buildGraph(ids: ids, rows: rows, dimension: dimension, parameters: graphParameters)
+        } else if buildsInline, let current = graph, current.needsCompaction {
             graph = current.compacted()
         }
+    }
+
+    /// Whether a background build should start: the partition crossed `annMinEntries` without a
+    /// graph, or the graph's tombstones call for a rebuild — and no build is running.
+    public var wantsBuild: Bool {
+        guard !buildsInline, changedDuringBuild == nil, annMinEntries > 0 else { return false }
+        if let graph { return graph.needsCompaction }
+        return ids.count >= annMinEntries
+    }
+
+    /// Starts tracking changes and returns the rows to build from (copy-on-write: no copy is made
+    /// unless the partition changes while the build runs).
+    public mutating func beginBuild() -> (ids: [Int64], rows: [Float]) {
+        changedDuringBuild = []
+        return (ids, rows)
+    }
+
+    /// A graph over `ids`' rows (the slow part of a build; call it outside any lock).
+    public static func buildGraph(ids: [Int64], rows: [Float], dimension: Int, parameters: HNSWGraph.Parameters) -> HNSWGraph {
+        var built = HNSWGraph(dimension: dimension, parameters: parameters)
+        for (position, id) in ids.enumerated() { built.insert(id: id, vector: Array(rows[position * dimension..<(position + 1) * dimension])) }
+        return built
+    }
+
+    /// Installs a graph built from `beginBuild`'s snapshot after replaying what changed since;
+    /// discards it when the partition has meanwhile shrunk below half of `annMinEntries`.
+    public mutating func finishBuild(_ built: HNSWGraph) {
+        guard let changed = changedDuringBuild else { return }
+        changedDuringBuild = nil
+        guard ids.count >= annMinEntries / 2, ids.count > 0 else {
+            graph = nil
+            return
+        }
+        var graph = built
+        for id in changed {
+            if let position = positions[id] {
+                graph.insert(id: id, vector: Array(rows[position * dimension..<(position + 1) * dimension]))
+            } else {
+                graph.remove(id: id)
+            }
+        }
+        self.graph = graph
     }
 
     /// Adds or replaces the vector of `id`.
@@ -45,12 +95,14 @@ public struct VectorPartition: Sendable {
         if let position = positions[id] {
             rows.replaceSubrange(position * dimension..<(position + 1) * dimension, with: vector)
             graph?.insert(id: id, vector: vector)
+            changedDuringBuild?.insert(id)
             return
         }
         positions[id] = ids.count
         ids.append(id)
         rows.append(contentsOf: vector)
         graph?.insert(id: id, vector: vector)
+        changedDuringBuild?.insert(id)
         maintainGraph()
     }
 
@@ -68,6 +120,7 @@ public struct VectorPartition: Sendable {
         ids.removeLast()
         rows.removeLast(dimension)
         graph?.remove(id: id)
+        changedDuringBuild?.insert(id)
         maintainGraph()
         return true
     }

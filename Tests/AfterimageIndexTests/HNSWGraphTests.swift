@@ -65,6 +65,36 @@ import Testing
         #expect(partition.count == 200 && !partition.usesGraph)
     }
 
+    /// `VectorIndex` builds graphs on its builder thread: searches keep answering (exactly) while
+    /// the build runs, and what changed meanwhile — deletes, new rows, replaced vectors — is
+    /// replayed before the graph is installed.
+    @Test func backgroundBuildReplaysWhatChangedMeanwhile() async {
+        var random = SplitMix64(seed: 23)
+        let vectors = Self.clustered(4_000, clusters: 40, &random)
+        let index = VectorIndex(dimension: Self.dimension, annMinEntries: 2_000)
+        let partition = VectorIndex.PartitionID(namespace: "n", partition: "p")
+        for id in 0..<2_000 { index.upsert(partition, id: Int64(id), vector: vectors[id]) }
+        // The build has been handed to the builder thread; keep writing and searching meanwhile.
+        for id in 2_000..<2_600 { index.upsert(partition, id: Int64(id), vector: vectors[id]) }
+        for id in 0..<300 { index.remove(partition, id: Int64(id)) }
+        index.upsert(partition, id: 500, vector: vectors[3_999])
+        #expect(index.search(partition, query: vectors[1_000], k: 1).first?.id == 1_000)
+        await index.waitForBuilds()
+        #expect(index.usesGraph(partition))
+        #expect(index.pendingBuilds == 0)
+        var selfFound = 0
+        for id in 300..<2_600 where id != 500 && index.search(partition, query: vectors[id], k: 1).first?.id == Int64(id) { selfFound += 1 }
+        #expect(selfFound >= 2_250, "\(selfFound) of 2,299 rows found as their own nearest neighbour")
+        for query in vectors.prefix(300) {
+            #expect(index.search(partition, query: query, k: 5).allSatisfy { $0.id >= 300 }, "a row deleted during the build is never returned")
+        }
+        #expect(index.search(partition, query: vectors[3_999], k: 1).first?.id == 500, "a vector replaced during the build is found under its new value")
+        // Emptying the partition drops it; a late build result for it is ignored.
+        for id in 300..<2_600 { index.remove(partition, id: Int64(id)) }
+        await index.waitForBuilds()
+        #expect(index.count == 0 && !index.usesGraph(partition))
+    }
+
     @Test func graphAloneHandlesReplacementAndHostileVectors() {
         var graph = HNSWGraph(dimension: 4, parameters: .init(m: 1_000_000, efConstruction: -5, efSearch: Int.max))
         #expect(graph.parameters.m == 64 && graph.parameters.efConstruction == 8 && graph.parameters.efSearch == 1_000)
