@@ -39,18 +39,22 @@ struct BenchEmbed: AsyncParsableCommand {
             let text = Self.prompt(tokens: tokens, tokenizer: tokenizer)
             let count = max(20, tokens == 128 ? runs / 4 : runs)
             var times = [[Double]](repeating: [], count: models.count)
+            let profiles = models.map { _ in EncoderProfile() }
             for run in -5..<count {
                 for (slot, (_, model)) in models.enumerated() {
+                    if run == 0 { profiles[slot].matrixNanoseconds = 0 }
                     let start = DispatchTime.now().uptimeNanoseconds
-                    _ = model.encoder.encode([model.tokenizer.encode(text)])
+                    _ = model.encoder.encode([model.tokenizer.encode(text)], profile: profiles[slot])
                     if run >= 0 { times[slot].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
                 }
             }
+            let shares = profiles.indices.map { Double(profiles[$0].matrixNanoseconds) / 1e6 / times[$0].reduce(0, +) * 100 }
             for slot in times.indices { times[slot].sort() }
             func p99(_ sorted: [Double]) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))] }
             print(String(
-                format: "%6d  %10.2f / %6.2f          %10.2f / %6.2f          %5.2fx",
-                tokens, Self.median(times[0]), p99(times[0]), Self.median(times[1]), p99(times[1]), Self.median(times[0]) / Self.median(times[1])
+                format: "%6d  %10.2f / %6.2f          %10.2f / %6.2f          %5.2fx   matrix share %.0f%% / %.0f%%",
+                tokens, Self.median(times[0]), p99(times[0]), Self.median(times[1]), p99(times[1]), Self.median(times[0]) / Self.median(times[1]),
+                shares[0], shares[1]
             ))
         }
         let batch = (0..<16).map { index in Self.prompt(tokens: 32, tokenizer: tokenizer, salt: index) }
