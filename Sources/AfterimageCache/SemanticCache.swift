@@ -43,6 +43,8 @@ public final class SemanticCache: Sendable {
     let totals = Mutex(CacheTotals(entries: 0, bytes: 0))
     public let matcher: CacheMatcher
     var analyzer: PromptAnalyzer { matcher.analyzer }
+    /// Hit counters, written in batches off the response path.
+    let hits: HitRecorder
 
     public init(settings: CacheSettings, store: any CacheStore, embedder: any Embedder, vocabulary: GuardVocabulary) {
         self.settings = settings
@@ -50,6 +52,7 @@ public final class SemanticCache: Sendable {
         self.embedder = embedder
         self.index = VectorIndex(dimension: embedder.dimension, annMinEntries: settings.annMinEntries)
         self.matcher = CacheMatcher(vocabulary: vocabulary, embedder: embedder, wordSimilarity: settings.wordSimilarity)
+        self.hits = HitRecorder(store: store)
     }
 
     /// Loads every unexpired entry's vector from SQLite into the index; returns how many.
@@ -137,15 +140,21 @@ public final class SemanticCache: Sendable {
     /// Live entries and bytes as last counted (for gauges; exact after each sweep).
     public var liveTotals: CacheTotals { totals.withLock { $0 } }
 
-    /// Counts a hit for LRU and stats.
-    public func recordHit(_ entry: CacheEntry, kind: CacheHitKind, now: Date = Date()) async {
+    /// Counts a hit for LRU and stats (queued: written with other hits by `HitRecorder`).
+    public func recordHit(_ entry: CacheEntry, kind: CacheHitKind, now: Date = Date()) {
         guard let id = entry.id else { return }
-        try? await store.recordHit(id: id, kind: kind, at: now)
+        hits.record(CacheHit(id: id, kind: kind, at: now))
+    }
+
+    /// Writes queued hit counters now (before reads of them, and at shutdown).
+    public func flushHits() async {
+        await hits.flush()
     }
 
     /// Deletes least-recently-used entries until the size limits hold; returns how many.
     @discardableResult
     public func evict(now: Date = Date()) async throws -> Int {
+        await hits.flush()
         let (deleted, remaining) = try await store.evict(maxEntries: settings.maxEntries, maxBytes: settings.maxBytes, now: now)
         forget(deleted)
         totals.withLock { $0 = remaining }
@@ -154,6 +163,7 @@ public final class SemanticCache: Sendable {
 
     /// Deletes expired entries and enforces the size limits (the periodic sweep).
     public func sweep(now: Date = Date()) async throws -> (expired: Int, evicted: Int) {
+        await hits.flush()
         let expired = try await store.deleteExpired(now: now)
         forget(expired)
         return (expired.count, try await evict(now: now))
@@ -161,6 +171,7 @@ public final class SemanticCache: Sendable {
 
     /// Deletes the entries matching `filter`; returns how many.
     public func purge(_ filter: CachePurgeFilter) async throws -> Int {
+        await hits.flush()
         let deleted = try await store.purge(filter)
         forget(deleted)
         try await refreshTotals()
@@ -169,6 +180,7 @@ public final class SemanticCache: Sendable {
 
     /// Deletes one entry; false if there was none.
     public func delete(id: Int64) async throws -> Bool {
+        await hits.flush()
         guard let deleted = try await store.delete(id: id) else { return false }
         forget([deleted])
         try await refreshTotals()
@@ -182,7 +194,8 @@ public final class SemanticCache: Sendable {
 
     /// Entries, bytes and hits, overall and by namespace and model.
     public func stats(now: Date = Date()) async throws -> CacheStats {
-        try await store.stats(now: now)
+        await hits.flush()
+        return try await store.stats(now: now)
     }
 
     /// Applies another process's committed insert or delete to the index (idempotent).

@@ -90,6 +90,8 @@ public protocol CacheStore: Sendable {
     func get(id: Int64, now: Date) async throws -> CacheEntry?
     /// Records a hit: the entry's counters and last-used time (LRU), its images' last use, the stats.
     func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws
+    /// Records many hits in one transaction (the batched path; entries gone meanwhile are skipped).
+    func recordHits(_ hits: [CacheHit]) async throws
     /// Every unexpired entry's vector, for building the index at startup.
     func vectors(now: Date) async throws -> [CacheVector]
     /// Live entries and their bytes.
@@ -105,4 +107,24 @@ public protocol CacheStore: Sendable {
     func delete(id: Int64) async throws -> CacheEntryRef?
     /// Entries, bytes and hit counters, overall and by namespace and model.
     func stats(now: Date) async throws -> CacheStats
+}
+
+/// One hit to record (`CacheStore.recordHits`).
+public struct CacheHit: Sendable, Equatable {
+    public var id: Int64
+    public var kind: CacheHitKind
+    public var at: Date
+
+    public init(id: Int64, kind: CacheHitKind, at: Date) {
+        self.id = id
+        self.kind = kind
+        self.at = at
+    }
+}
+
+extension CacheStore {
+    /// One `recordHit` per hit (stores without a batched path).
+    public func recordHits(_ hits: [CacheHit]) async throws {
+        for hit in hits { try await recordHit(id: hit.id, kind: hit.kind, at: hit.at) }
+    }
 }

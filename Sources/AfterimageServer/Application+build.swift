@@ -152,6 +152,8 @@ public enum AfterimageApp {
             )),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
             services: stores.services + indexServices + [
+                // After the stores in the list, so shut down before them: queued hit counters are written.
+                ClosingService(name: "cache-hit-counters") { [cache] in await cache?.flushHits() },
                 ClosingService(name: "upstream-http-client") { try await upstream.shutdown() },
                 ClosingService(name: "embedder") { try await embedder.shutdown() }, sweeper, unauthenticated, watchdog,
                 ClosingService(name: "data-directory-lock") { directoryLock.release() },

@@ -59,10 +59,12 @@ public struct SQLiteCacheStore: CacheStore {
         )
     }
 
+    // The per-request reads use statements each connection prepares once (`cachedStatement`):
+    // compiling SQL on every hit showed in profiles (GRDB's authorizer runs at each compile).
     public func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry? {
         try await database.writer.read { db in
             try CacheEntryRow.fetchOne(
-                db, sql: "SELECT * FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?",
+                db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?"),
                 arguments: [namespace, partitionKey, directKey, now]
             )?.entry()
         }
@@ -70,24 +72,31 @@ public struct SQLiteCacheStore: CacheStore {
 
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
         try await database.writer.read { db in
-            try CacheEntryRow.fetchOne(db, sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?", arguments: [id, now])?.entry()
+            try CacheEntryRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now])?.entry()
         }
     }
 
     public func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws {
-        let column = kind == .direct ? "direct_hits" : "semantic_hits"
+        try await recordHits([CacheHit(id: id, kind: kind, at: at)])
+    }
+
+    /// All hits in one write transaction with prepared statements kept by the connection.
+    public func recordHits(_ hits: [CacheHit]) async throws {
+        guard !hits.isEmpty else { return }
         try await database.writer.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT namespace, model FROM cache_entries WHERE id = ?", arguments: [id]) else { return }
-            try db.execute(
-                sql: "UPDATE cache_entries SET hit_count = hit_count + 1, \(column) = \(column) + 1, last_hit_at = ? WHERE id = ?",
-                arguments: [at, id]
-            )
-            // The hit hands out fresh signed URLs: the images must outlive them.
-            try db.execute(
-                sql: "UPDATE images SET last_used_at = ? WHERE id IN (SELECT image_id FROM cache_entry_images WHERE entry_id = ?)",
-                arguments: [at, id]
-            )
-            try Self.count(db, column: column, namespace: row["namespace"], model: row["model"])
+            for hit in hits {
+                let column = hit.kind == .direct ? "direct_hits" : "semantic_hits"
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT namespace, model FROM cache_entries WHERE id = ?"), arguments: [hit.id]) else { continue }
+                try db.cachedStatement(sql: "UPDATE cache_entries SET hit_count = hit_count + 1, \(column) = \(column) + 1, last_hit_at = ? WHERE id = ?")
+                    .execute(arguments: [hit.at, hit.id])
+                // The hit hands out fresh signed URLs: the images must outlive them.
+                try db.cachedStatement(sql: "UPDATE images SET last_used_at = ? WHERE id IN (SELECT image_id FROM cache_entry_images WHERE entry_id = ?)")
+                    .execute(arguments: [hit.at, hit.id])
+                try db.cachedStatement(sql: """
+                    INSERT INTO cache_counters (namespace, model, \(column)) VALUES (?, ?, 1)
+                    ON CONFLICT(namespace, model) DO UPDATE SET \(column) = \(column) + 1
+                    """).execute(arguments: [row["namespace"], row["model"]])
+            }
         }
     }
 

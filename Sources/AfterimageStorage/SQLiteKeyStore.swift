@@ -26,7 +26,7 @@ public struct SQLiteKeyStore: KeyStore {
 
     public func find(secretHash: String) async throws -> VirtualKey? {
         let record = try await database.writer.read { db in
-            try KeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db)
+            try KeyRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM virtual_keys WHERE secret_hash = ?"), arguments: [secretHash])
         }
         // The index lookup found the row; the comparison itself is done in constant time.
         guard let record, KeySecret.constantTimeEquals(record.secret_hash, secretHash) else { return nil }

@@ -33,7 +33,8 @@ import Testing
             rows.withLock { $0.values.first { $0.namespace == namespace && $0.partitionKey == partitionKey && $0.directKey == directKey && $0.expiresAt > now } }
         }
         func get(id: Int64, now: Date) async throws -> CacheEntry? { rows.withLock { $0[id].flatMap { $0.expiresAt > now ? $0 : nil } } }
-        func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws {}
+        let hits = Mutex<[CacheHit]>([])
+        func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws { hits.withLock { $0.append(CacheHit(id: id, kind: kind, at: at)) } }
         func vectors(now: Date) async throws -> [CacheVector] {
             rows.withLock { $0.values.compactMap { e in e.embedding.map { CacheVector(id: e.id!, namespace: e.namespace, partitionKey: e.partitionKey, embedding: $0) } } }
         }
@@ -115,5 +116,31 @@ import Testing
         #expect(try await broken.find() == nil)
         #expect(broken.debug.outcome == .miss && broken.debug.refusedBy == .embeddingFailed && broken.debug.metricResult == "miss")
         #expect(await broken.embeddingForStore() == nil)
+    }
+
+    /// Hits are counted off the response path in batches: a read of the counters (stats) writes the
+    /// queued ones first, and without a read they are written within the batching delay.
+    @Test func hitsAreWrittenInBatchesAndBeforeStatsAreRead() async throws {
+        let store = MemoryCacheStore()
+        let cache = SemanticCache(settings: CacheSettings(), store: store, embedder: HashingEmbedder(), vocabulary: Self.vocabulary)
+        let now = Date()
+        var entry = CacheEntry(
+            namespace: "ns", partitionKey: "p", directKey: "d", prompt: "a kite", normalizedPrompt: "a kite", embedding: nil, embeddingModel: "m",
+            endpoint: .generations, provider: "openai", model: "gpt-image-1", response: [:], images: [], imageExtras: [], createdAt: now, expiresAt: now.addingTimeInterval(60)
+        )
+        entry.id = 7
+        for _ in 0..<3 { cache.recordHit(entry, kind: .direct) }
+        cache.recordHit(entry, kind: .semantic)
+        _ = try await cache.stats()
+        #expect(store.hits.withLock { $0.map(\.kind) } == [.direct, .direct, .direct, .semantic])
+        cache.recordHit(entry, kind: .direct)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while store.hits.withLock({ $0.count }) < 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(store.hits.withLock { $0.count } == 5)
+        // An entry without an id (never stored) is not counted.
+        entry.id = nil
+        cache.recordHit(entry, kind: .direct)
+        await cache.flushHits()
+        #expect(store.hits.withLock { $0.count } == 5)
     }
 }

@@ -242,7 +242,7 @@ struct ImagePipeline: Sendable {
             }
             outputs.append(.init(image: stored, data: data, extra: extra))
         }
-        await cache?.recordHit(entry, kind: debug.outcome == .semantic ? .semantic : .direct)
+        cache?.recordHit(entry, kind: debug.outcome == .semantic ? .semantic : .direct)
         var body = entry.response
         body["created"] = .integer(Int64(Date().timeIntervalSince1970))
         if let usage = body["usage"] { body["usage"] = usage.zeroed }
