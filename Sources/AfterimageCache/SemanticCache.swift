@@ -43,8 +43,10 @@ public final class SemanticCache: Sendable {
     let totals = Mutex(CacheTotals(entries: 0, bytes: 0))
     public let matcher: CacheMatcher
     var analyzer: PromptAnalyzer { matcher.analyzer }
-    /// Hit counters, written in batches off the response path.
-    let hits: HitRecorder
+    /// Hit counters (LRU time, counts, images' last use), written in batches off the response
+    /// path and flushed before anything reads or depends on them; a crash loses at most the last
+    /// 20 ms of counts — statistics, never a ledger row.
+    let hits: BatchedWriter<CacheHit>
 
     public init(settings: CacheSettings, store: any CacheStore, embedder: any Embedder, vocabulary: GuardVocabulary) {
         self.settings = settings
@@ -52,7 +54,7 @@ public final class SemanticCache: Sendable {
         self.embedder = embedder
         self.index = VectorIndex(dimension: embedder.dimension, annMinEntries: settings.annMinEntries)
         self.matcher = CacheMatcher(vocabulary: vocabulary, embedder: embedder, wordSimilarity: settings.wordSimilarity)
-        self.hits = HitRecorder(store: store)
+        self.hits = BatchedWriter { try await store.recordHits($0) }
     }
 
     /// Loads every unexpired entry's vector from SQLite into the index; returns how many.
@@ -140,10 +142,10 @@ public final class SemanticCache: Sendable {
     /// Live entries and bytes as last counted (for gauges; exact after each sweep).
     public var liveTotals: CacheTotals { totals.withLock { $0 } }
 
-    /// Counts a hit for LRU and stats (queued: written with other hits by `HitRecorder`).
+    /// Counts a hit for LRU and stats (queued: written with other hits).
     public func recordHit(_ entry: CacheEntry, kind: CacheHitKind, now: Date = Date()) {
         guard let id = entry.id else { return }
-        hits.record(CacheHit(id: id, kind: kind, at: now))
+        hits.enqueue(CacheHit(id: id, kind: kind, at: now))
     }
 
     /// Writes queued hit counters now (before reads of them, and at shutdown).

@@ -74,6 +74,43 @@ public protocol LookupLog: Sendable {
     func entries(namespace: String?, since: Date?, limit: Int) async throws -> [LookupLogEntry]
     /// Labels an entry `same` or `different`; false if there is no such entry.
     func label(id: Int64, label: LookupLabel, by: String) async throws -> Bool
+    /// Appends entries in order (one transaction where the store has one).
+    func append(contentsOf entries: [LookupLogEntry]) async throws
+}
+
+extension LookupLog {
+    public func append(contentsOf entries: [LookupLogEntry]) async throws {
+        for entry in entries { try await append(entry) }
+    }
+}
+
+/// A lookup log whose appends are queued and written in batches (`BatchedWriter`): a semantic
+/// lookup never waits for its log row. Reads and labels write the queue first.
+public final class BatchedLookupLog: LookupLog {
+    public let base: any LookupLog
+    let writer: BatchedWriter<LookupLogEntry>
+
+    public init(_ base: any LookupLog) {
+        self.base = base
+        self.writer = BatchedWriter { try await base.append(contentsOf: $0) }
+    }
+
+    public func append(_ entry: LookupLogEntry) async throws { writer.enqueue(entry) }
+
+    public func append(contentsOf entries: [LookupLogEntry]) async throws { for entry in entries { writer.enqueue(entry) } }
+
+    public func entries(namespace: String?, since: Date?, limit: Int) async throws -> [LookupLogEntry] {
+        await writer.flush()
+        return try await base.entries(namespace: namespace, since: since, limit: limit)
+    }
+
+    public func label(id: Int64, label: LookupLabel, by: String) async throws -> Bool {
+        await writer.flush()
+        return try await base.label(id: id, label: label, by: by)
+    }
+
+    /// Writes queued rows now (shutdown).
+    public func flush() async { await writer.flush() }
 }
 
 /// A run-time cache setting for a namespace and/or model (nil = any).

@@ -90,7 +90,8 @@ public enum AfterimageApp {
         )
 
         let unauthenticated = UnauthenticatedRequests(rpm: configuration.server.unauthenticatedRPM, ledger: ledger, metrics: metrics, logger: logger)
-        let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: logger)
+        let lookupLog = BatchedLookupLog(stores.lookupLog)
+        let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: lookupLog, logger: logger)
         let watchdog = StreamWatchdog()
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
@@ -154,6 +155,7 @@ public enum AfterimageApp {
             services: stores.services + indexServices + [
                 // After the stores in the list, so shut down before them: queued hit counters are written.
                 ClosingService(name: "cache-hit-counters") { [cache] in await cache?.flushHits() },
+                ClosingService(name: "lookup-log") { await lookupLog.flush() },
                 ClosingService(name: "upstream-http-client") { try await upstream.shutdown() },
                 ClosingService(name: "embedder") { try await embedder.shutdown() }, sweeper, unauthenticated, watchdog,
                 ClosingService(name: "data-directory-lock") { directoryLock.release() },

@@ -13,19 +13,25 @@ public struct SQLiteLookupLog: LookupLog {
     }
 
     public func append(_ e: LookupLogEntry) async throws {
+        try await append(contentsOf: [e])
+    }
+
+    /// All rows in one transaction, then the oldest beyond `maxRows` dropped.
+    public func append(contentsOf entries: [LookupLogEntry]) async throws {
+        guard !entries.isEmpty else { return }
         let maxRows = maxRows
         try await database.writer.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO lookup_log (created_at, request_id, namespace, model, prompt, prompt_hash, candidate_id, candidate_prompt,
-                    candidate_hash, similarity, refused_by, decision, threshold, candidate_cost_nanos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO lookup_log (created_at, request_id, namespace, model, prompt, prompt_hash, candidate_id, candidate_prompt,
+                candidate_hash, similarity, refused_by, decision, threshold, candidate_cost_nanos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for e in entries {
+                try insert.execute(arguments: [
                     e.createdAt, e.requestID, e.namespace, e.model, e.prompt, e.promptHash, e.candidateID, e.candidatePrompt,
                     e.candidateHash, e.similarity.map { Double($0) }, e.refusedBy?.description, e.decision.rawValue, Double(e.threshold), e.candidateCost?.nanos,
-                ]
-            )
-            try db.execute(sql: "DELETE FROM lookup_log WHERE id <= ?", arguments: [db.lastInsertedRowID - Int64(maxRows)])
+                ])
+            }
+            try db.cachedStatement(sql: "DELETE FROM lookup_log WHERE id <= ?").execute(arguments: [db.lastInsertedRowID - Int64(maxRows)])
         }
     }
 

@@ -11,7 +11,8 @@ import ServiceLifecycle
 
 /// `afterimage bench gateway`: the whole gateway on loopback against an in-process stub upstream
 /// (answers at once with an 8x8 PNG), on SQLite and — with `--database-url` — on PostgreSQL in
-/// the same run: miss and direct-hit latency at one client, hits/s at N connections.
+/// the same run. At one client: the stub alone (the baseline), bypass (`no-cache, no-store`),
+/// miss, direct hit and semantic hit, p50 and p99; then hits/s at N connections.
 struct BenchGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Benchmark the gateway end to end per storage backend.")
 
@@ -19,6 +20,8 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Concurrent connections for the throughput run.") var connections = 32
     @Option(help: "Requests in the throughput run.") var throughputRequests = 3000
     @Option(help: "Also run on this PostgreSQL database (postgres://…).") var databaseURL: String?
+    @Option(help: "Series to run, comma-separated (for profiling one path): bypass,miss,direct,semantic,throughput.") var series = "bypass,miss,direct,semantic,throughput"
+    @Option(help: "Embedder: minilm (the default model directory; what a real deployment runs) or hashing.") var embedder = "minilm"
 
     static let png = "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGNocFDAihiGlgQA+gM4Acru2/oAAAAASUVORK5CYII="
 
@@ -27,14 +30,56 @@ struct BenchGateway: AsyncParsableCommand {
         logger.logLevel = .error
         let (stubPort, stub) = try await Self.startStub(logger: logger)
         defer { Task { await stub.triggerGracefulShutdown() } }
-        print("backend      miss p50   miss p99   hit p50    hit p99    hits/s (\(connections) conns)")
+        guard embedder == "minilm" || embedder == "hashing" else { throw ValidationError("--embedder must be minilm or hashing") }
+        guard (1...100_000).contains(requests), (1...1_024).contains(connections), (1...10_000_000).contains(throughputRequests) else {
+            throw ValidationError("--requests 1–100000, --connections 1–1024, --throughput-requests 1–10000000")
+        }
+        let stubTimes = try await Self.series(requests) { try await Self.post(url: "http://127.0.0.1:\(stubPort)/v1/images/generations", prompt: "baseline", secret: "sk-bench") }
+        print(String(format: "stub upstream alone (the baseline): p50 %.2f ms, p99 %.2f ms; embedder ", stubTimes.p50, stubTimes.p99) + embedder)
+        print("backend     series          p50 ms    p99 ms   over the stub p50")
         for backend in ["sqlite"] + (databaseURL == nil ? [] : ["postgres"]) {
-            let row = try await measure(backend: backend, stubPort: stubPort, logger: logger)
-            print(row)
+            for line in try await measure(backend: backend, stubPort: stubPort, baseline: stubTimes.p50, logger: logger) { print(line) }
         }
     }
 
-    func measure(backend: String, stubPort: Int, logger: Logger) async throws -> String {
+    /// p50 and p99 of `count` sequential calls, in milliseconds.
+    static func series(_ count: Int, _ call: () async throws -> Double) async throws -> (p50: Double, p99: Double) {
+        var times = [Double]()
+        for _ in 0..<count { times.append(try await call()) }
+        times.sort()
+        return (times[times.count / 2], times[min(times.count - 1, Int(Double(times.count) * 0.99))])
+    }
+
+    /// One generation request; returns its round trip in milliseconds and checks the cache outcome.
+    @discardableResult
+    static func post(url: String, prompt: String, secret: String, headers: [(String, String)] = [], expect: String? = nil) async throws -> Double {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(secret)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: #"{"model":"gpt-image-1","prompt":"\#(prompt)","response_format":"url"}"#))
+        let start = ContinuousClock.now
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 16 << 20)
+        let elapsed = ContinuousClock.now - start
+        guard response.status == .ok else { throw ValidationError("the gateway answered \(response.status.code) to '\(prompt)'") }
+        if let expect, let outcome = response.headers.first(name: "x-afterimage-cache"), outcome != expect {
+            throw ValidationError("'\(prompt)' was a \(outcome), not a \(expect)")
+        }
+        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+    }
+
+    /// Distinct scene prompts for the miss series (the guard judges each against its neighbours).
+    static func scene(_ index: Int) -> String {
+        let colours = ["red", "blue", "green", "yellow", "white", "black", "orange", "purple"]
+        let animals = ["fox", "owl", "cat", "horse", "heron", "otter", "whale", "tiger", "rabbit", "deer"]
+        let places = ["forest", "desert", "harbour", "meadow", "library", "kitchen", "glacier", "canyon", "garden", "attic", "market", "lighthouse"]
+        let styles = ["watercolour", "oil painting", "pencil sketch", "photo"]
+        return "a \(colours[index % colours.count]) \(animals[(index / colours.count) % animals.count]) in a \(places[(index / 80) % places.count]), \(styles[(index / 960) % styles.count])"
+    }
+
+    func measure(backend: String, stubPort: Int, baseline: Double, logger: Logger) async throws -> [String] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-bench-gw-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var environment = [
@@ -47,7 +92,7 @@ struct BenchGateway: AsyncParsableCommand {
             environment["AFTERIMAGE_DATABASE_URL"] = databaseURL
         }
         var configuration = try ConfigurationLoader.parse(yaml: "", environment: environment)
-        configuration.embedder.kind = .hashing
+        configuration.embedder.kind = embedder == "minilm" ? .minilm : .hashing
         configuration.logLevel = "error"
         configuration.upstream.imageDownload.allowHTTP = true
         configuration.upstream.imageDownload.allowPrivateNetworks = true
@@ -66,43 +111,44 @@ struct BenchGateway: AsyncParsableCommand {
             break
         }
         let url = "http://127.0.0.1:\(port)/v1/images/generations"
-        let run = UUID().uuidString.prefix(8)
-        func post(_ prompt: String) async throws -> Double {
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: "Bearer \(secret)")
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: #"{"model":"gpt-image-1","prompt":"\#(prompt)"}"#))
-            let start = ContinuousClock.now
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-            _ = try await response.body.collect(upTo: 16 << 20)
-            guard response.status == .ok else { throw ValidationError("the gateway answered \(response.status.code)") }
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var lines = [String]()
+        func line(_ name: String, _ times: (p50: Double, p99: Double)) {
+            lines.append(backend.padding(toLength: 11, withPad: " ", startingAt: 0) + name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + String(format: " %8.2f  %8.2f   %+8.2f", times.p50, times.p99, times.p50 - baseline))
         }
-        var misses = [Double]()
-        for index in 0..<requests { misses.append(try await post("bench \(run) miss \(index)")) }
-        _ = try await post("bench \(run) hot")
-        var hits = [Double]()
-        for _ in 0..<requests { hits.append(try await post("bench \(run) hot")) }
+        let chosen = Set(series.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        var counter = 0
+        if chosen.contains("bypass") { line("bypass", try await Self.series(requests) {
+            counter += 1
+            return try await Self.post(url: url, prompt: "bypass \(counter)", secret: secret, headers: [("Cache-Control", "no-cache, no-store")], expect: "bypass")
+        }) }
+        counter = 0
+        if chosen.contains("miss") { line("miss", try await Self.series(requests) {
+            counter += 1
+            return try await Self.post(url: url, prompt: Self.scene(counter), secret: secret, expect: "miss")
+        }) }
+        let stored = "a grey cat on a colour-coded bookshelf", paraphrase = "Please generate an image of a gray cat on a color-coded bookshelf"
+        try await Self.post(url: url, prompt: stored, secret: secret, expect: "miss")
+        if chosen.contains("direct") {
+            line("direct hit", try await Self.series(requests) { try await Self.post(url: url, prompt: stored, secret: secret, expect: "hit-direct") })
+        }
+        if embedder == "minilm", chosen.contains("semantic") {
+            line("semantic hit", try await Self.series(requests) { try await Self.post(url: url, prompt: paraphrase, secret: secret, expect: "hit-semantic") })
+        }
         let started = ContinuousClock.now
-        let perWorker = max(1, throughputRequests / connections)
+        let perWorker = chosen.contains("throughput") ? max(1, throughputRequests / connections) : 0
         try await withThrowingTaskGroup(of: Void.self) { workers in
             for _ in 0..<connections {
-                workers.addTask { for _ in 0..<perWorker { _ = try await post("bench \(run) hot") } }
+                workers.addTask { for _ in 0..<perWorker { try await Self.post(url: url, prompt: stored, secret: secret) } }
             }
             try await workers.waitForAll()
         }
-        let seconds = Double((ContinuousClock.now - started).components.seconds) + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        if perWorker > 0 { lines.append(backend.padding(toLength: 11, withPad: " ", startingAt: 0) + String(format: "direct hits/s at %d connections: %.0f", connections, Double(perWorker * connections) / seconds)) }
         await group.triggerGracefulShutdown()
         _ = try? await running.value
-        misses.sort()
-        hits.sort()
-        func percentile(_ values: [Double], _ p: Double) -> Double { values[min(values.count - 1, Int(Double(values.count) * p))] }
-        return String(
-            format: "%@ %7.2f ms %7.2f ms %7.2f ms %7.2f ms %8.0f", backend.padding(toLength: 10, withPad: " ", startingAt: 0) as NSString,
-            percentile(misses, 0.5), percentile(misses, 0.99), percentile(hits, 0.5), percentile(hits, 0.99), Double(perWorker * connections) / seconds
-        )
+        return lines
     }
 
     /// An upstream that answers every generation at once with one 8x8 PNG.

@@ -129,8 +129,15 @@ import Testing
         try await withFixture { f in
             let prompt = String(repeating: "a long prompt ", count: 2000)  // 28,000 bytes
             #expect(try await f.generate(["model": "gpt-image-1", "prompt": .string(prompt)]).status == 200)
+            // The row is written by the batched log writer within its delay (20 ms), off the response path.
             let log = f.gateway.stores.lookupLog
-            let entry = try #require(try await log.entries(namespace: nil, since: nil, limit: 5).first)
+            var found: LookupLogEntry?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while found == nil, ContinuousClock.now < deadline {
+                found = try await log.entries(namespace: nil, since: nil, limit: 5).first
+                if found == nil { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let entry = try #require(found)
             #expect((entry.prompt?.utf8.count ?? 0) <= 2048 && entry.promptHash == Data(prompt.utf8).sha256Hex)
         }
     }
