@@ -43,6 +43,8 @@ public final class SemanticCache: Sendable {
     let totals = Mutex(CacheTotals(entries: 0, bytes: 0))
     public let matcher: CacheMatcher
     var analyzer: PromptAnalyzer { matcher.analyzer }
+    /// Decoded entries by id (a repeated hit skips decoding its row).
+    let memo = EntryMemo()
     /// Hit counters (LRU time, counts, images' last use), written in batches off the response
     /// path and flushed before anything reads or depends on them; a crash loses at most the last
     /// 20 ms of counts — statistics, never a ledger row.
@@ -72,7 +74,22 @@ public final class SemanticCache: Sendable {
 
     /// The unexpired entry with the same direct key (`CacheKeys.directKey`), namespace and partition.
     public func lookupDirect(namespace: String, partitionKey: String, directKey: String, now: Date = Date()) async throws -> CacheEntry? {
-        try await store.findDirect(namespace: namespace, partitionKey: partitionKey, directKey: directKey, now: now)
+        guard let id = try await store.findDirectID(namespace: namespace, partitionKey: partitionKey, directKey: directKey, now: now) else { return nil }
+        return try await entry(id: id, now: now, confirmed: true)
+    }
+
+    /// The live entry `id`: from the memo once its row is confirmed live (`confirmed`: the caller
+    /// just read it), else read and decoded — then remembered.
+    func entry(id: Int64, now: Date, confirmed: Bool = false) async throws -> CacheEntry? {
+        if let known = memo.get(id), known.expiresAt > now {
+            if confirmed { return known }
+            if try await store.isLive(id: id, now: now) { return known }
+            memo.remove([id])
+            return nil
+        }
+        guard let entry = try await store.get(id: id, now: now) else { return nil }
+        memo.put(entry)
+        return entry
     }
 
     /// Embeds the prompt's content words for lookup and storage.
@@ -96,7 +113,7 @@ public final class SemanticCache: Sendable {
         var outcome = SemanticOutcome(entry: nil, similarity: candidates.first?.score, embedding: embedding.vector, tokens: embedding.tokenCount)
         for candidate in candidates {
             guard candidate.score >= threshold || (judgeNearest && outcome.best == nil) else { break }
-            guard let entry = try await store.get(id: candidate.id, now: now),
+            guard let entry = try await entry(id: candidate.id, now: now),
                   entry.namespace == namespace, entry.partitionKey == partitionKey
             else {
                 index.remove(partition, id: candidate.id)
@@ -216,6 +233,7 @@ public final class SemanticCache: Sendable {
 
     /// Drops deleted rows from the index (SQLite already lost them).
     func forget(_ refs: [CacheEntryRef]) {
+        memo.remove(refs.map(\.id))
         for ref in refs { index.remove(.init(namespace: ref.namespace, partition: ref.partitionKey), id: ref.id) }
     }
 }

@@ -92,6 +92,10 @@ public protocol CacheStore: Sendable {
     func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws
     /// Records many hits in one transaction (the batched path; entries gone meanwhile are skipped).
     func recordHits(_ hits: [CacheHit]) async throws
+    /// The id of the unexpired entry with this direct key (one indexed read, no row decoding).
+    func findDirectID(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> Int64?
+    /// Whether the entry exists and has not expired (one indexed read).
+    func isLive(id: Int64, now: Date) async throws -> Bool
     /// Every unexpired entry's vector, for building the index at startup.
     func vectors(now: Date) async throws -> [CacheVector]
     /// Live entries and their bytes.
@@ -123,6 +127,16 @@ public struct CacheHit: Sendable, Equatable {
 }
 
 extension CacheStore {
+    /// The id of the unexpired entry with this direct key (stores without a narrower query read the entry).
+    public func findDirectID(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> Int64? {
+        try await findDirect(namespace: namespace, partitionKey: partitionKey, directKey: directKey, now: now)?.id
+    }
+
+    /// Whether the entry exists and has not expired (stores without a narrower query read the entry).
+    public func isLive(id: Int64, now: Date) async throws -> Bool {
+        try await get(id: id, now: now) != nil
+    }
+
     /// One `recordHit` per hit (stores without a batched path).
     public func recordHits(_ hits: [CacheHit]) async throws {
         for hit in hits { try await recordHit(id: hit.id, kind: hit.kind, at: hit.at) }

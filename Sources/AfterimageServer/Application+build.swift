@@ -82,7 +82,7 @@ public enum AfterimageApp {
             throw ConfigurationError(key: "pricing_file", problem: "\(error)")
         }
         let ledger = stores.ledger
-        let namespaceLimits = stores.namespaceLimits
+        let namespaceLimits = CachedNamespaceLimits(stores.namespaceLimits)
         let meter = Meter(
             pricing: pricing, ledger: ledger, namespaces: namespaceLimits,
             embeddingModel: configuration.embedder.kind == .openai ? configuration.embedder.model : nil,

@@ -61,8 +61,10 @@ public struct SQLiteCacheStore: CacheStore {
 
     // The per-request reads use statements each connection prepares once (`cachedStatement`):
     // compiling SQL on every hit showed in profiles (GRDB's authorizer runs at each compile).
+    // They are single SELECTs, consistent on their own, so they skip GRDB's BEGIN/COMMIT
+    // (`unsafeRead`).
     public func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry? {
-        try await database.writer.read { db in
+        try await database.writer.unsafeRead { db in
             try CacheEntryRow.fetchOne(
                 db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?"),
                 arguments: [namespace, partitionKey, directKey, now]
@@ -70,8 +72,23 @@ public struct SQLiteCacheStore: CacheStore {
         }
     }
 
+    public func findDirectID(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> Int64? {
+        try await database.writer.unsafeRead { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?"),
+                arguments: [namespace, partitionKey, directKey, now]
+            )
+        }
+    }
+
+    public func isLive(id: Int64, now: Date) async throws -> Bool {
+        try await database.writer.unsafeRead { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now]) != nil
+        }
+    }
+
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
-        try await database.writer.read { db in
+        try await database.writer.unsafeRead { db in
             try CacheEntryRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now])?.entry()
         }
     }

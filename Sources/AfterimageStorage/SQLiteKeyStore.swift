@@ -25,7 +25,7 @@ public struct SQLiteKeyStore: KeyStore {
     }
 
     public func find(secretHash: String) async throws -> VirtualKey? {
-        let record = try await database.writer.read { db in
+        let record = try await database.writer.unsafeRead { db in
             try KeyRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM virtual_keys WHERE secret_hash = ?"), arguments: [secretHash])
         }
         // The index lookup found the row; the comparison itself is done in constant time.
