@@ -6,24 +6,24 @@ import Synchronization
 /// and they are not served), and every use first confirms the id is live with one indexed read —
 /// so a memo can never serve an entry that was deleted or expired. Bounded by entry count and by
 /// an estimate of their bytes; oversized entries are not kept.
-final class EntryMemo: Sendable {
-    let capacity: Int
-    let maxBytes: Int
+public final class EntryMemo: Sendable {
+    public let capacity: Int
+    public let maxBytes: Int
     /// Larger entries are decoded each time instead.
-    let maxEntryBytes: Int
+    public let maxEntryBytes: Int
     private let state = Mutex<(entries: [Int64: (entry: CacheEntry, bytes: Int)], bytes: Int)>(([:], 0))
 
-    init(capacity: Int = 2_048, maxBytes: Int = 32 << 20, maxEntryBytes: Int = 256 << 10) {
+    public init(capacity: Int = 2_048, maxBytes: Int = 32 << 20, maxEntryBytes: Int = 256 << 10) {
         self.capacity = max(1, capacity)
         self.maxBytes = max(1, maxBytes)
         self.maxEntryBytes = max(1, maxEntryBytes)
     }
 
-    func get(_ id: Int64) -> CacheEntry? {
+    public func get(_ id: Int64) -> CacheEntry? {
         state.withLock { $0.entries[id]?.entry }
     }
 
-    func put(_ entry: CacheEntry) {
+    public func put(_ entry: CacheEntry) {
         guard let id = entry.id else { return }
         let bytes = Self.estimate(entry, limit: maxEntryBytes)
         guard bytes <= maxEntryBytes else { return }
@@ -39,13 +39,13 @@ final class EntryMemo: Sendable {
         }
     }
 
-    func remove(_ ids: [Int64]) {
+    public func remove(_ ids: [Int64]) {
         state.withLock { state in
             for id in ids { if let gone = state.entries.removeValue(forKey: id) { state.bytes -= gone.bytes } }
         }
     }
 
-    var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { state.withLock { $0.entries.count } }
 
     /// Approximate memory of an entry; stops counting once past `limit`.
     static func estimate(_ entry: CacheEntry, limit: Int) -> Int {

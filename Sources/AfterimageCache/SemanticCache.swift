@@ -43,6 +43,8 @@ public final class SemanticCache: Sendable {
     let totals = Mutex(CacheTotals(entries: 0, bytes: 0))
     public let matcher: CacheMatcher
     var analyzer: PromptAnalyzer { matcher.analyzer }
+    /// Analyses of cached prompts: the candidates of one partition are judged again and again.
+    let analyses = BoundedMemo<String, PromptAnalysis>(capacity: 4_096)
     /// Decoded entries by id (a repeated hit skips decoding its row).
     let memo = EntryMemo()
     /// Hit counters (LRU time, counts, images' last use), written in batches off the response
@@ -92,6 +94,13 @@ public final class SemanticCache: Sendable {
         return entry
     }
 
+    /// The guard's reading of a cached prompt, remembered (prompts over 4 KiB are analysed each
+    /// time rather than kept).
+    func analysis(of prompt: String) -> PromptAnalysis {
+        guard prompt.utf8.count <= 4_096 else { return analyzer.analyze(prompt) }
+        return analyses.value(prompt) { analyzer.analyze(prompt) }
+    }
+
     /// Embeds the prompt's content words for lookup and storage.
     public func embed(_ prompt: String) async throws -> (vector: [Float], tokens: Int) {
         let embedding = try await embedder.embed([analyzer.analyze(prompt).embeddingText])[0]
@@ -111,15 +120,23 @@ public final class SemanticCache: Sendable {
         let partition = VectorIndex.PartitionID(namespace: namespace, partition: partitionKey)
         let candidates = index.search(partition, query: embedding.vector, k: settings.candidates)
         var outcome = SemanticOutcome(entry: nil, similarity: candidates.first?.score, embedding: embedding.vector, tokens: embedding.tokenCount)
+        // The candidates the guard will judge, confirmed live in one read.
+        let judged = candidates.enumerated().filter { $0.element.score >= threshold || (judgeNearest && $0.offset == 0) }.map(\.element.id)
+        let live = try await store.liveIDs(judged, now: now)
         for candidate in candidates {
             guard candidate.score >= threshold || (judgeNearest && outcome.best == nil) else { break }
-            guard let entry = try await entry(id: candidate.id, now: now),
+            let found: CacheEntry? = if judged.contains(candidate.id) {
+                live.contains(candidate.id) ? try await entry(id: candidate.id, now: now, confirmed: true) : nil
+            } else {
+                try await entry(id: candidate.id, now: now)
+            }
+            guard let entry = found,
                   entry.namespace == namespace, entry.partitionKey == partitionKey
             else {
                 index.remove(partition, id: candidate.id)
                 continue
             }
-            let verdict = await matcher.falseHitGuard.verdict(cached: analyzer.analyze(entry.prompt), incoming: query, wordSimilarity: wordSimilarity)
+            let verdict = await matcher.falseHitGuard.verdict(cached: analysis(of: entry.prompt), incoming: query, wordSimilarity: wordSimilarity)
             if outcome.best == nil {
                 outcome.best = .init(entryID: candidate.id, prompt: entry.prompt, similarity: candidate.score, refusedBy: verdict.rule, cost: entry.cost)
                 outcome.similarity = candidate.score

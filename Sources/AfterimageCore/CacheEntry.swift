@@ -96,6 +96,8 @@ public protocol CacheStore: Sendable {
     func findDirectID(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> Int64?
     /// Whether the entry exists and has not expired (one indexed read).
     func isLive(id: Int64, now: Date) async throws -> Bool
+    /// Which of `ids` exist and have not expired (one read for all).
+    func liveIDs(_ ids: [Int64], now: Date) async throws -> Set<Int64>
     /// Every unexpired entry's vector, for building the index at startup.
     func vectors(now: Date) async throws -> [CacheVector]
     /// Live entries and their bytes.
@@ -135,6 +137,13 @@ extension CacheStore {
     /// Whether the entry exists and has not expired (stores without a narrower query read the entry).
     public func isLive(id: Int64, now: Date) async throws -> Bool {
         try await get(id: id, now: now) != nil
+    }
+
+    /// One `isLive` per id (stores without a batched query).
+    public func liveIDs(_ ids: [Int64], now: Date) async throws -> Set<Int64> {
+        var live = Set<Int64>()
+        for id in ids where try await isLive(id: id, now: now) { live.insert(id) }
+        return live
     }
 
     /// One `recordHit` per hit (stores without a batched path).

@@ -87,6 +87,23 @@ public struct SQLiteCacheStore: CacheStore {
         }
     }
 
+    public func liveIDs(_ ids: [Int64], now: Date) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        // Candidates are a handful (`cache.candidates` ≤ 50); chunks keep the statement bounded anyway.
+        var live = Set<Int64>()
+        for chunk in stride(from: 0, to: ids.count, by: 64).map({ Array(ids[$0..<min($0 + 64, ids.count)]) }) {
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            let found = try await database.writer.unsafeRead { db in
+                try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE id IN (\(marks)) AND expires_at > ?"),
+                    arguments: StatementArguments(chunk) + [now]
+                )
+            }
+            live.formUnion(found)
+        }
+        return live
+    }
+
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
         try await database.writer.unsafeRead { db in
             try CacheEntryRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now])?.entry()

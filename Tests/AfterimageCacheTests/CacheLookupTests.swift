@@ -144,4 +144,27 @@ import Testing
         await cache.flushHits()
         #expect(store.hits.withLock { $0.count } == 5)
     }
+
+    /// Decoded entries are remembered within bounds: an entry with a huge stored answer (a hostile
+    /// upstream's) is never kept, and a flood of entries starts the memo over.
+    @Test func entryMemoStaysBounded() {
+        let memo = EntryMemo(capacity: 10, maxBytes: 1 << 20, maxEntryBytes: 64 << 10)
+        let now = Date()
+        func entry(_ id: Int64, response: [String: JSONValue] = [:]) -> CacheEntry {
+            CacheEntry(
+                id: id, namespace: "ns", partitionKey: "p", directKey: "d\(id)", prompt: "a kite", normalizedPrompt: "a kite", embedding: nil, embeddingModel: nil,
+                endpoint: .generations, provider: "openai", model: "gpt-image-1", response: response, images: [], imageExtras: [], createdAt: now, expiresAt: now
+            )
+        }
+        memo.put(entry(1, response: ["note": .string(String(repeating: "x", count: 1 << 20))]))
+        #expect(memo.get(1) == nil, "an oversized entry is decoded each time instead")
+        memo.put(entry(2, response: ["list": .array(Array(repeating: .string(String(repeating: "y", count: 1_000)), count: 10_000))]))
+        #expect(memo.get(2) == nil)
+        for id in 10..<100 { memo.put(entry(Int64(id))) }
+        #expect(memo.count <= 10 && memo.get(99) != nil)
+        memo.remove([99])
+        #expect(memo.get(99) == nil)
+        let clamped = EntryMemo(capacity: -1, maxBytes: 0, maxEntryBytes: -9)
+        #expect(clamped.capacity == 1 && clamped.maxBytes == 1 && clamped.maxEntryBytes == 1)
+    }
 }

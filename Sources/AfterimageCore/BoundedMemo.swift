@@ -1,0 +1,25 @@
+import Synchronization
+
+/// A thread-safe memo of at most `capacity` values: when full it starts over (no recency
+/// bookkeeping on the hot path; a flood of new keys cannot grow memory).
+public final class BoundedMemo<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    public let capacity: Int
+    private let values = Mutex<[Key: Value]>([:])
+
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// The remembered value, or `make()`'s (remembered for next time).
+    public func value(_ key: Key, _ make: () throws -> Value) rethrows -> Value {
+        if let known = values.withLock({ $0[key] }) { return known }
+        let made = try make()
+        values.withLock { values in
+            if values.count >= capacity { values.removeAll(keepingCapacity: true) }
+            values[key] = made
+        }
+        return made
+    }
+
+    public var count: Int { values.withLock { $0.count } }
+}
