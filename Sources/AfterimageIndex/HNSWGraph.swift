@@ -40,6 +40,8 @@ public struct HNSWGraph: Sendable {
     var topLevel = 0
     var random = SplitMix64(seed: 0x5EED_1234_ABCD_0001)
     public private(set) var tombstones = 0
+    /// Visit stamps reused by inserts (a search bumps the generation instead of clearing).
+    var insertVisits = StampVisits()
 
     var maxLinks0: Int { parameters.m * 2 }
 
@@ -76,7 +78,11 @@ public struct HNSWGraph: Sendable {
             for layer in stride(from: topLevel, to: level, by: -1) { nearest = greedy(code, scale, from: nearest, layer: layer) }
         }
         for layer in stride(from: min(level, topLevel), through: 0, by: -1) {
-            let found = searchLayer(code, scale, entries: [nearest], ef: parameters.efConstruction, layer: layer)
+            var visits = StampVisits()
+            swap(&visits, &insertVisits)
+            visits.begin(nodes: ids.count)
+            let found = searchLayer(code, scale, entries: [nearest], ef: parameters.efConstruction, layer: layer, visits: &visits)
+            swap(&visits, &insertVisits)
             let chosen = selectNeighbours(found, limit: layer == 0 ? maxLinks0 : parameters.m)
             setLinks(node, layer: layer, to: chosen)
             for neighbour in chosen { link(neighbour, to: node, layer: layer) }
@@ -118,7 +124,8 @@ public struct HNSWGraph: Sendable {
         if topLevel > 0 {
             for layer in stride(from: topLevel, to: 0, by: -1) { nearest = greedy(code, scale, from: nearest, layer: layer) }
         }
-        return searchLayer(code, scale, entries: [nearest], ef: max(k, parameters.efSearch), layer: 0)
+        var visits = BitVisits(nodes: ids.count)
+        return searchLayer(code, scale, entries: [nearest], ef: max(k, parameters.efSearch), layer: 0, visits: &visits)
             .filter { !deleted[Int($0.node)] }.map { (ids[Int($0.node)], $0.score) }
     }
 
@@ -228,23 +235,40 @@ public struct HNSWGraph: Sendable {
         return current
     }
 
-    /// Best-first search of one layer keeping `ef` results, best first.
-    func searchLayer(_ code: [Int8], _ scale: Float, entries: [Int32], ef: Int, layer: Int) -> [(node: Int32, score: Float)] {
-        var visited = Set<Int32>(minimumCapacity: ef * 8)
-        visited.formUnion(entries)
+    /// Best-first search of one layer keeping `ef` results, best first. `results` is kept best
+    /// first and `frontier` worst first (the next node to expand pops off its end); both insert
+    /// by binary search.
+    func searchLayer<Visits: VisitSet>(
+        _ code: [Int8], _ scale: Float, entries: [Int32], ef: Int, layer: Int, visits: inout Visits
+    ) -> [(node: Int32, score: Float)] {
+        for node in entries { _ = visits.insert(node) }
         var results = entries.map { (node: $0, score: score(code, scale, $0)) }.sorted { $0.score > $1.score }
-        var frontier = results
-        while let current = frontier.first {
-            frontier.removeFirst()
+        var frontier = Array(results.reversed())
+        results.reserveCapacity(ef + 1)
+        frontier.reserveCapacity(ef * 4)
+        while let current = frontier.popLast() {
             if results.count >= ef, let worst = results.last, current.score < worst.score { break }
             forEachNeighbour(current.node, layer: layer) { neighbour in
-                guard visited.insert(neighbour).inserted else { return }
+                guard visits.insert(neighbour) else { return }
                 let candidate = score(code, scale, neighbour)
                 guard results.count < ef || candidate > results[results.count - 1].score else { return }
                 let entry = (node: neighbour, score: candidate)
-                results.insert(entry, at: results.firstIndex { $0.score < candidate } ?? results.count)
+                // First position whose score is below the candidate's (results: descending).
+                var low = 0, high = results.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if results[middle].score < candidate { high = middle } else { low = middle + 1 }
+                }
+                results.insert(entry, at: low)
                 if results.count > ef { results.removeLast() }
-                frontier.insert(entry, at: frontier.firstIndex { $0.score < candidate } ?? frontier.count)
+                // First position whose score is above the candidate's (frontier: ascending).
+                low = 0
+                high = frontier.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if frontier[middle].score > candidate { high = middle } else { low = middle + 1 }
+                }
+                frontier.insert(entry, at: low)
             }
         }
         return results
@@ -254,5 +278,51 @@ public struct HNSWGraph: Sendable {
     mutating func drawLevel() -> Int {
         let uniform = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
         return min(16, Int(-log(uniform) / log(Double(parameters.m))))
+    }
+}
+
+/// Nodes a search has seen.
+protocol VisitSet {
+    /// Marks `node`; false if it was already marked.
+    mutating func insert(_ node: Int32) -> Bool
+}
+
+/// A bitset for one search (a concurrent reader's own: 125 KB at 1M nodes).
+struct BitVisits: VisitSet {
+    var words: [UInt64]
+
+    init(nodes: Int) {
+        words = [UInt64](repeating: 0, count: (nodes + 63) / 64)
+    }
+
+    @inline(__always)
+    mutating func insert(_ node: Int32) -> Bool {
+        let index = Int(node) >> 6, bit = UInt64(1) << UInt64(Int(node) & 63)
+        if words[index] & bit != 0 { return false }
+        words[index] |= bit
+        return true
+    }
+}
+
+/// Generation stamps reused across the inserts of one graph: starting a search costs nothing
+/// (clearing happens once per 2^32 searches).
+struct StampVisits: VisitSet, Sendable {
+    var stamps: [UInt32] = []
+    var generation: UInt32 = 0
+
+    mutating func begin(nodes: Int) {
+        if stamps.count < nodes { stamps.append(contentsOf: repeatElement(0, count: nodes - stamps.count)) }
+        if generation == .max {
+            for index in stamps.indices { stamps[index] = 0 }
+            generation = 0
+        }
+        generation += 1
+    }
+
+    @inline(__always)
+    mutating func insert(_ node: Int32) -> Bool {
+        if stamps[Int(node)] == generation { return false }
+        stamps[Int(node)] = generation
+        return true
     }
 }
