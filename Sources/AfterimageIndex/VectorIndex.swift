@@ -19,7 +19,9 @@ public final class VectorIndex: Sendable {
     public let dimension: Int
     /// Partition size from which searches go through an HNSW graph (`cache.index.ann_min_entries`; 0: never).
     public let annMinEntries: Int
-    private let partitions = Mutex<[PartitionID: VectorPartition]>([:])
+    /// Searches share the partitions in place (a read lock: no copy of a partition, so a writer
+    /// never has to duplicate one a search is holding); writes are exclusive.
+    private let partitions = ReadWriteLock<[PartitionID: VectorPartition]>([:])
     /// Graph builds and compactions run here, one at a time, never under the partitions' lock:
     /// searches keep the exact scan (or the old graph) until the new graph is installed.
     private let builder = BlockingExecutor(label: "afterimage.index-build", concurrent: false, qos: .utility)
@@ -31,7 +33,7 @@ public final class VectorIndex: Sendable {
     }
 
     public func upsert(_ partition: PartitionID, id: Int64, vector: [Float]) {
-        let snapshot = partitions.withLock { all -> (ids: [Int64], rows: [Float])? in
+        let snapshot = partitions.write { all -> (ids: [Int64], rows: [Float])? in
             all[partition, default: VectorPartition(dimension: dimension, annMinEntries: annMinEntries, buildsInline: false)].upsert(id: id, vector: vector)
             return all[partition]!.wantsBuild ? all[partition]!.beginBuild() : nil
         }
@@ -39,7 +41,7 @@ public final class VectorIndex: Sendable {
     }
 
     public func remove(_ partition: PartitionID, id: Int64) {
-        let snapshot = partitions.withLock { all -> (ids: [Int64], rows: [Float])? in
+        let snapshot = partitions.write { all -> (ids: [Int64], rows: [Float])? in
             all[partition]?.remove(id: id)
             if all[partition]?.count == 0 { all[partition] = nil }
             return all[partition]?.wantsBuild == true ? all[partition]!.beginBuild() : nil
@@ -49,7 +51,7 @@ public final class VectorIndex: Sendable {
 
     /// Removes `id` from whichever partition holds it (slower: scans partitions).
     public func remove(id: Int64) {
-        let found = partitions.withLock { all -> PartitionID? in
+        let found = partitions.read { all -> PartitionID? in
             for key in Array(all.keys) where all[key]?.positionsContain(id) == true { return key }
             return nil
         }
@@ -62,7 +64,7 @@ public final class VectorIndex: Sendable {
         let dimension = self.dimension
         builder.submit { [self] in
             let graph = VectorPartition.buildGraph(ids: snapshot.ids, rows: snapshot.rows, dimension: dimension, parameters: HNSWGraph.Parameters())
-            partitions.withLock { $0[partition]?.finishBuild(graph) }
+            partitions.write { $0[partition]?.finishBuild(graph) }
             buildsRunning.wrappingSubtract(1, ordering: .relaxed)
         }
     }
@@ -77,19 +79,17 @@ public final class VectorIndex: Sendable {
 
     /// Whether `partition` is searched through its graph.
     public func usesGraph(_ partition: PartitionID) -> Bool {
-        partitions.withLock { $0[partition]?.usesGraph ?? false }
+        partitions.read { $0[partition]?.usesGraph ?? false }
     }
 
     public func search(_ partition: PartitionID, query: [Float], k: Int) -> [(id: Int64, score: Float)] {
-        // Copy-on-write: the partition is copied out only if a writer mutates it meanwhile.
-        let snapshot = partitions.withLock { $0[partition] }
-        return snapshot?.search(query, k: k) ?? []
+        partitions.read { $0[partition]?.search(query, k: k) ?? [] }
     }
 
     /// Entries in all partitions.
-    public var count: Int { partitions.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+    public var count: Int { partitions.read { $0.values.reduce(0) { $0 + $1.count } } }
 
     public func removeAll() {
-        partitions.withLock { $0.removeAll() }
+        partitions.write { $0.removeAll() }
     }
 }

@@ -99,6 +99,28 @@ public struct PostgresCacheStore: CacheStore {
             """)).first
     }
 
+    public func findDirectID(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> Int64? {
+        let rows = try await database.query(
+            """
+            SELECT id FROM cache_entries
+            WHERE namespace = \(namespace) AND partition_key = \(partitionKey) AND direct_key = \(directKey) AND expires_at > \(now)
+            """)
+        for try await id in rows.decode(Int64.self) { return id }
+        return nil
+    }
+
+    public func isLive(id: Int64, now: Date) async throws -> Bool {
+        try await liveIDs([id], now: now).contains(id)
+    }
+
+    public func liveIDs(_ ids: [Int64], now: Date) async throws -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await database.query("SELECT id FROM cache_entries WHERE id = ANY(\(ids)) AND expires_at > \(now)")
+        var live = Set<Int64>()
+        for try await id in rows.decode(Int64.self) { live.insert(id) }
+        return live
+    }
+
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
         try await Self.entries(database.query(
             "SELECT \(unescaped: Self.columns) FROM cache_entries WHERE id = \(id) AND expires_at > \(now)")).first
