@@ -108,10 +108,12 @@ import Testing
             let after = try await f.generate(["model": "gpt-image-1", "prompt": "a green bicycle"])
             #expect(debug(after)["threshold"]?.doubleValue.map { abs($0 - 0.91) < 1e-6 } == true)
 
+            // Reading the log through the server writes its queued rows first (they are batched
+            // off the response path, ≤ 20 ms), so the CLI below sees all three.
+            let lookups = try await f.admin(.GET, "/admin/cache/lookups").json["data"]?.arrayValue ?? []
             let whatIf = try await cli(["cache", "whatif", "--threshold", "0.5", "--since", "1h", "--json"])
             #expect(whatIf.status == 0, "\(whatIf.stderr)")
             #expect(try JSONDecoder().decode(JSONValue.self, from: Data(whatIf.stdout.utf8))["lookups"] == 3)
-            let lookups = try await f.admin(.GET, "/admin/cache/lookups").json["data"]?.arrayValue ?? []
             let blueID = try #require(lookups.first { $0["prompt"] == "a blue sports car on a mountain road" }?["id"]?.integerValue)
             #expect(try await cli(["cache", "label", String(blueID), "different"]).status == 0)
             #expect(try await cli(["cache", "label", String(blueID), "perhaps"]).status != 0)
