@@ -13,12 +13,13 @@ if ! swift build --build-tests >"$log" 2>&1; then
   exit 1
 fi
 export AFTERIMAGE_SDK_PYTHON="$PWD/.venv/bin/python"
-# Suites that only compute (the lexicon, cache quality on the labelled pairs, the graph index) and
-# keep both cores busy for a minute: run apart, so the timing-bound server suites do not starve.
-quality='WordNetTests|CrossValidationTests|GeneratedPairsTests|HNSWGraphTests|CacheEvalAgreementTests'
+# Suites that only compute (the lexicon, cache quality on the labelled pairs, the graph index, the
+# encoder in both precisions and its kernels, the lock and queue stress tests) and keep both cores
+# busy: run apart, so the timing-bound server and PostgreSQL suites do not starve.
+quality='WordNetTests|CrossValidationTests|GeneratedPairsTests|HNSWGraphTests|CacheEvalAgreementTests|MiniLMFidelityTests|KernelTests|ReadWriteLockTests|BatchedWriterTests'
 echo "test: pass 1 of 3 — SQLite"
 swift test --skip-build --skip "$quality"
-echo "test: pass 2 of 3 — cache quality, lexicon and graph index"
+echo "test: pass 2 of 3 — compute-only suites (cache quality, lexicon, graph index, encoder)"
 swift test --skip-build --filter "$quality"
 
 cluster=$(mktemp -d /tmp/afterimage-suite-pg.XXXXXX)

@@ -105,8 +105,11 @@ public struct PostgresCacheStore: CacheStore {
             SELECT id FROM cache_entries
             WHERE namespace = \(namespace) AND partition_key = \(partitionKey) AND direct_key = \(directKey) AND expires_at > \(now)
             """)
-        for try await id in rows.decode(Int64.self) { return id }
-        return nil
+        // Read the row sequence to its end: leaving it early can leave the pooled connection
+        // waiting on the rest of the answer.
+        var found: Int64?
+        for try await id in rows.decode(Int64.self) { found = id }
+        return found
     }
 
     public func isLive(id: Int64, now: Date) async throws -> Bool {
