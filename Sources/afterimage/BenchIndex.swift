@@ -17,6 +17,9 @@ struct BenchIndex: AsyncParsableCommand {
     @Option(help: "Entries to store in SQLite and load as at startup (0 skips).") var load = 100_000
     @Option(help: "Also time the HNSW graph at these partition sizes (comma-separated; empty skips): build time, lookup and recall@1 against the exact scan on clustered vectors.")
     var ann = ""
+    @Option(help: "Also measure the graph's recall@1 on MiniLM embeddings of this many generated prompts (0 skips; needs the model).")
+    var real = 0
+    @Option(help: "Model directory for --real.") var modelDir = MiniLMManifest.defaultDirectory
 
     func run() async throws {
         BLASRuntime.setThreads(1)
@@ -43,6 +46,8 @@ struct BenchIndex: AsyncParsableCommand {
         }
         let annSizes = ann.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
         if !annSizes.isEmpty { benchGraph(annSizes, &generator) }
+        guard (0...1_000_000).contains(real) else { throw ValidationError("--real must be 0–1000000") }
+        if real > 0 { try await benchRealEmbeddings(real, modelDirectory: modelDir) }
         if load > 0 { try await benchLoad(&generator) }
     }
 
@@ -73,6 +78,56 @@ struct BenchIndex: AsyncParsableCommand {
             let agree = queries.filter { exact.search($0, k: 1).first?.id == graphed.search($0, k: 1).first?.id }.count
             print(String(format: "%7d   %7.1f   %15.3f   %15.3f   %12.3f   %8.4f", size, build, exactTimes.median, graphTimes.median, graphTimes.p99, Double(agree) / Double(queries.count)))
         }
+    }
+
+    /// The graph on real vectors: MiniLM embeddings of `count` prompts from a seeded grammar
+    /// (subjects, colours, places, styles, times, moods), queried with prompts from the same grammar
+    /// that are not in the set; recall@1 and latency against the exact scan.
+    func benchRealEmbeddings(_ count: Int, modelDirectory: String) async throws {
+        let model = try MiniLMEmbedder(directory: modelDirectory)
+        let colours = ["red", "blue", "green", "yellow", "white", "black", "orange", "purple", "grey", "golden", "pink", "teal"]
+        let subjects = ["fox", "owl", "cat", "horse", "heron", "otter", "whale", "tiger", "rabbit", "deer", "lighthouse", "tram", "kettle",
+                        "violin", "bicycle", "castle", "sailboat", "teapot", "robot", "dragon"]
+        let places = ["forest", "desert", "harbour", "meadow", "library", "kitchen", "glacier", "canyon", "garden", "attic", "market", "rooftop",
+                      "beach", "subway station", "mountain pass"]
+        let styles = ["watercolour", "oil painting", "pencil sketch", "photo", "3d render", "pixel art", "ink drawing", "poster"]
+        let times = ["at dawn", "at dusk", "at night", "in the rain", "in the snow", "at noon", "in fog", "under stars"]
+        var generator = SplitMix64(seed: 0xBE4C_0001)
+        func prompt() -> String {
+            func pick(_ list: [String]) -> String { list[Int(generator.next() % UInt64(list.count))] }
+            return "a \(pick(styles)) of a \(pick(colours)) \(pick(subjects)) in a \(pick(places)) \(pick(times))"
+        }
+        var seen = Set<String>()
+        var texts = [String]()
+        while texts.count < count, seen.count < 10_000_000 {
+            let text = prompt()
+            if seen.insert(text).inserted { texts.append(text) }
+        }
+        var queryTexts = [String]()
+        while queryTexts.count < max(queries, 1) {
+            let text = prompt()
+            if seen.insert(text).inserted { queryTexts.append(text) }
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var vectors = [[Float]]()
+        for chunk in stride(from: 0, to: texts.count, by: 256) {
+            vectors += try await model.embed(Array(texts[chunk..<min(chunk + 256, texts.count)])).map(\.vector)
+        }
+        let queryVectors = try await model.embed(queryTexts).map(\.vector)
+        let embedSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var exact = VectorPartition(dimension: vectors[0].count)
+        var graphed = VectorPartition(dimension: vectors[0].count, annMinEntries: vectors.count)
+        for (id, vector) in vectors.enumerated() {
+            exact.upsert(id: Int64(id), vector: vector)
+            graphed.upsert(id: Int64(id), vector: vector)
+        }
+        let exactTimes = Self.time(queryVectors.count) { run in _ = exact.search(queryVectors[run % queryVectors.count], k: 5) }
+        let graphTimes = Self.time(queryVectors.count) { run in _ = graphed.search(queryVectors[run % queryVectors.count], k: 5) }
+        let agree = queryVectors.filter { exact.search($0, k: 1).first?.id == graphed.search($0, k: 1).first?.id }.count
+        print(String(
+            format: "\nreal embeddings: %d generated prompts (embedded in %.0f s), %d unseen queries: exact median %.3f ms, graph median %.3f ms, p99 %.3f ms, recall@1 %.4f",
+            vectors.count, embedSeconds, queryVectors.count, exactTimes.median, graphTimes.median, graphTimes.p99, Double(agree) / Double(queryVectors.count)
+        ))
     }
 
     /// Stores `load` entries in a temporary database, then times `SemanticCache.loadIndex()`.
