@@ -37,6 +37,12 @@ public final class RemoteEmbedder: Embedder {
         try await client.shutdown()
     }
 
+    deinit {
+        // Released without `shutdown()` (a startup that failed later): close the pool anyway
+        // (AsyncHTTPClient traps in debug builds on a client released while running).
+        client.shutdown(queue: .global()) { _ in }
+    }
+
     /// Problems talking to the embeddings API.
     public struct Failure: Error, CustomStringConvertible {
         public let description: String

@@ -53,6 +53,14 @@ public final class HTTPImageUpstream: ImageUpstream {
         try await client.shutdown()
     }
 
+    deinit {
+        // An upstream released without `shutdown()` — an application built but never run because
+        // a later startup step failed, or whose shutdown was cancelled — still closes its pool
+        // (AsyncHTTPClient traps in debug builds on a client released while running; the shutdown
+        // keeps the client alive until it is done). On a client already shut down this is a no-op.
+        client.shutdown(queue: .global()) { _ in }
+    }
+
     public func send(_ call: UpstreamCall) async throws -> UpstreamReply {
         let response = try await client.execute(request(call, accept: "application/json"), timeout: settings.requestTimeout)
         let receivedAt = ContinuousClock.now
