@@ -74,7 +74,9 @@ final class Succeeded: Sendable {
                 let (target, log) = index % 2 == 0 ? (a, fromA) : (b, fromB)
                 group.addTask {
                     let body: JSONValue = ["model": "gpt-image-1", "prompt": .string("replica crash \(index)")]
-                    guard let reply = try? await TestHTTP.postJSON("\(target.base)/v1/images/generations", body, key: secret, timeout: .seconds(15)),
+                    // Generous: the point is that B answers every request, not how fast two debug
+                    // servers answer on a loaded 2-core runner (15 s was not always enough).
+                    guard let reply = try? await TestHTTP.postJSON("\(target.base)/v1/images/generations", body, key: secret, timeout: .seconds(60)),
                           reply.status == 200, let id = reply.headers.first(name: "x-request-id") else { return }
                     let count = log.ids.withLock { $0.append(id); return $0.count }
                     if target.base == a.base, count == 5 { a.process.kill() }

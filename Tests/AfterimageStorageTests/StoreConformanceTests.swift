@@ -268,7 +268,9 @@ import Testing
 
     /// Runs `body` with a migrated-or-not database (its pool runs from `init`), then closes it.
     func withPostgres(_ url: String, _ body: (PostgresBackend) async throws -> Void) async throws {
-        let database = try PostgresBackend(settings: PostgresSettings(url: url, poolSize: 4, tls: .disable), logger: Logger(label: "pg-test"))
+        // A generous deadline: on a loaded 2-core runner one operation has taken over 5 s; this test
+        // checks behaviour, the outage tests check deadlines.
+        let database = try PostgresBackend(settings: PostgresSettings(url: url, poolSize: 4, tls: .disable, operationTimeoutMs: 30_000), logger: Logger(label: "pg-test"))
         defer { database.shutdown() }
         try await body(database)
     }
