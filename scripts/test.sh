@@ -17,14 +17,18 @@ export AFTERIMAGE_SDK_PYTHON="$PWD/.venv/bin/python"
 # encoder in both precisions and its kernels, the lock and queue stress tests) and keep both cores
 # busy: run apart, so the timing-bound server and PostgreSQL suites do not starve.
 quality='WordNetTests|CrossValidationTests|GeneratedPairsTests|HNSWGraphTests|CacheEvalAgreementTests|MiniLMFidelityTests|KernelTests|ReadWriteLockTests|BatchedWriterTests'
+# One PostgreSQL server for the whole run: in pass 1 the tests that need PostgreSQL (replicas, crash
+# safety, migration) each take a fresh database on it; in pass 3 every test gateway does.
+cluster=$(mktemp -d /tmp/afterimage-suite-pg.XXXXXX)
+trap 'scripts/pg-cluster.sh stop "$cluster"' EXIT
+AFTERIMAGE_TEST_POSTGRES_SERVER=$(scripts/pg-cluster.sh start "$cluster")
+export AFTERIMAGE_TEST_POSTGRES_SERVER
 echo "test: pass 1 of 3 — SQLite"
 swift test --skip-build --skip "$quality"
 echo "test: pass 2 of 3 — compute-only suites (cache quality, lexicon, graph index, encoder)"
 swift test --skip-build --filter "$quality"
 
-cluster=$(mktemp -d /tmp/afterimage-suite-pg.XXXXXX)
-trap 'scripts/pg-cluster.sh stop "$cluster"' EXIT
-AFTERIMAGE_TEST_DATABASE_URL=$(scripts/pg-cluster.sh start "$cluster")
+AFTERIMAGE_TEST_DATABASE_URL=$AFTERIMAGE_TEST_POSTGRES_SERVER
 export AFTERIMAGE_TEST_DATABASE_URL
 echo "test: pass 3 of 3 — PostgreSQL ($AFTERIMAGE_TEST_DATABASE_URL)"
 # The quality suites never open a store (or, for the eval/server agreement, do not depend on it).

@@ -54,10 +54,18 @@ extension PostgresCluster {
         ProcessInfo.processInfo.environment["AFTERIMAGE_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// A database for one test: a fresh one on the suite's server in its PostgreSQL pass, else a
-    /// throwaway cluster of the test's own (returned, to stop when done).
+    /// A server tests that need PostgreSQL share in every pass (`AFTERIMAGE_TEST_POSTGRES_SERVER`,
+    /// set by `scripts/test.sh`), or nil (each such test then starts a cluster of its own).
+    public static var sharedServerURL: String? {
+        ProcessInfo.processInfo.environment["AFTERIMAGE_TEST_POSTGRES_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// A database for one test: a fresh one on the suite's server (the PostgreSQL pass) or on the
+    /// shared test server, else a throwaway cluster of the test's own (returned, to stop when
+    /// done). Sharing one server matters on a loaded 2-core runner: a cluster per test meant
+    /// eight `initdb` + server starts at once beside the rest of the suite.
     public static func testDatabase() async throws -> (url: String, ownCluster: PostgresCluster?) {
-        if let server = suiteServerURL { return (try await freshDatabase(on: server), nil) }
+        if let server = suiteServerURL ?? sharedServerURL { return (try await freshDatabase(on: server), nil) }
         let own = try await start()
         return (own.url, own)
     }

@@ -224,9 +224,9 @@ import Testing
     }
 
     @Test func postgresBehavesLikeSQLite() async throws {
-        let cluster = try await PostgresCluster.start()
+        let (url, cluster) = try await PostgresCluster.testDatabase()
         do {
-            try await withPostgres(cluster.url) { database in
+            try await withPostgres(url) { database in
                 // Two replicas starting together: the advisory lock lets one apply the migrations.
                 async let first = database.migrate()
                 async let second = database.migrate()
@@ -255,10 +255,10 @@ import Testing
                 }
             }
         } catch {
-            await cluster.stop()
+            await cluster?.stop()
             throw error
         }
-        await cluster.stop()
+        await cluster?.stop()
     }
 
     @Test(arguments: ["", "mysql://u@h/db", "postgres://h/db", "postgres://u@/db", "postgres://u@h", "postgres://u@h:99999/db", "postgres://u@h/" + String(repeating: "d", count: 3000)])
