@@ -39,7 +39,7 @@ public struct CacheMatcher: Sendable {
         let vectors = try await embedder.embed([a.embeddingText, b.embeddingText])
         var partition = VectorPartition(dimension: embedder.dimension)
         partition.upsert(id: 1, vector: vectors[0].vector)
-        let similarity = partition.search(vectors[1].vector, k: 1).first?.score ?? 0
+        let similarity = partition.search(vectors[1].vector, k: 1).candidates.first?.score ?? 0
         let verdict = await falseHitGuard.verdict(cached: a, incoming: b, wordSimilarity: wordSimilarity)
         return PairJudgement(similarity: similarity, refusal: verdict.rule)
     }

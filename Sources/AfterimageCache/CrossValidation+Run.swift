@@ -16,7 +16,7 @@ extension CrossValidation {
             let vectors = try await embedder.embed([a.embeddingText, b.embeddingText])
             var partition = VectorPartition(dimension: embedder.dimension)
             partition.upsert(id: 1, vector: vectors[0].vector)
-            similarities.append(partition.search(vectors[1].vector, k: 1).first?.score ?? 0)
+            similarities.append(partition.search(vectors[1].vector, k: 1).candidates.first?.score ?? 0)
         }
         var allowed = [Setting: [Bool]]()
         let words = WordEmbeddings(embedder: embedder)

@@ -118,11 +118,25 @@ public final class SemanticCache: Sendable {
         let query = analyzer.analyze(prompt)
         let embedding = try await embedder.embed([query.embeddingText])[0]
         let partition = VectorIndex.PartitionID(namespace: namespace, partition: partitionKey)
-        let candidates = index.search(partition, query: embedding.vector, k: settings.candidates)
+        let found = index.search(partition, query: embedding.vector, k: settings.candidates)
+        let candidates: [(id: Int64, score: Float)]
+        let judged: [Int64]
+        let live: Set<Int64>
+        if found.exact {
+            candidates = found.candidates
+            // The candidates the guard will judge, confirmed live in one read.
+            judged = candidates.enumerated().filter { $0.element.score >= threshold || (judgeNearest && $0.offset == 0) }.map(\.element.id)
+            live = try await store.liveIDs(judged, now: now)
+        } else {
+            // A graph's candidates: their stored float32 vectors, in one read that also confirms
+            // them live, give the exact scores every decision below compares.
+            let vectors = try await store.liveVectors(found.ids, now: now)
+            for gone in found.ids where vectors[gone] == nil { index.remove(partition, id: gone) }
+            candidates = found.reranked(query: embedding.vector, vectors: vectors, k: settings.candidates)
+            judged = candidates.map(\.id)
+            live = Set(judged)
+        }
         var outcome = SemanticOutcome(entry: nil, similarity: candidates.first?.score, embedding: embedding.vector, tokens: embedding.tokenCount)
-        // The candidates the guard will judge, confirmed live in one read.
-        let judged = candidates.enumerated().filter { $0.element.score >= threshold || (judgeNearest && $0.offset == 0) }.map(\.element.id)
-        let live = try await store.liveIDs(judged, now: now)
         for candidate in candidates {
             guard candidate.score >= threshold || (judgeNearest && outcome.best == nil) else { break }
             let found: CacheEntry? = if judged.contains(candidate.id) {

@@ -98,6 +98,9 @@ public protocol CacheStore: Sendable {
     func isLive(id: Int64, now: Date) async throws -> Bool
     /// Which of `ids` exist and have not expired (one read for all).
     func liveIDs(_ ids: [Int64], now: Date) async throws -> Set<Int64>
+    /// The stored embeddings of those of `ids` that exist, have not expired and have one (one
+    /// read: exact re-ranking of an approximate index's candidates, which also confirms them live).
+    func liveVectors(_ ids: [Int64], now: Date) async throws -> [Int64: [Float]]
     /// Every unexpired entry's vector, for building the index at startup.
     func vectors(now: Date) async throws -> [CacheVector]
     /// Live entries and their bytes.
@@ -144,6 +147,13 @@ extension CacheStore {
         var live = Set<Int64>()
         for id in ids where try await isLive(id: id, now: now) { live.insert(id) }
         return live
+    }
+
+    /// One `get` per id (stores without a narrower query).
+    public func liveVectors(_ ids: [Int64], now: Date) async throws -> [Int64: [Float]] {
+        var vectors = [Int64: [Float]]()
+        for id in ids { if let embedding = try await get(id: id, now: now)?.embedding { vectors[id] = embedding } }
+        return vectors
     }
 
     /// One `recordHit` per hit (stores without a batched path).

@@ -53,6 +53,23 @@ public struct HNSWGraph: Sendable {
     /// Live (not deleted) vectors.
     public var count: Int { positions.count }
 
+    /// Whether `id` is live in the graph.
+    public func contains(_ id: Int64) -> Bool { positions[id] != nil }
+
+    /// The live vector of `id` as stored (its int8 codes times its scale), or nil. Quantising it
+    /// again gives the same codes, so a rebuild from these loses nothing more.
+    public func storedVector(of id: Int64) -> [Float]? {
+        guard let node = positions[id].map(Int.init) else { return nil }
+        let scale = scales[node]
+        return (0..<dimension).map { Float(codes[node * dimension + $0]) * scale }
+    }
+
+    /// Bytes held by the graph's arrays (codes, scales, ids, flags, links), without allocator overhead.
+    public var approximateBytes: Int {
+        let upperLinks = upper.values.reduce(0) { total, lists in total + lists.reduce(0) { $0 + $1.count * 4 + 32 } + 48 }
+        return codes.count + scales.count * 4 + ids.count * 8 + deleted.count + levels.count + layer0.count * 4 + upperLinks + positions.count * 24
+    }
+
     /// Adds `id` (a new vector for an existing id replaces it: the old node becomes a tombstone).
     public mutating func insert(id: Int64, vector: [Float]) {
         precondition(vector.count == dimension, "vector dimension \(vector.count) != \(dimension)")

@@ -26,6 +26,8 @@ public final class VectorIndex: Sendable {
     /// searches keep the exact scan (or the old graph) until the new graph is installed.
     private let builder = BlockingExecutor(label: "afterimage.index-build", concurrent: false, qos: .utility)
     private let buildsRunning = Atomic<Int>(0)
+    /// Changes a finished build replays under the write lock; with more, it catches up outside first.
+    static let replayUnderLock = 1_000
 
     public init(dimension: Int, annMinEntries: Int = 0) {
         self.dimension = dimension
@@ -33,20 +35,20 @@ public final class VectorIndex: Sendable {
     }
 
     public func upsert(_ partition: PartitionID, id: Int64, vector: [Float]) {
-        let snapshot = partitions.write { all -> (ids: [Int64], rows: [Float])? in
+        let source = partitions.write { all -> VectorPartition.BuildSource? in
             all[partition, default: VectorPartition(dimension: dimension, annMinEntries: annMinEntries, buildsInline: false)].upsert(id: id, vector: vector)
             return all[partition]!.wantsBuild ? all[partition]!.beginBuild() : nil
         }
-        if let snapshot { startBuild(partition, snapshot) }
+        if let source { startBuild(partition, source) }
     }
 
     public func remove(_ partition: PartitionID, id: Int64) {
-        let snapshot = partitions.write { all -> (ids: [Int64], rows: [Float])? in
+        let source = partitions.write { all -> VectorPartition.BuildSource? in
             all[partition]?.remove(id: id)
             if all[partition]?.count == 0 { all[partition] = nil }
             return all[partition]?.wantsBuild == true ? all[partition]!.beginBuild() : nil
         }
-        if let snapshot { startBuild(partition, snapshot) }
+        if let source { startBuild(partition, source) }
     }
 
     /// Removes `id` from whichever partition holds it (slower: scans partitions).
@@ -59,12 +61,24 @@ public final class VectorIndex: Sendable {
     }
 
     /// Builds a partition's graph on the builder thread and installs it.
-    private func startBuild(_ partition: PartitionID, _ snapshot: (ids: [Int64], rows: [Float])) {
+    private func startBuild(_ partition: PartitionID, _ source: VectorPartition.BuildSource) {
         buildsRunning.wrappingAdd(1, ordering: .relaxed)
         let dimension = self.dimension
         builder.submit { [self] in
-            let graph = VectorPartition.buildGraph(ids: snapshot.ids, rows: snapshot.rows, dimension: dimension, parameters: HNSWGraph.Parameters())
-            partitions.write { $0[partition]?.finishBuild(graph) }
+            var graph = VectorPartition.buildGraph(from: source, dimension: dimension, parameters: HNSWGraph.Parameters())
+            // Catch up outside the lock while many changes arrived meanwhile (a startup load
+            // streams a whole partition in during the first build); install once few are left.
+            while true {
+                let changes = partitions.write { all -> [(id: Int64, vector: [Float]?)]? in
+                    guard all[partition] != nil, all[partition]!.pendingChanges > Self.replayUnderLock else {
+                        all[partition]?.finishBuild(graph)
+                        return nil
+                    }
+                    return all[partition]!.takeChanges()
+                }
+                guard let changes else { break }
+                VectorPartition.apply(changes, to: &graph)
+            }
             buildsRunning.wrappingSubtract(1, ordering: .relaxed)
         }
     }
@@ -82,9 +96,13 @@ public final class VectorIndex: Sendable {
         partitions.read { $0[partition]?.usesGraph ?? false }
     }
 
-    public func search(_ partition: PartitionID, query: [Float], k: Int) -> [(id: Int64, score: Float)] {
-        partitions.read { $0[partition]?.search(query, k: k) ?? [] }
+    /// The nearest vectors in `partition`: exact, or graph candidates to re-rank (`Neighbours`).
+    public func search(_ partition: PartitionID, query: [Float], k: Int) -> Neighbours {
+        partitions.read { $0[partition]?.search(query, k: k) } ?? Neighbours(candidates: [], exact: true)
     }
+
+    /// Bytes held for vectors across partitions (without allocator overhead).
+    public var approximateBytes: Int { partitions.read { $0.values.reduce(0) { $0 + $1.approximateBytes } } }
 
     /// Entries in all partitions.
     public var count: Int { partitions.read { $0.values.reduce(0) { $0 + $1.count } } }

@@ -1,14 +1,19 @@
 import CBLAS
 
-/// One partition's vectors as contiguous float32 rows, searched with `cblas_sgemv` — or, from
-/// `annMinEntries` live vectors on, through an `HNSWGraph` whose candidates are re-ranked exactly
-/// against the float32 rows (a neighbour the graph misses is a miss, never a wrong hit: the guard
-/// still judges every candidate). Not thread-safe on its own: `VectorIndex` serialises access.
+/// One partition's vectors. Below `annMinEntries` live vectors: contiguous float32 rows searched
+/// exactly with `cblas_sgemv`. From there on: an `HNSWGraph` over int8 codes only — the float32
+/// rows are released (a million 384-dim rows are 1.5 GB; the graph holds them in ~0.55 GB) and
+/// searches return approximate candidates for the caller to re-rank exactly against the stored
+/// vectors (`Neighbours.reranked`). A neighbour the graph misses is a miss, never a wrong hit: the
+/// guard still judges every candidate. A partition keeps its graph once it has one (its float32
+/// rows are gone), however small it becomes. Not thread-safe on its own: `VectorIndex`
+/// serialises access.
 public struct VectorPartition: Sendable {
     public let dimension: Int
     /// Live vectors from which the graph is used (0: never).
     public let annMinEntries: Int
     public let graphParameters: HNSWGraph.Parameters
+    /// Exact mode only (empty once a graph is installed).
     private(set) var rows: [Float] = []
     private(set) var ids: [Int64] = []
     private var positions: [Int64: Int] = [:]
@@ -20,6 +25,13 @@ public struct VectorPartition: Sendable {
     /// Ids upserted or removed since `beginBuild`; nil when no build is running.
     private var changedDuringBuild: Set<Int64>?
 
+    /// What a build starts from: the exact rows (the first graph) or the current graph (a
+    /// compaction, rebuilt from its codes).
+    public enum BuildSource: Sendable {
+        case rows(ids: [Int64], rows: [Float])
+        case compaction(HNSWGraph)
+    }
+
     public init(dimension: Int, annMinEntries: Int = 0, graphParameters: HNSWGraph.Parameters = HNSWGraph.Parameters(), buildsInline: Bool = true) {
         self.dimension = dimension
         self.annMinEntries = max(0, annMinEntries)
@@ -27,22 +39,28 @@ public struct VectorPartition: Sendable {
         self.buildsInline = buildsInline
     }
 
-    public var count: Int { ids.count }
+    /// Live vectors.
+    public var count: Int { graph?.count ?? ids.count }
 
     /// Whether `id` is in the partition.
-    public func positionsContain(_ id: Int64) -> Bool { positions[id] != nil }
+    public func positionsContain(_ id: Int64) -> Bool { graph?.contains(id) ?? (positions[id] != nil) }
 
     /// Whether searches go through the approximate graph.
     public var usesGraph: Bool { graph != nil }
 
-    /// Builds the graph once the partition reaches `annMinEntries`; drops it below half of that;
-    /// compacts it when tombstones pile up.
+    /// Bytes held for the vectors (rows, or the graph's codes and links), without allocator overhead.
+    public var approximateBytes: Int {
+        rows.count * 4 + ids.count * 8 + positions.count * 24 + (graph?.approximateBytes ?? 0)
+    }
+
+    /// Builds the graph once the partition reaches `annMinEntries`, or compacts it when tombstones
+    /// pile up (inline builds only).
     private mutating func maintainGraph() {
-        if graph != nil, ids.count < annMinEntries / 2 {
-            graph = nil
-        } else if buildsInline, graph == nil, annMinEntries > 0, ids.count >= annMinEntries {
-            graph = Self.buildGraph(ids: ids, rows: rows, dimension: dimension, parameters: graphParameters)
-        } else if buildsInline, let current = graph, current.needsCompaction {
+        guard buildsInline else { return }
+        if graph == nil, annMinEntries > 0, ids.count >= annMinEntries {
+            changedDuringBuild = []
+            finishBuild(Self.buildGraph(from: .rows(ids: ids, rows: rows), dimension: dimension, parameters: graphParameters))
+        } else if let current = graph, current.needsCompaction {
             graph = current.compacted()
         }
     }
@@ -55,60 +73,94 @@ public struct VectorPartition: Sendable {
         return ids.count >= annMinEntries
     }
 
-    /// Starts tracking changes and returns the rows to build from (copy-on-write: no copy is made
+    /// Starts tracking changes and returns what to build from (copy-on-write: nothing is copied
     /// unless the partition changes while the build runs).
-    public mutating func beginBuild() -> (ids: [Int64], rows: [Float]) {
+    public mutating func beginBuild() -> BuildSource {
         changedDuringBuild = []
-        return (ids, rows)
+        if let graph { return .compaction(graph) }
+        return .rows(ids: ids, rows: rows)
     }
 
-    /// A graph over `ids`' rows (the slow part of a build; call it outside any lock).
-    public static func buildGraph(ids: [Int64], rows: [Float], dimension: Int, parameters: HNSWGraph.Parameters) -> HNSWGraph {
-        var built = HNSWGraph(dimension: dimension, parameters: parameters)
-        for (position, id) in ids.enumerated() { built.insert(id: id, vector: Array(rows[position * dimension..<(position + 1) * dimension])) }
-        return built
+    /// A graph from `source` (the slow part of a build; call it outside any lock).
+    public static func buildGraph(from source: BuildSource, dimension: Int, parameters: HNSWGraph.Parameters) -> HNSWGraph {
+        switch source {
+        case .compaction(let graph):
+            return graph.compacted()
+        case .rows(let ids, let rows):
+            var built = HNSWGraph(dimension: dimension, parameters: parameters)
+            for (position, id) in ids.enumerated() { built.insert(id: id, vector: Array(rows[position * dimension..<(position + 1) * dimension])) }
+            return built
+        }
     }
 
-    /// Installs a graph built from `beginBuild`'s snapshot after replaying what changed since;
-    /// discards it when the partition has meanwhile shrunk below half of `annMinEntries`.
+    /// Changes since `beginBuild` (or the last `takeChanges`) with the vectors they have now (nil:
+    /// removed), and tracking starts afresh — for a build to catch up outside the lock before it
+    /// is installed, when replaying them under the lock would hold it too long.
+    public mutating func takeChanges() -> [(id: Int64, vector: [Float]?)] {
+        guard let changed = changedDuringBuild else { return [] }
+        changedDuringBuild = []
+        return changed.map { ($0, currentVector(of: $0)) }
+    }
+
+    /// Changes waiting for the running build (0 when none is running).
+    public var pendingChanges: Int { changedDuringBuild?.count ?? 0 }
+
+    /// Applies changes taken with `takeChanges` to a graph being built.
+    public static func apply(_ changes: [(id: Int64, vector: [Float]?)], to graph: inout HNSWGraph) {
+        for (id, vector) in changes {
+            if let vector { graph.insert(id: id, vector: vector) } else { graph.remove(id: id) }
+        }
+    }
+
+    /// Installs a graph built from `beginBuild`'s source after replaying what changed since, and
+    /// releases the float32 rows. An empty partition keeps no graph.
     public mutating func finishBuild(_ built: HNSWGraph) {
-        guard let changed = changedDuringBuild else { return }
+        guard changedDuringBuild != nil else { return }
+        var fresh = built
+        Self.apply(takeChanges(), to: &fresh)
         changedDuringBuild = nil
-        guard ids.count >= annMinEntries / 2, ids.count > 0 else {
-            graph = nil
-            return
-        }
-        var graph = built
-        for id in changed {
-            if let position = positions[id] {
-                graph.insert(id: id, vector: Array(rows[position * dimension..<(position + 1) * dimension]))
-            } else {
-                graph.remove(id: id)
-            }
-        }
-        self.graph = graph
+        guard fresh.count > 0 else { return }
+        graph = fresh
+        rows = []
+        ids = []
+        positions = [:]
+    }
+
+    /// The vector `id` has now (the exact row, or the graph's stored one), or nil if it is gone.
+    private func currentVector(of id: Int64) -> [Float]? {
+        if let graph { return graph.storedVector(of: id) }
+        guard let position = positions[id] else { return nil }
+        return Array(rows[position * dimension..<(position + 1) * dimension])
     }
 
     /// Adds or replaces the vector of `id`.
     public mutating func upsert(id: Int64, vector: [Float]) {
         precondition(vector.count == dimension, "vector dimension \(vector.count) != \(dimension)")
+        changedDuringBuild?.insert(id)
+        if graph != nil {
+            graph!.insert(id: id, vector: vector)
+            maintainGraph()
+            return
+        }
         if let position = positions[id] {
             rows.replaceSubrange(position * dimension..<(position + 1) * dimension, with: vector)
-            graph?.insert(id: id, vector: vector)
-            changedDuringBuild?.insert(id)
             return
         }
         positions[id] = ids.count
         ids.append(id)
         rows.append(contentsOf: vector)
-        graph?.insert(id: id, vector: vector)
-        changedDuringBuild?.insert(id)
         maintainGraph()
     }
 
-    /// Removes `id` (swap with the last row); returns whether it was present.
+    /// Removes `id` (exact mode: swap with the last row; graph: a tombstone); returns whether it was present.
     @discardableResult
     public mutating func remove(id: Int64) -> Bool {
+        if graph != nil {
+            guard graph!.remove(id: id) else { return false }
+            changedDuringBuild?.insert(id)
+            maintainGraph()
+            return true
+        }
         guard let position = positions.removeValue(forKey: id) else { return false }
         let last = ids.count - 1
         if position != last {
@@ -119,26 +171,17 @@ public struct VectorPartition: Sendable {
         }
         ids.removeLast()
         rows.removeLast(dimension)
-        graph?.remove(id: id)
         changedDuringBuild?.insert(id)
-        maintainGraph()
         return true
     }
 
-    /// The `k` rows with the highest dot product with `query` (cosine for unit vectors), best first.
-    public func search(_ query: [Float], k: Int) -> [(id: Int64, score: Float)] {
-        guard !ids.isEmpty, k > 0, query.count == dimension else { return [] }
+    /// The nearest vectors to `query` by dot product (cosine for unit vectors), best first: the
+    /// exact `k` best from the scan, or from a graph up to `Neighbours.rerankDepth(k)` candidates
+    /// with approximate scores, to re-rank.
+    public func search(_ query: [Float], k: Int) -> Neighbours {
+        guard count > 0, k > 0, query.count == dimension else { return Neighbours(candidates: [], exact: true) }
         if let graph {
-            // Exact float32 re-ranking of the graph's candidates.
-            let candidates = graph.candidates(query, k: k).compactMap { positions[$0.id].map { ($0, $0) } }
-            let scores = candidates.map { position, _ in
-                rows.withUnsafeBufferPointer { matrix in
-                    query.withUnsafeBufferPointer { vector in
-                        cblas_sdot(Int32(dimension), matrix.baseAddress! + position * dimension, 1, vector.baseAddress!, 1)
-                    }
-                }
-            }
-            return Self.topK(scores, ids: candidates.map { ids[$0.0] }, k: k)
+            return Neighbours(candidates: Array(graph.candidates(query, k: k).prefix(Neighbours.rerankDepth(k))), exact: false)
         }
         var scores = [Float](repeating: 0, count: ids.count)
         rows.withUnsafeBufferPointer { matrix in
@@ -151,19 +194,6 @@ public struct VectorPartition: Sendable {
                 }
             }
         }
-        return Self.topK(scores, ids: ids, k: k)
-    }
-
-    /// Partial selection of the best `k` (a small sorted buffer: k is a handful).
-    static func topK(_ scores: [Float], ids: [Int64], k: Int) -> [(id: Int64, score: Float)] {
-        var best: [(id: Int64, score: Float)] = []
-        best.reserveCapacity(k + 1)
-        for (index, score) in scores.enumerated() {
-            if best.count == k, let worst = best.last, score <= worst.score { continue }
-            let insertAt = best.firstIndex { $0.score < score } ?? best.count
-            best.insert((ids[index], score), at: insertAt)
-            if best.count > k { best.removeLast() }
-        }
-        return best
+        return Neighbours(candidates: Neighbours.topK(scores, ids: ids, k: k), exact: true)
     }
 }

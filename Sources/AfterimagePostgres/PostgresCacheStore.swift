@@ -124,6 +124,14 @@ public struct PostgresCacheStore: CacheStore {
         return live
     }
 
+    public func liveVectors(_ ids: [Int64], now: Date) async throws -> [Int64: [Float]] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await database.query("SELECT id, embedding FROM cache_entries WHERE id = ANY(\(ids)) AND expires_at > \(now) AND embedding IS NOT NULL")
+        var vectors = [Int64: [Float]]()
+        for try await (id, blob) in rows.decode((Int64, Data).self) { vectors[id] = EmbeddingBlob.decode(blob) }
+        return vectors
+    }
+
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
         try await Self.entries(database.query(
             "SELECT \(unescaped: Self.columns) FROM cache_entries WHERE id = \(id) AND expires_at > \(now)")).first

@@ -104,6 +104,27 @@ public struct SQLiteCacheStore: CacheStore {
         return live
     }
 
+    public func liveVectors(_ ids: [Int64], now: Date) async throws -> [Int64: [Float]] {
+        var vectors = [Int64: [Float]]()
+        for chunk in stride(from: 0, to: ids.count, by: 64).map({ Array(ids[$0..<min($0 + 64, ids.count)]) }) {
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            let found = try await database.writer.unsafeRead { db in
+                var found = [Int64: [Float]]()
+                let rows = try Row.fetchCursor(
+                    db.cachedStatement(sql: "SELECT id, embedding FROM cache_entries WHERE id IN (\(marks)) AND expires_at > ? AND embedding IS NOT NULL"),
+                    arguments: StatementArguments(chunk) + [now]
+                )
+                while let row = try rows.next() {
+                    let blob: Data = row["embedding"]
+                    found[row["id"]] = EmbeddingBlob.decode(blob)
+                }
+                return found
+            }
+            vectors.merge(found) { $1 }
+        }
+        return vectors
+    }
+
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
         try await database.writer.unsafeRead { db in
             try CacheEntryRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now])?.entry()

@@ -189,6 +189,11 @@ import Testing
         #expect(try await store.liveIDs([], now: now).isEmpty)
         #expect(try await store.liveIDs([second], now: now.addingTimeInterval(7200)).isEmpty)
         #expect(try await store.liveIDs(Array(repeating: second, count: 200) + (1...150).map { Int64($0) * 1_000_000 }, now: now) == [second], "long id lists are read in bounded chunks")
+        // Re-ranking reads: the stored vectors of the live ones only.
+        #expect(try await store.liveVectors([first, second, -1], now: now) == [second: [1, 0, 0, 0]])
+        #expect(try await store.liveVectors([], now: now).isEmpty)
+        #expect(try await store.liveVectors([second], now: now.addingTimeInterval(7200)).isEmpty)
+        #expect(try await store.liveVectors(Array(repeating: second, count: 100) + (1...100).map { Int64($0) * 1_000_000 }, now: now) == [second: [1, 0, 0, 0]])
         try await store.insert(contentsOf: [entry("a blue car", images: [], now: now.addingTimeInterval(1)), entry("a green tree", images: [], now: now.addingTimeInterval(2), namespace: "other")])
         #expect(try await store.vectors(now: now).count == 3)
         try await store.recordHit(id: second, kind: .direct, at: now.addingTimeInterval(10))
