@@ -15,8 +15,9 @@ fi
 export AFTERIMAGE_SDK_PYTHON="$PWD/.venv/bin/python"
 # Suites that only compute (the lexicon, cache quality on the labelled pairs, the graph index, the
 # encoder in both precisions and its kernels, the lock and queue stress tests) and keep both cores
-# busy: run apart, so the timing-bound server and PostgreSQL suites do not starve.
-quality='WordNetTests|CrossValidationTests|GeneratedPairsTests|HNSWGraphTests|CacheEvalAgreementTests|MiniLMFidelityTests|KernelTests|ReadWriteLockTests|BatchedWriterTests'
+# busy, and the 100 × 50 MB upload test that saturates the disk: run apart, so the timing-bound
+# server and PostgreSQL suites do not starve.
+quality='WordNetTests|CrossValidationTests|GeneratedPairsTests|HNSWGraphTests|CacheEvalAgreementTests|MiniLMFidelityTests|KernelTests|ReadWriteLockTests|BatchedWriterTests|LargeUploadTests'
 # One PostgreSQL server for the whole run: in pass 1 the tests that need PostgreSQL (replicas, crash
 # safety, migration) each take a fresh database on it; in pass 3 every test gateway does.
 cluster=$(mktemp -d /tmp/afterimage-suite-pg.XXXXXX)
@@ -25,7 +26,7 @@ AFTERIMAGE_TEST_POSTGRES_SERVER=$(scripts/pg-cluster.sh start "$cluster")
 export AFTERIMAGE_TEST_POSTGRES_SERVER
 echo "test: pass 1 of 3 — SQLite"
 swift test --skip-build --skip "$quality"
-echo "test: pass 2 of 3 — compute-only suites (cache quality, lexicon, graph index, encoder)"
+echo "test: pass 2 of 3 — heavy suites on their own (cache quality, lexicon, graph index, encoder, large uploads)"
 swift test --skip-build --filter "$quality"
 
 AFTERIMAGE_TEST_DATABASE_URL=$AFTERIMAGE_TEST_POSTGRES_SERVER

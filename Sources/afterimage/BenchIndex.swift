@@ -23,6 +23,11 @@ struct BenchIndex: AsyncParsableCommand {
     @Option(help: "Also measure the graph's recall@1 on MiniLM embeddings of this many generated prompts (0 skips; needs the model).")
     var real = 0
     @Option(help: "Model directory for --real.") var modelDir = MiniLMManifest.defaultDirectory
+    @Option(help: "Graph links per node (tuning; the index uses the default).") var m = HNSWGraph.Parameters().m
+    @Option(help: "Graph candidates kept while inserting (tuning).") var efConstruction = HNSWGraph.Parameters().efConstruction
+    @Option(help: "Graph candidates kept while searching (tuning).") var efSearch = HNSWGraph.Parameters().efSearch
+
+    var graphParameters: HNSWGraph.Parameters { HNSWGraph.Parameters(m: m, efConstruction: efConstruction, efSearch: efSearch) }
 
     func run() async throws {
         BLASRuntime.setThreads(1)
@@ -58,7 +63,8 @@ struct BenchIndex: AsyncParsableCommand {
     /// median and p99 (graph candidates re-ranked exactly against the float32 vectors, as the cache
     /// does with the stored ones), recall@1, and the memory the graph holds.
     func benchGraph(_ sizes: [Int], _ generator: inout SplitMix64) {
-        print("\nHNSW (m 16, ef 100, int8 codes only, exact re-rank of \(Neighbours.rerankDepth(5)) candidates) vs exact scan, clustered vectors, top-5")
+        let p = graphParameters
+        print("\nHNSW (m \(p.m), ef construction \(p.efConstruction), ef search \(p.efSearch), int8 codes only, exact re-rank of \(Neighbours.rerankDepth(5)) candidates) vs exact scan, clustered vectors, top-5")
         print("entries   build s   exact median ms   graph median ms   graph p99 ms   recall@1   graph MiB (resident)")
         let centres = (0..<1_000).map { _ in Self.unitVector(dimension, &generator) }
         func clustered(_ generator: inout SplitMix64) -> [Float] {
@@ -71,7 +77,7 @@ struct BenchIndex: AsyncParsableCommand {
         for size in sizes {
             let vectors = (0..<size).map { _ in clustered(&generator) }
             let queries = (0..<max(queries, 1)).map { _ in clustered(&generator) }
-            let (build, graphed, resident) = Self.buildGraphed(vectors)
+            let (build, graphed, resident) = Self.buildGraphed(vectors, parameters: graphParameters)
             let exact = Self.exactPartition(vectors)
             let row = Self.compare(exact: exact, graphed: graphed, vectors: vectors, queries: queries)
             print(String(
@@ -90,11 +96,11 @@ struct BenchIndex: AsyncParsableCommand {
         _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0)
     }
 
-    static func buildGraphed(_ vectors: [[Float]]) -> (seconds: Double, partition: VectorPartition, residentMiB: Double) {
+    static func buildGraphed(_ vectors: [[Float]], parameters: HNSWGraph.Parameters) -> (seconds: Double, partition: VectorPartition, residentMiB: Double) {
         returnFreedMemory()
         let before = BenchEmbed.residentMiB()
         let start = DispatchTime.now().uptimeNanoseconds
-        var graphed = VectorPartition(dimension: vectors[0].count, annMinEntries: min(1_000, vectors.count))
+        var graphed = VectorPartition(dimension: vectors[0].count, annMinEntries: min(1_000, vectors.count), graphParameters: parameters)
         for (id, vector) in vectors.enumerated() { graphed.upsert(id: Int64(id), vector: vector) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         returnFreedMemory()
@@ -160,7 +166,7 @@ struct BenchIndex: AsyncParsableCommand {
         }
         let queryVectors = try await model.embed(queryTexts).map(\.vector)
         let embedSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let (build, graphed, resident) = Self.buildGraphed(vectors)
+        let (build, graphed, resident) = Self.buildGraphed(vectors, parameters: graphParameters)
         let row = Self.compare(exact: Self.exactPartition(vectors), graphed: graphed, vectors: vectors, queries: queryVectors)
         print(String(
             format: "\nreal embeddings: %d generated prompts (embedded in %.0f s), %d unseen queries: exact median %.3f ms, graph median %.3f ms, p99 %.3f ms, recall@1 %.4f; graph built in %.1f s, %.0f MiB resident",
