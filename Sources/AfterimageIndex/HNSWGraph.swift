@@ -101,8 +101,8 @@ public struct HNSWGraph: Sendable {
             let found = searchLayer(code, scale, entries: [nearest], ef: parameters.efConstruction, layer: layer, visits: &visits)
             swap(&visits, &insertVisits)
             let chosen = selectNeighbours(found, limit: layer == 0 ? maxLinks0 : parameters.m)
-            setLinks(node, layer: layer, to: chosen)
-            for neighbour in chosen { link(neighbour, to: node, layer: layer) }
+            setLinks(node, layer: layer, to: chosen.map(\.node))
+            for neighbour in chosen { link(neighbour.node, to: node, score: neighbour.score, layer: layer) }
             if let best = found.first { nearest = best.node }
         }
         if level > topLevel {
@@ -134,7 +134,8 @@ public struct HNSWGraph: Sendable {
     }
 
     /// Up to `max(k, efSearch)` live candidates nearest to `query`, best (approximate score) first.
-    public func candidates(_ query: [Float], k: Int) -> [(id: Int64, score: Float)] {
+    /// `ef` overrides `parameters.efSearch` (tuning; 8–1,000).
+    public func candidates(_ query: [Float], k: Int, ef: Int? = nil) -> [(id: Int64, score: Float)] {
         guard entry >= 0, k > 0, query.count == dimension else { return [] }
         let (code, scale) = Self.quantize(query)
         var nearest = entry
@@ -142,7 +143,7 @@ public struct HNSWGraph: Sendable {
             for layer in stride(from: topLevel, to: 0, by: -1) { nearest = greedy(code, scale, from: nearest, layer: layer) }
         }
         var visits = BitVisits(nodes: ids.count)
-        return searchLayer(code, scale, entries: [nearest], ef: max(k, parameters.efSearch), layer: 0, visits: &visits)
+        return searchLayer(code, scale, entries: [nearest], ef: max(k, ef.map { min(max($0, 8), 1_000) } ?? parameters.efSearch), layer: 0, visits: &visits)
             .filter { !deleted[Int($0.node)] }.map { (ids[Int($0.node)], $0.score) }
     }
 
@@ -209,28 +210,52 @@ public struct HNSWGraph: Sendable {
         }
     }
 
-    /// Adds `target` to `node`'s links on `layer`, keeping the closest when full.
-    mutating func link(_ node: Int32, to target: Int32, layer: Int) {
+    /// Adds `target` (at `targetScore` from `node`) to `node`'s links on `layer`. A full list is
+    /// updated with the neighbour heuristic applied incrementally — the list already satisfies it,
+    /// so only the pairs with `target` are scored: `target` is refused when a closer link is
+    /// closer to it than `node` is; otherwise links that `target` now shadows are dropped, and
+    /// the farthest goes if the list is still too long. That is ≤ 2 × limit scores instead of
+    /// re-selecting the whole list (limit²/2), and the graph comes out alike (see `bench index`).
+    mutating func link(_ node: Int32, to target: Int32, score targetScore: Float, layer: Int) {
         var links = neighbours(node, layer: layer)
         guard !links.contains(target) else { return }
-        links.append(target)
         let limit = layer == 0 ? maxLinks0 : parameters.m
-        if links.count > limit {
-            links = selectNeighbours(links.map { (node: $0, score: score(node, $0)) }.sorted { $0.score > $1.score }, limit: limit)
+        guard links.count >= limit else {
+            links.append(target)
+            setLinks(node, layer: layer, to: links)
+            return
         }
-        setLinks(node, layer: layer, to: links)
+        let scores = links.map { score(node, $0) }
+        for (index, link) in links.enumerated() where scores[index] > targetScore {
+            if score(target, link) > targetScore { return }
+        }
+        var kept = [Int32](), keptScores = [Float]()
+        kept.reserveCapacity(limit + 1)
+        keptScores.reserveCapacity(limit + 1)
+        for (index, link) in links.enumerated() {
+            if scores[index] < targetScore, score(target, link) > scores[index] { continue }
+            kept.append(link)
+            keptScores.append(scores[index])
+        }
+        kept.append(target)
+        keptScores.append(targetScore)
+        if kept.count > limit, let farthest = keptScores.indices.min(by: { keptScores[$0] < keptScores[$1] }) {
+            kept.remove(at: farthest)
+            keptScores.remove(at: farthest)
+        }
+        setLinks(node, layer: layer, to: kept)
     }
 
     /// HNSW's neighbour heuristic: a candidate (best first) is kept when it is closer to the base
     /// than to every neighbour kept so far, so links reach across clusters instead of all pointing
     /// into one; free slots are then filled with the closest of the rest.
-    func selectNeighbours(_ candidates: [(node: Int32, score: Float)], limit: Int) -> [Int32] {
-        var kept = [Int32]()
+    func selectNeighbours(_ candidates: [(node: Int32, score: Float)], limit: Int) -> [(node: Int32, score: Float)] {
+        var kept = [(node: Int32, score: Float)]()
         kept.reserveCapacity(limit)
         for candidate in candidates where kept.count < limit {
-            if kept.allSatisfy({ score(candidate.node, $0) < candidate.score }) { kept.append(candidate.node) }
+            if kept.allSatisfy({ score(candidate.node, $0.node) < candidate.score }) { kept.append(candidate) }
         }
-        for candidate in candidates where kept.count < limit && !kept.contains(candidate.node) { kept.append(candidate.node) }
+        for candidate in candidates where kept.count < limit && !kept.contains(where: { $0.node == candidate.node }) { kept.append(candidate) }
         return kept
     }
 
@@ -254,41 +279,80 @@ public struct HNSWGraph: Sendable {
 
     /// Best-first search of one layer keeping `ef` results, best first. `results` is kept best
     /// first and `frontier` worst first (the next node to expand pops off its end); both insert
-    /// by binary search.
+    /// by binary search. A node's unvisited neighbours are scored in one `ak_dot_i8_gather` call,
+    /// which prefetches their scattered rows.
     func searchLayer<Visits: VisitSet>(
         _ code: [Int8], _ scale: Float, entries: [Int32], ef: Int, layer: Int, visits: inout Visits
     ) -> [(node: Int32, score: Float)] {
+        if layer == 0 { return searchLayer0(code, scale, entries: entries, ef: ef, visits: &visits) }
         for node in entries { _ = visits.insert(node) }
         var results = entries.map { (node: $0, score: score(code, scale, $0)) }.sorted { $0.score > $1.score }
         var frontier = Array(results.reversed())
         results.reserveCapacity(ef + 1)
         frontier.reserveCapacity(ef * 4)
-        while let current = frontier.popLast() {
-            if results.count >= ef, let worst = results.last, current.score < worst.score { break }
-            forEachNeighbour(current.node, layer: layer) { neighbour in
-                guard visits.insert(neighbour) else { return }
-                let candidate = score(code, scale, neighbour)
-                guard results.count < ef || candidate > results[results.count - 1].score else { return }
-                let entry = (node: neighbour, score: candidate)
-                // First position whose score is below the candidate's (results: descending).
-                var low = 0, high = results.count
-                while low < high {
-                    let middle = (low + high) / 2
-                    if results[middle].score < candidate { high = middle } else { low = middle + 1 }
+        let width = max(maxLinks0, parameters.m)
+        var batch = [Int32](repeating: 0, count: width), sums = [Int32](repeating: 0, count: width)
+        codes.withUnsafeBufferPointer { all in
+            code.withUnsafeBufferPointer { query in
+                batch.withUnsafeMutableBufferPointer { batch in
+                    sums.withUnsafeMutableBufferPointer { sums in
+                        while let current = frontier.popLast() {
+                            if results.count >= ef, let worst = results.last, current.score < worst.score { break }
+                            var fresh = 0
+                            forEachNeighbour(current.node, layer: layer) { neighbour in
+                                guard fresh < width, visits.insert(neighbour) else { return }
+                                batch[fresh] = neighbour
+                                fresh += 1
+                            }
+                            guard fresh > 0 else { continue }
+                            ak_dot_i8_gather(query.baseAddress!, all.baseAddress!, batch.baseAddress!, fresh, dimension, Int32(AK_PATH_AUTO), sums.baseAddress!)
+                            for slot in 0..<fresh {
+                                let neighbour = batch[slot]
+                                let candidate = Float(sums[slot]) * scale * scales[Int(neighbour)]
+                                guard results.count < ef || candidate > results[results.count - 1].score else { continue }
+                                Self.insert((node: neighbour, score: candidate), into: &results, descending: true)
+                                if results.count > ef { results.removeLast() }
+                                Self.insert((node: neighbour, score: candidate), into: &frontier, descending: false)
+                            }
+                        }
+                    }
                 }
-                results.insert(entry, at: low)
-                if results.count > ef { results.removeLast() }
-                // First position whose score is above the candidate's (frontier: ascending).
-                low = 0
-                high = frontier.count
-                while low < high {
-                    let middle = (low + high) / 2
-                    if frontier[middle].score > candidate { high = middle } else { low = middle + 1 }
-                }
-                frontier.insert(entry, at: low)
             }
         }
         return results
+    }
+
+    /// Layer 0 (where nearly all the work is) through `ak_hnsw_search0`: the same best-first
+    /// search in C over the flat link table, with heaps and prefetched rows.
+    func searchLayer0<Visits: VisitSet>(
+        _ code: [Int8], _ scale: Float, entries: [Int32], ef: Int, visits: inout Visits
+    ) -> [(node: Int32, score: Float)] {
+        var nodes = [Int32](repeating: 0, count: ef), scores = [Float](repeating: 0, count: ef)
+        let found = visits.withStorage { bits, stamps, generation in
+            codes.withUnsafeBufferPointer { all in
+                scales.withUnsafeBufferPointer { scales in
+                    layer0.withUnsafeBufferPointer { links in
+                        ak_hnsw_search0(
+                            code, scale, all.baseAddress!, scales.baseAddress!, dimension, links.baseAddress!, maxLinks0,
+                            entries, entries.count, ef, bits, stamps, generation, Int32(AK_PATH_AUTO), &nodes, &scores
+                        )
+                    }
+                }
+            }
+        }
+        return (0..<found).map { (node: nodes[$0], score: scores[$0]) }
+    }
+
+    /// Inserts `entry` into `list` kept sorted by score (descending or ascending), after equals.
+    @inline(__always)
+    static func insert(_ entry: (node: Int32, score: Float), into list: inout [(node: Int32, score: Float)], descending: Bool) {
+        var low = 0, high = list.count
+        while low < high {
+            let middle = (low + high) / 2
+            let before = descending ? list[middle].score < entry.score : list[middle].score > entry.score
+            if before { high = middle } else { low = middle + 1 }
+        }
+        list.insert(entry, at: low)
     }
 
     /// A level with P(level ≥ l) = m^-l (seeded: builds are reproducible).
@@ -302,6 +366,8 @@ public struct HNSWGraph: Sendable {
 protocol VisitSet {
     /// Marks `node`; false if it was already marked.
     mutating func insert(_ node: Int32) -> Bool
+    /// The storage as `ak_hnsw_search0` takes it: a bitset, or stamps and the current generation.
+    mutating func withStorage<R>(_ body: (UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UInt32>?, UInt32) -> R) -> R
 }
 
 /// A bitset for one search (a concurrent reader's own: 125 KB at 1M nodes).
@@ -310,6 +376,10 @@ struct BitVisits: VisitSet {
 
     init(nodes: Int) {
         words = [UInt64](repeating: 0, count: (nodes + 63) / 64)
+    }
+
+    mutating func withStorage<R>(_ body: (UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UInt32>?, UInt32) -> R) -> R {
+        words.withUnsafeMutableBufferPointer { body($0.baseAddress, nil, 0) }
     }
 
     @inline(__always)
@@ -334,6 +404,11 @@ struct StampVisits: VisitSet, Sendable {
             generation = 0
         }
         generation += 1
+    }
+
+    mutating func withStorage<R>(_ body: (UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<UInt32>?, UInt32) -> R) -> R {
+        let generation = self.generation
+        return stamps.withUnsafeMutableBufferPointer { body(nil, $0.baseAddress, generation) }
     }
 
     @inline(__always)

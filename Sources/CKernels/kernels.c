@@ -337,10 +337,185 @@ __attribute__((target("avx2"))) static int32_t ak_dot_i8_avx2(const int8_t *a, c
 }
 #endif
 
-int32_t ak_dot_i8(const int8_t *a, const int8_t *b, size_t count, int path) {
+#if AK_X86
+/// AVX-512BW: 32 codes widened to int16 per step, half the instructions of the AVX2 loop.
+__attribute__((target("avx512f,avx512bw"))) static int32_t ak_dot_i8_avx512(const int8_t *a, const int8_t *b, size_t count) {
+    __m512i sum = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 32 <= count; i += 32) {
+        __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(a + i)));
+        __m512i y = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + i)));
+        sum = _mm512_add_epi32(sum, _mm512_madd_epi16(x, y));
+    }
+    int32_t total = _mm512_reduce_add_epi32(sum);
+    for (; i < count; i++) total += (int32_t)a[i] * (int32_t)b[i];
+    return total;
+}
+
+static int ak_has_avx512bw(void) {
+    static int known = 0;
+    int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (value == 0) {
+        __builtin_cpu_init();
+        value = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 1 : 2;
+        __atomic_store_n(&known, value, __ATOMIC_RELAXED);
+    }
+    return value == 1;
+}
+#endif
+
+typedef int32_t (*ak_dot_i8_fn)(const int8_t *, const int8_t *, size_t);
+
+/// The int8 dot product for `path` (the AVX-512 path also needs AVX-512BW).
+static ak_dot_i8_fn ak_dot_i8_for(int path) {
     path = ak_resolve(path);
 #if AK_X86
-    if (path >= AK_PATH_AVX2 && ak_supported(AK_PATH_AVX2)) return ak_dot_i8_avx2(a, b, count);
+    if (path >= AK_PATH_AVX512BF16 && ak_supported(AK_PATH_AVX512BF16) && ak_has_avx512bw()) return ak_dot_i8_avx512;
+    if (path >= AK_PATH_AVX2 && ak_supported(AK_PATH_AVX2)) return ak_dot_i8_avx2;
 #endif
-    return ak_dot_i8_portable(a, b, count);
+    return ak_dot_i8_portable;
+}
+
+int32_t ak_dot_i8(const int8_t *a, const int8_t *b, size_t count, int path) {
+    return ak_dot_i8_for(path)(a, b, count);
+}
+
+void ak_dot_i8_gather(const int8_t *query, const int8_t *base, const int32_t *nodes, size_t count, size_t dimension, int path, int32_t *out) {
+    ak_dot_i8_fn dot = ak_dot_i8_for(path);
+    const size_t ahead = 3;
+    for (size_t i = 0; i < count && i < ahead; i++) {
+        const char *row = (const char *)(base + (size_t)nodes[i] * dimension);
+        for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (i + ahead < count) {
+            const char *row = (const char *)(base + (size_t)nodes[i + ahead] * dimension);
+            for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
+        }
+        out[i] = dot(query, base + (size_t)nodes[i] * dimension, dimension);
+    }
+}
+
+// MARK: - Graph search (layer 0 of the HNSW index)
+
+typedef struct { float score; int32_t node; } ak_scored;
+
+/// Binary heap on `ak_scored`: `max_first` puts the best score on top (the frontier), otherwise
+/// the worst (the results, so the worst is dropped first).
+static inline int ak_heap_before(ak_scored a, ak_scored b, int max_first) { return max_first ? a.score > b.score : a.score < b.score; }
+
+static void ak_heap_push(ak_scored *heap, size_t *count, ak_scored item, int max_first) {
+    size_t i = (*count)++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!ak_heap_before(item, heap[parent], max_first)) break;
+        heap[i] = heap[parent];
+        i = parent;
+    }
+    heap[i] = item;
+}
+
+static ak_scored ak_heap_pop(ak_scored *heap, size_t *count, int max_first) {
+    ak_scored top = heap[0], last = heap[--(*count)];
+    size_t i = 0, n = *count;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && ak_heap_before(heap[child + 1], heap[child], max_first)) child++;
+        if (!ak_heap_before(heap[child], last, max_first)) break;
+        heap[i] = heap[child];
+        i = child;
+    }
+    if (n > 0) heap[i] = last;
+    return top;
+}
+
+static inline int ak_visit(uint64_t *bits, uint32_t *stamps, uint32_t generation, int32_t node) {
+    if (stamps) {
+        if (stamps[node] == generation) return 0;
+        stamps[node] = generation;
+        return 1;
+    }
+    uint64_t bit = 1ull << (node & 63), *word = bits + (node >> 6);
+    if (*word & bit) return 0;
+    *word |= bit;
+    return 1;
+}
+
+size_t ak_hnsw_search0(
+    const int8_t *query, float query_scale, const int8_t *codes, const float *scales, size_t dimension,
+    const int32_t *links, size_t max_links, const int32_t *entries, size_t entry_count, size_t ef,
+    uint64_t *visited_bits, uint32_t *visited_stamps, uint32_t generation, int path,
+    int32_t *out_nodes, float *out_scores
+) {
+    if (ef == 0 || entry_count == 0) return 0;
+    ak_dot_i8_fn dot = ak_dot_i8_for(path);
+    size_t frontier_capacity = ef * 4 + entry_count, frontier_count = 0, results_count = 0;
+    ak_scored *frontier = malloc(frontier_capacity * sizeof(ak_scored));
+    ak_scored *results = malloc((ef + 1) * sizeof(ak_scored));
+    int32_t *batch = malloc((max_links > 0 ? max_links : 1) * sizeof(int32_t));
+    if (!frontier || !results || !batch) {
+        free(frontier); free(results); free(batch);
+        return 0;
+    }
+    for (size_t i = 0; i < entry_count; i++) {
+        int32_t node = entries[i];
+        if (!ak_visit(visited_bits, visited_stamps, generation, node)) continue;
+        ak_scored item = { (float)dot(query, codes + (size_t)node * dimension, dimension) * query_scale * scales[node], node };
+        ak_heap_push(frontier, &frontier_count, item, 1);
+        ak_heap_push(results, &results_count, item, 0);
+        if (results_count > ef) ak_heap_pop(results, &results_count, 0);
+    }
+    const size_t ahead = 3;
+    while (frontier_count > 0) {
+        ak_scored current = ak_heap_pop(frontier, &frontier_count, 1);
+        if (results_count >= ef && current.score < results[0].score) break;
+        const int32_t *list = links + (size_t)current.node * max_links;
+        // The next node to expand: its links are fetched while this one is scored.
+        if (frontier_count > 0) __builtin_prefetch(links + (size_t)frontier[0].node * max_links, 0, 3);
+        size_t listed = 0;
+        while (listed < max_links && list[listed] >= 0) {
+            int32_t node = list[listed++];
+            if (visited_stamps) __builtin_prefetch(visited_stamps + node, 1, 3);
+            else __builtin_prefetch(visited_bits + (node >> 6), 1, 3);
+        }
+        size_t fresh = 0;
+        for (size_t slot = 0; slot < listed; slot++) {
+            if (ak_visit(visited_bits, visited_stamps, generation, list[slot])) batch[fresh++] = list[slot];
+        }
+        for (size_t i = 0; i < fresh && i < ahead; i++) {
+            const char *row = (const char *)(codes + (size_t)batch[i] * dimension);
+            for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
+        }
+        for (size_t i = 0; i < fresh; i++) {
+            if (i + ahead < fresh) {
+                const char *row = (const char *)(codes + (size_t)batch[i + ahead] * dimension);
+                for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
+            }
+            int32_t node = batch[i];
+            float score = (float)dot(query, codes + (size_t)node * dimension, dimension) * query_scale * scales[node];
+            if (results_count >= ef && !(score > results[0].score)) continue;
+            ak_scored item = { score, node };
+            ak_heap_push(results, &results_count, item, 0);
+            if (results_count > ef) ak_heap_pop(results, &results_count, 0);
+            if (frontier_count == frontier_capacity) {
+                ak_scored *grown = realloc(frontier, frontier_capacity * 2 * sizeof(ak_scored));
+                if (!grown) continue;
+                frontier = grown;
+                frontier_capacity *= 2;
+            }
+            ak_heap_push(frontier, &frontier_count, item, 1);
+        }
+    }
+    // Best first: pop the worst off the results heap into the back of the output.
+    size_t written = results_count;
+    for (size_t i = written; i > 0; i--) {
+        ak_scored item = ak_heap_pop(results, &results_count, 0);
+        out_nodes[i - 1] = item.node;
+        out_scores[i - 1] = item.score;
+    }
+    free(frontier);
+    free(results);
+    free(batch);
+    return written;
 }

@@ -63,7 +63,7 @@ import Testing
         #expect(back[7] == 0)
     }
 
-    @Test(arguments: [AK_PATH_PORTABLE, AK_PATH_AVX2, AK_PATH_AUTO].map { Int32($0) }) func int8DotIsExact(path: Int32) {
+    @Test(arguments: [AK_PATH_PORTABLE, AK_PATH_AVX2, AK_PATH_AVX512BF16, AK_PATH_AUTO].map { Int32($0) }) func int8DotIsExact(path: Int32) {
         var random = SplitMix64(seed: 9)
         for count in [0, 1, 31, 32, 33, 384, 1_000] {
             let a = (0..<count).map { _ in Int8(truncatingIfNeeded: random.next()) }
@@ -74,5 +74,43 @@ import Testing
         // The extremes: -128 × -128 in every lane.
         let extreme = [Int8](repeating: -128, count: 384)
         #expect(ak_dot_i8(extreme, extreme, 384, path) == 384 * 16_384)
+        // Gathered rows (a graph search's neighbours): every row's product, in the order asked.
+        let dimension = 100, rows = 50
+        let base = (0..<dimension * rows).map { _ in Int8(truncatingIfNeeded: random.next()) }
+        let query = (0..<dimension).map { _ in Int8(truncatingIfNeeded: random.next()) }
+        let nodes: [Int32] = [49, 0, 7, 7, 23, 1, 48, 30]
+        var out = [Int32](repeating: -1, count: nodes.count)
+        ak_dot_i8_gather(query, base, nodes, nodes.count, dimension, path, &out)
+        #expect(out == nodes.map { node in (0..<dimension).reduce(Int32(0)) { $0 + Int32(query[$1]) * Int32(base[Int(node) * dimension + $1]) } })
+        ak_dot_i8_gather(query, base, nodes, 0, dimension, path, &out)
+    }
+
+    /// The graph search kernel on a chain whose scores rise along it: from node 0 it walks to the
+    /// end and returns the best `ef` best first, with either kind of visit marks, on every path.
+    @Test(arguments: [AK_PATH_PORTABLE, AK_PATH_AVX2, AK_PATH_AVX512BF16].map { Int32($0) }) func graphSearchWalksToTheBest(path: Int32) {
+        let nodes = 40, dimension = 4, maxLinks = 3
+        let codes: [Int8] = (0..<nodes).flatMap { node -> [Int8] in [Int8(node), 0, 0, 0] }
+        let scales = [Float](repeating: 0.5, count: nodes)
+        var links = [Int32](repeating: -1, count: nodes * maxLinks)
+        for node in 0..<nodes {
+            var slot = node * maxLinks
+            for next in [node + 1, node - 1] where (0..<nodes).contains(next) {
+                links[slot] = Int32(next)
+                slot += 1
+            }
+        }
+        let query: [Int8] = [2, 0, 0, 0]
+        var outNodes = [Int32](repeating: -1, count: 5), outScores = [Float](repeating: 0, count: 5)
+        var bits = [UInt64](repeating: 0, count: 1)
+        let found = ak_hnsw_search0(query, 1, codes, scales, dimension, links, maxLinks, [0], 1, 3, &bits, nil, 0, path, &outNodes, &outScores)
+        #expect(found == 3 && Array(outNodes.prefix(3)) == [39, 38, 37])
+        #expect(Array(outScores.prefix(3)) == [39, 38, 37], "code × query code × both scales")
+        var stamps = [UInt32](repeating: 7, count: nodes)
+        let again = ak_hnsw_search0(query, 1, codes, scales, dimension, links, maxLinks, [5, 0], 2, 5, nil, &stamps, 8, path, &outNodes, &outScores)
+        #expect(again == 5 && outNodes == [39, 38, 37, 36, 35])
+        #expect(stamps[39] == 8 && stamps[4] == 8 && stamps[3] == 7, "marked as visited with the generation; the low end never reached")
+        // An already-visited entry is not searched from; nothing asked, nothing found.
+        #expect(ak_hnsw_search0(query, 1, codes, scales, dimension, links, maxLinks, [0], 1, 3, nil, &stamps, 8, path, &outNodes, &outScores) == 0)
+        #expect(ak_hnsw_search0(query, 1, codes, scales, dimension, links, maxLinks, [0], 1, 0, &bits, nil, 0, path, &outNodes, &outScores) == 0)
     }
 }

@@ -51,4 +51,22 @@ void ak_gemm_bf16(const float *x, size_t rows, size_t inputs, const uint16_t *pa
 /// Dot product of two int8 vectors in int32 (exact for count < 2^17).
 int32_t ak_dot_i8(const int8_t *a, const int8_t *b, size_t count, int path);
 
+/// `out[i]` = the dot product of `query` with row `nodes[i]` of `base` (rows of `dimension` int8
+/// codes), for `count` nodes — the rows a few ahead are prefetched, as a graph search's rows are
+/// scattered over memory far larger than the caches.
+void ak_dot_i8_gather(const int8_t *query, const int8_t *base, const int32_t *nodes, size_t count, size_t dimension, int path, int32_t *out);
+
+/// Best-first search of an HNSW graph's layer 0 for `query` (int8 codes; a code times its scale
+/// is the value): rows of `dimension` codes in `codes` with per-row `scales`, `max_links` link
+/// slots per node in `links` (-1 ends a list), starting from `entries`, keeping the best `ef`.
+/// Visited nodes are marked either in `visited_bits` (a zeroed bitset, one bit per node) or,
+/// when it is non-null, in `visited_stamps` (a node is visited when its stamp is `generation`).
+/// Writes up to `ef` nodes and approximate scores best first; returns how many.
+size_t ak_hnsw_search0(
+    const int8_t *query, float query_scale, const int8_t *codes, const float *scales, size_t dimension,
+    const int32_t *links, size_t max_links, const int32_t *entries, size_t entry_count, size_t ef,
+    uint64_t *visited_bits, uint32_t *visited_stamps, uint32_t generation, int path,
+    int32_t *out_nodes, float *out_scores
+);
+
 #endif
