@@ -25,6 +25,9 @@ public struct CacheSettings: Sendable {
     /// (`cache.index.ann_min_entries`, default 20,000; 0 keeps the exact scan always). The graph
     /// is built on a background thread; lookups use the exact scan until it is installed.
     public var annMinEntries = 20_000
+    /// Candidates the graph keeps while searching (`cache.index.ef_search`, 8–1,000, default 100):
+    /// recall against latency in very large partitions (README, "Index speed").
+    public var annEfSearch = 100
     /// Nearest candidates above the threshold the guard looks at (`cache.candidates`).
     public var candidates = 5
     /// Entry lifetime (`cache.ttl_seconds`, default 30 days).

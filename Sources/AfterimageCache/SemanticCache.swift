@@ -56,7 +56,9 @@ public final class SemanticCache: Sendable {
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.index = VectorIndex(dimension: embedder.dimension, annMinEntries: settings.annMinEntries)
+        self.index = VectorIndex(
+            dimension: embedder.dimension, annMinEntries: settings.annMinEntries, graphParameters: HNSWGraph.Parameters(efSearch: settings.annEfSearch)
+        )
         self.matcher = CacheMatcher(vocabulary: vocabulary, embedder: embedder, wordSimilarity: settings.wordSimilarity)
         self.hits = BatchedWriter { try await store.recordHits($0) }
     }

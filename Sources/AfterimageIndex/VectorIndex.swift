@@ -29,14 +29,18 @@ public final class VectorIndex: Sendable {
     /// Changes a finished build replays under the write lock; with more, it catches up outside first.
     static let replayUnderLock = 1_000
 
-    public init(dimension: Int, annMinEntries: Int = 0) {
+    /// Graph shape and effort for every partition's graph.
+    public let graphParameters: HNSWGraph.Parameters
+
+    public init(dimension: Int, annMinEntries: Int = 0, graphParameters: HNSWGraph.Parameters = HNSWGraph.Parameters()) {
         self.dimension = dimension
         self.annMinEntries = annMinEntries
+        self.graphParameters = graphParameters
     }
 
     public func upsert(_ partition: PartitionID, id: Int64, vector: [Float]) {
         let source = partitions.write { all -> VectorPartition.BuildSource? in
-            all[partition, default: VectorPartition(dimension: dimension, annMinEntries: annMinEntries, buildsInline: false)].upsert(id: id, vector: vector)
+            all[partition, default: VectorPartition(dimension: dimension, annMinEntries: annMinEntries, graphParameters: graphParameters, buildsInline: false)].upsert(id: id, vector: vector)
             return all[partition]!.wantsBuild ? all[partition]!.beginBuild() : nil
         }
         if let source { startBuild(partition, source) }
@@ -63,9 +67,9 @@ public final class VectorIndex: Sendable {
     /// Builds a partition's graph on the builder thread and installs it.
     private func startBuild(_ partition: PartitionID, _ source: VectorPartition.BuildSource) {
         buildsRunning.wrappingAdd(1, ordering: .relaxed)
-        let dimension = self.dimension
+        let dimension = self.dimension, parameters = graphParameters
         builder.submit { [self] in
-            var graph = VectorPartition.buildGraph(from: source, dimension: dimension, parameters: HNSWGraph.Parameters())
+            var graph = VectorPartition.buildGraph(from: source, dimension: dimension, parameters: parameters)
             // Catch up outside the lock while many changes arrived meanwhile (a startup load
             // streams a whole partition in during the first build); install once few are left.
             while true {

@@ -9,6 +9,9 @@ import Testing
         let configuration = try ConfigurationLoader.load(path: path, environment: [:])
         #expect(configuration.models.map(\.id) == ["gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "dall-e-3", "dall-e-2"])
         #expect(configuration.server.maxBodyBytes == 50 * 1024 * 1024)
+        #expect(configuration.cache.annMinEntries == 20_000 && configuration.cache.annEfSearch == 100)
+        let tuned = try ConfigurationLoader.parse(yaml: "cache:\n  index:\n    ef_search: 400\n", environment: [:])
+        #expect(tuned.cache.annEfSearch == 400)
     }
 
     @Test func environmentOverrides() throws {
@@ -61,6 +64,8 @@ import Testing
         ("files:\n  disk_cache_bytes: 9223372036854775807\n", "files.disk_cache_bytes"),
         ("cache:\n  index:\n    ann_min_entries: -1\n", "cache.index.ann_min_entries"),
         ("cache:\n  index:\n    ann_min_entries: 99999999999999\n", "cache.index.ann_min_entries"),
+        ("cache:\n  index:\n    ef_search: 7\n", "cache.index.ef_search"),
+        ("cache:\n  index:\n    ef_search: 1000000\n", "cache.index.ef_search"),
         ("cache:\n  embedder:\n    precision: int4\n", "cache.embedder.precision"),
         ("cache:\n  embedder:\n    precision: [bfloat16]\n", "cache.embedder.precision"),
         ("cache:\n  index:\n    ef: 5\n", "cache.index.ef"),
