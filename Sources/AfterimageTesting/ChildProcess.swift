@@ -12,34 +12,36 @@ public enum ChildProcess {
 
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        input: Data? = nil, directory: URL? = nil
+        input inputData: Data? = nil, directory: URL? = nil
     ) async throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe(), stdin = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin
-        try process.run()
+        let output = try Spawn.pipe(), errors = try Spawn.pipe(), toChild = try Spawn.pipe()
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(executable, arguments, environment: environment, directory: directory, stdin: toChild.read, stdout: output.write, stderr: errors.write)
+        } catch {
+            for fd in [output.read, output.write, errors.read, errors.write, toChild.read, toChild.write] { close(fd) }
+            throw error
+        }
+        // The child holds its own copies now: closing ours lets end-of-file arrive when it exits.
+        for fd in [output.write, errors.write, toChild.read] { close(fd) }
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                if let input { writeAll(input, to: stdin.fileHandleForWriting.fileDescriptor) }
-                try? stdin.fileHandleForWriting.close()
+                if let inputData { writeAll(inputData, to: toChild.write) }
+                close(toChild.write)
                 let group = DispatchGroup()
                 let errorData = Box()
                 group.enter()
                 DispatchQueue.global().async {
-                    errorData.data = readAll(err.fileHandleForReading.fileDescriptor)
+                    errorData.data = readAll(errors.read)
+                    close(errors.read)
                     group.leave()
                 }
-                let outputData = readAll(out.fileHandleForReading.fileDescriptor)
+                let outputData = readAll(output.read)
+                close(output.read)
                 group.wait()
-                process.waitUntilExit()
+                let status = Spawn.wait(pid)
                 continuation.resume(returning: Outcome(
-                    status: process.terminationStatus,
+                    status: status,
                     stdout: String(decoding: outputData, as: UTF8.self),
                     stderr: String(decoding: errorData.data, as: UTF8.self)
                 ))

@@ -4,24 +4,25 @@ import Synchronization
 /// A long-running child process for tests (e.g. `afterimage serve`): its stderr is read on a
 /// Dispatch thread and can be awaited line by line; it can be killed with any signal.
 public final class LiveProcess: Sendable {
-    let process: Process
+    /// The child's process id.
+    public let pid: Int32
     private let state = Mutex<(text: String, waiters: [(String, CheckedContinuation<String?, Never>)], closed: Bool)>(("", [], false))
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String], directory: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        process.currentDirectoryURL = directory
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        self.process = process
-        try process.run()
-        let handle = err.fileHandleForReading
+        let errors = try Spawn.pipe(), null = try Spawn.null()
+        defer { close(null) }
+        do {
+            pid = try Spawn.start(executable, arguments, environment: environment, directory: directory, stdin: null, stdout: null, stderr: errors.write)
+        } catch {
+            close(errors.read)
+            close(errors.write)
+            throw error
+        }
+        close(errors.write)
+        let handle = errors.read
         DispatchQueue.global().async { [self] in
             while true {
-                let chunk = readChunk(handle.fileDescriptor)
+                let chunk = readChunk(handle)
                 let ready = state.withLock { state -> [(CheckedContinuation<String?, Never>, String?)] in
                     if chunk.isEmpty { state.closed = true } else { state.text += String(decoding: chunk, as: UTF8.self) }
                     var ready = [(CheckedContinuation<String?, Never>, String?)]()
@@ -33,7 +34,12 @@ public final class LiveProcess: Sendable {
                     return ready
                 }
                 for (continuation, line) in ready { continuation.resume(returning: line) }
-                if chunk.isEmpty { return }
+                if chunk.isEmpty {
+                    // Closed stderr: the child is gone (or going); reap it.
+                    close(handle)
+                    _ = Spawn.wait(pid)
+                    return
+                }
             }
         }
     }
@@ -54,9 +60,6 @@ public final class LiveProcess: Sendable {
     /// Everything written to stderr so far.
     public var stderr: String { state.withLock { $0.text } }
 
-    /// The child's process id.
-    public var pid: Int32 { process.processIdentifier }
-
     /// A field of `/proc/PID/status` in KiB (e.g. `VmHWM`, the peak resident set), or nil.
     public func statusKiB(_ field: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
@@ -65,7 +68,7 @@ public final class LiveProcess: Sendable {
     }
 
     public func kill(_ signal: Int32 = SIGKILL) {
-        Foundation.kill(process.processIdentifier, signal)
+        Foundation.kill(pid, signal)
     }
 
     static func line(containing needle: String, in text: String) -> String? {
