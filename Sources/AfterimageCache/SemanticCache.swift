@@ -65,15 +65,22 @@ public final class SemanticCache: Sendable {
 
     /// Loads every unexpired entry's vector from SQLite into the index; returns how many.
     @discardableResult
-    public func loadIndex(now: Date = Date()) async throws -> Int {
+    public func loadIndex(now: Date = Date(), pageSize: Int = 10_000) async throws -> Int {
         index.removeAll()
         let current = try await store.totals(now: now)
         totals.withLock { $0 = current }
-        let vectors = try await store.vectors(now: now)
-        for vector in vectors where vector.embedding.count == index.dimension {
-            index.upsert(.init(namespace: vector.namespace, partition: vector.partitionKey), id: vector.id, vector: vector.embedding)
+        // Page by page: a million vectors are never all held at once besides the index.
+        var loaded = 0, last: Int64 = 0
+        let pageSize = max(1, pageSize)
+        while true {
+            let page = try await store.vectors(now: now, after: last, limit: pageSize)
+            for vector in page where vector.embedding.count == index.dimension {
+                index.upsert(.init(namespace: vector.namespace, partition: vector.partitionKey), id: vector.id, vector: vector.embedding)
+            }
+            loaded += page.count
+            guard let next = page.last?.id, page.count >= pageSize else { return loaded }
+            last = next
         }
-        return vectors.count
     }
 
     /// The unexpired entry with the same direct key (`CacheKeys.directKey`), namespace and partition.

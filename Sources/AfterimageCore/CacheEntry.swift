@@ -101,8 +101,9 @@ public protocol CacheStore: Sendable {
     /// The stored embeddings of those of `ids` that exist, have not expired and have one (one
     /// read: exact re-ranking of an approximate index's candidates, which also confirms them live).
     func liveVectors(_ ids: [Int64], now: Date) async throws -> [Int64: [Float]]
-    /// Every unexpired entry's vector, for building the index at startup.
-    func vectors(now: Date) async throws -> [CacheVector]
+    /// Up to `limit` unexpired entries' vectors with ids above `id`, in id order: the index is
+    /// loaded at startup page by page (never every vector at once).
+    func vectors(now: Date, after id: Int64, limit: Int) async throws -> [CacheVector]
     /// Live entries and their bytes.
     func totals(now: Date) async throws -> CacheTotals
     /// Deletes least-recently-used entries (last hit, else creation) until at most `maxEntries`
@@ -147,6 +148,17 @@ extension CacheStore {
         var live = Set<Int64>()
         for id in ids where try await isLive(id: id, now: now) { live.insert(id) }
         return live
+    }
+
+    /// Every unexpired entry's vector, page by page (tests and tools; startup loads page by page).
+    public func vectors(now: Date) async throws -> [CacheVector] {
+        var all = [CacheVector](), last: Int64 = 0
+        while true {
+            let page = try await vectors(now: now, after: last, limit: 10_000)
+            all += page
+            guard let next = page.last?.id, page.count == 10_000 else { return all }
+            last = next
+        }
     }
 
     /// One `get` per id (stores without a narrower query).

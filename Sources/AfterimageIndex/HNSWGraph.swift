@@ -16,11 +16,16 @@ public struct HNSWGraph: Sendable {
         public var efConstruction: Int
         /// Candidates kept while searching (at least `k`).
         public var efSearch: Int
+        /// Candidates a search keeps on layer 1, every one an entry point of layer 0 (1: HNSW's
+        /// usual greedy descent). At 1M clustered vectors the greedy walk ended in a wrong cluster
+        /// for 6% of queries (recall@1 0.94); 32 entry points: 0.995 (`bench index`).
+        public var entryEf: Int
 
-        public init(m: Int = 16, efConstruction: Int = 100, efSearch: Int = 100) {
+        public init(m: Int = 16, efConstruction: Int = 100, efSearch: Int = 100, entryEf: Int = 32) {
             self.m = max(4, min(m, 64))
             self.efConstruction = max(8, min(efConstruction, 1_000))
             self.efSearch = max(8, min(efSearch, 1_000))
+            self.entryEf = max(1, min(entryEf, 1_000))
         }
     }
 
@@ -135,15 +140,24 @@ public struct HNSWGraph: Sendable {
 
     /// Up to `max(k, efSearch)` live candidates nearest to `query`, best (approximate score) first.
     /// `ef` overrides `parameters.efSearch` (tuning; 8–1,000).
-    public func candidates(_ query: [Float], k: Int, ef: Int? = nil) -> [(id: Int64, score: Float)] {
+    /// `ef` and `entryEf` override the parameters' (tuning).
+    public func candidates(_ query: [Float], k: Int, ef: Int? = nil, entryEf: Int? = nil) -> [(id: Int64, score: Float)] {
         guard entry >= 0, k > 0, query.count == dimension else { return [] }
         let (code, scale) = Self.quantize(query)
-        var nearest = entry
+        var entries = [entry]
         if topLevel > 0 {
-            for layer in stride(from: topLevel, to: 0, by: -1) { nearest = greedy(code, scale, from: nearest, layer: layer) }
+            var nearest = entry
+            for layer in stride(from: topLevel, to: 1, by: -1) { nearest = greedy(code, scale, from: nearest, layer: layer) }
+            let entryEf = entryEf.map { min(max($0, 1), 1_000) } ?? parameters.entryEf
+            if entryEf > 1 {
+                var upperVisits = BitVisits(nodes: ids.count)
+                entries = searchLayer(code, scale, entries: [nearest], ef: entryEf, layer: 1, visits: &upperVisits).map(\.node)
+            } else {
+                entries = [greedy(code, scale, from: nearest, layer: 1)]
+            }
         }
         var visits = BitVisits(nodes: ids.count)
-        return searchLayer(code, scale, entries: [nearest], ef: max(k, ef.map { min(max($0, 8), 1_000) } ?? parameters.efSearch), layer: 0, visits: &visits)
+        return searchLayer(code, scale, entries: entries, ef: max(k, ef.map { min(max($0, 8), 1_000) } ?? parameters.efSearch), layer: 0, visits: &visits)
             .filter { !deleted[Int($0.node)] }.map { (ids[Int($0.node)], $0.score) }
     }
 

@@ -179,10 +179,10 @@ public struct VectorPartition: Sendable {
     /// exact `k` best from the scan, or from a graph up to `Neighbours.rerankDepth(k)` candidates
     /// with approximate scores, to re-rank.
     /// `depth` and `ef` override the candidates handed out and the graph's search effort (tuning).
-    public func search(_ query: [Float], k: Int, depth: Int? = nil, ef: Int? = nil) -> Neighbours {
+    public func search(_ query: [Float], k: Int, depth: Int? = nil, ef: Int? = nil, entryEf: Int? = nil) -> Neighbours {
         guard count > 0, k > 0, query.count == dimension else { return Neighbours(candidates: [], exact: true) }
         if let graph {
-            return Neighbours(candidates: Array(graph.candidates(query, k: k, ef: ef).prefix(max(k, depth ?? Neighbours.rerankDepth(k)))), exact: false)
+            return Neighbours(candidates: Array(graph.candidates(query, k: k, ef: ef, entryEf: entryEf).prefix(max(k, depth ?? Neighbours.rerankDepth(k)))), exact: false)
         }
         var scores = [Float](repeating: 0, count: ids.count)
         rows.withUnsafeBufferPointer { matrix in

@@ -154,9 +154,12 @@ public struct PostgresCacheStore: CacheStore {
             """)
     }
 
-    public func vectors(now: Date) async throws -> [CacheVector] {
+    public func vectors(now: Date, after id: Int64, limit: Int) async throws -> [CacheVector] {
         let rows = try await database.query(
-            "SELECT id, namespace, partition_key, embedding FROM cache_entries WHERE embedding IS NOT NULL AND expires_at > \(now)")
+            """
+            SELECT id, namespace, partition_key, embedding FROM cache_entries
+            WHERE id > \(id) AND embedding IS NOT NULL AND expires_at > \(now) ORDER BY id LIMIT \(max(1, min(limit, 100_000)))
+            """)
         var vectors = [CacheVector]()
         for try await (id, namespace, partition, blob) in rows.decode((Int64, String, String, Data).self) {
             vectors.append(CacheVector(id: id, namespace: namespace, partitionKey: partition, embedding: EmbeddingBlob.decode(blob)))

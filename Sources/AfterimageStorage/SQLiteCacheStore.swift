@@ -155,11 +155,11 @@ public struct SQLiteCacheStore: CacheStore {
         }
     }
 
-    public func vectors(now: Date) async throws -> [CacheVector] {
+    public func vectors(now: Date, after id: Int64, limit: Int) async throws -> [CacheVector] {
         try await database.writer.read { db in
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT id, namespace, partition_key, embedding FROM cache_entries WHERE embedding IS NOT NULL AND expires_at > ?",
-                arguments: [now]
+                db, sql: "SELECT id, namespace, partition_key, embedding FROM cache_entries WHERE id > ? AND embedding IS NOT NULL AND expires_at > ? ORDER BY id LIMIT ?",
+                arguments: [id, now, max(1, min(limit, 100_000))]
             )
             var vectors = [CacheVector]()
             while let row = try rows.next() {

@@ -380,18 +380,18 @@ int32_t ak_dot_i8(const int8_t *a, const int8_t *b, size_t count, int path) {
     return ak_dot_i8_for(path)(a, b, count);
 }
 
+/// Asks for one row of codes ahead of its use (a graph's rows are scattered over memory far
+/// larger than the caches: the fetch overlaps the arithmetic on the rows before it).
+static inline void ak_prefetch_row(const int8_t *row, size_t dimension) {
+    for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch((const char *)row + line, 0, 3);
+}
+
 void ak_dot_i8_gather(const int8_t *query, const int8_t *base, const int32_t *nodes, size_t count, size_t dimension, int path, int32_t *out) {
     ak_dot_i8_fn dot = ak_dot_i8_for(path);
     const size_t ahead = 3;
-    for (size_t i = 0; i < count && i < ahead; i++) {
-        const char *row = (const char *)(base + (size_t)nodes[i] * dimension);
-        for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
-    }
+    for (size_t i = 0; i < count && i < ahead; i++) ak_prefetch_row(base + (size_t)nodes[i] * dimension, dimension);
     for (size_t i = 0; i < count; i++) {
-        if (i + ahead < count) {
-            const char *row = (const char *)(base + (size_t)nodes[i + ahead] * dimension);
-            for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
-        }
+        if (i + ahead < count) ak_prefetch_row(base + (size_t)nodes[i + ahead] * dimension, dimension);
         out[i] = dot(query, base + (size_t)nodes[i] * dimension, dimension);
     }
 }
@@ -483,15 +483,9 @@ size_t ak_hnsw_search0(
         for (size_t slot = 0; slot < listed; slot++) {
             if (ak_visit(visited_bits, visited_stamps, generation, list[slot])) batch[fresh++] = list[slot];
         }
-        for (size_t i = 0; i < fresh && i < ahead; i++) {
-            const char *row = (const char *)(codes + (size_t)batch[i] * dimension);
-            for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
-        }
+        for (size_t i = 0; i < fresh && i < ahead; i++) ak_prefetch_row(codes + (size_t)batch[i] * dimension, dimension);
         for (size_t i = 0; i < fresh; i++) {
-            if (i + ahead < fresh) {
-                const char *row = (const char *)(codes + (size_t)batch[i + ahead] * dimension);
-                for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch(row + line, 0, 3);
-            }
+            if (i + ahead < fresh) ak_prefetch_row(codes + (size_t)batch[i + ahead] * dimension, dimension);
             int32_t node = batch[i];
             float score = (float)dot(query, codes + (size_t)node * dimension, dimension) * query_scale * scales[node];
             if (results_count >= ef && !(score > results[0].score)) continue;

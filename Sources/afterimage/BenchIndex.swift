@@ -64,7 +64,7 @@ struct BenchIndex: AsyncParsableCommand {
     /// does with the stored ones), recall@1, and the memory the graph holds.
     func benchGraph(_ sizes: [Int], _ generator: inout SplitMix64) {
         let p = graphParameters
-        print("\nHNSW (m \(p.m), ef construction \(p.efConstruction), ef search \(p.efSearch), int8 codes only, exact re-rank of \(Neighbours.rerankDepth(5)) candidates) vs exact scan, clustered vectors, top-5")
+        print("\nHNSW (m \(p.m), ef construction \(p.efConstruction), ef search \(p.efSearch), layer-1 entry points \(p.entryEf), int8 codes only, exact re-rank of \(Neighbours.rerankDepth(5)) candidates) vs exact scan, clustered vectors, top-5")
         print("entries   build s   exact median ms   graph median ms   graph p99 ms   recall@1   graph MiB (resident)")
         let centres = (0..<1_000).map { _ in Self.unitVector(dimension, &generator) }
         func clustered(_ generator: inout SplitMix64) -> [Float] {
@@ -119,8 +119,8 @@ struct BenchIndex: AsyncParsableCommand {
     static func compare(exact: VectorPartition, graphed: VectorPartition, vectors: [[Float]], queries: [[Float]])
         -> (exactMedian: Double, graphMedian: Double, graphP99: Double, recall: Double, deeper: String)
     {
-        func viaGraph(_ query: [Float], k: Int, depth: Int? = nil, ef: Int? = nil) -> [(id: Int64, score: Float)] {
-            let found = graphed.search(query, k: k, depth: depth, ef: ef)
+        func viaGraph(_ query: [Float], k: Int, depth: Int? = nil, ef: Int? = nil, entryEf: Int? = nil) -> [(id: Int64, score: Float)] {
+            let found = graphed.search(query, k: k, depth: depth, ef: ef, entryEf: entryEf)
             var subset = [Int64: [Float]](minimumCapacity: found.candidates.count)
             for id in found.ids { subset[id] = vectors[Int(id)] }
             return found.reranked(query: query, vectors: subset, k: k)
@@ -128,8 +128,8 @@ struct BenchIndex: AsyncParsableCommand {
         let exactTimes = time(queries.count) { run in _ = exact.search(queries[run % queries.count], k: 5) }
         let graphTimes = time(queries.count) { run in _ = viaGraph(queries[run % queries.count], k: 5) }
         let truth = queries.map { exact.search($0, k: 1).candidates.first?.id }
-        func recall(depth: Int? = nil, ef: Int? = nil) -> Double {
-            Double(zip(queries, truth).filter { viaGraph($0, k: 1, depth: depth, ef: ef).first?.id == $1 }.count) / Double(queries.count)
+        func recall(depth: Int? = nil, ef: Int? = nil, entryEf: Int? = nil) -> Double {
+            Double(zip(queries, truth).filter { viaGraph($0, k: 1, depth: depth, ef: ef, entryEf: entryEf).first?.id == $1 }.count) / Double(queries.count)
         }
         // Where the graph's best is not the exact best: how much less similar it is.
         var gaps = [Float]()
@@ -143,6 +143,10 @@ struct BenchIndex: AsyncParsableCommand {
         for ef in [200, 400] {
             let times = time(queries.count) { run in _ = viaGraph(queries[run % queries.count], k: 5, ef: ef) }
             deeper += String(format: "; ef %d: median %.3f ms, p99 %.3f ms", ef, times.median, times.p99)
+        }
+        for entryEf in [1, 8] {
+            let times = time(queries.count) { run in _ = viaGraph(queries[run % queries.count], k: 5, entryEf: entryEf) }
+            deeper += String(format: "; layer-1 search ef %d: recall@1 %.4f, median %.3f ms, p99 %.3f ms", entryEf, recall(entryEf: entryEf), times.median, times.p99)
         }
         if !gaps.isEmpty {
             deeper += String(format: "; when the graph's best is not the exact best, its similarity is lower by median %.4f, max %.4f", gaps.sorted()[gaps.count / 2], gaps.max() ?? 0)

@@ -35,8 +35,12 @@ import Testing
         func get(id: Int64, now: Date) async throws -> CacheEntry? { rows.withLock { $0[id].flatMap { $0.expiresAt > now ? $0 : nil } } }
         let hits = Mutex<[CacheHit]>([])
         func recordHit(id: Int64, kind: CacheHitKind, at: Date) async throws { hits.withLock { $0.append(CacheHit(id: id, kind: kind, at: at)) } }
-        func vectors(now: Date) async throws -> [CacheVector] {
-            rows.withLock { $0.values.compactMap { e in e.embedding.map { CacheVector(id: e.id!, namespace: e.namespace, partitionKey: e.partitionKey, embedding: $0) } } }
+        func vectors(now: Date, after id: Int64, limit: Int) async throws -> [CacheVector] {
+            rows.withLock {
+                Array($0.values.filter { $0.id! > id }.sorted { $0.id! < $1.id! }.compactMap { e in
+                    e.embedding.map { CacheVector(id: e.id!, namespace: e.namespace, partitionKey: e.partitionKey, embedding: $0) }
+                }.prefix(limit))
+            }
         }
         func totals(now: Date) async throws -> CacheTotals { rows.withLock { CacheTotals(entries: $0.count, bytes: 0) } }
         func evict(maxEntries: Int, maxBytes: Int, now: Date) async throws -> (deleted: [CacheEntryRef], remaining: CacheTotals) { ([], try await totals(now: now)) }
@@ -92,6 +96,19 @@ import Testing
         var refused = lookup("a steel kettle on a stove", cache, tuned: .init(threshold: 0.1, wordSimilarity: 0.75))
         #expect(try await refused.find() == nil && refused.debug.outcome == .miss)
         #expect(refused.debug.refusedBy?.isGuardRule == true && refused.debug.metricResult == "guard_refused")
+    }
+
+    /// A restart loads the index page by page (a page boundary included) and finds every entry.
+    @Test func theIndexIsLoadedPageByPage() async throws {
+        let cache = cache()
+        let prompts = ["a copper kettle on a stove", "a lighthouse at dusk", "a red fox in the snow", "a paper boat on a puddle", "an owl on a branch"]
+        for prompt in prompts { try await store(prompt, in: cache) }
+        for pageSize in [1, 2, 5, 10_000] {
+            #expect(try await cache.loadIndex(pageSize: pageSize) == prompts.count)
+            #expect(cache.indexedCount == prompts.count)
+        }
+        var semantic = lookup("Please generate an image of an owl on a branch", cache)
+        #expect(try await semantic.find() != nil && semantic.debug.outcome == .semantic)
     }
 
     @Test func aHeaderMayRaiseTheThresholdButNeverLowerIt() {

@@ -196,6 +196,12 @@ import Testing
         #expect(try await store.liveVectors(Array(repeating: second, count: 100) + (1...100).map { Int64($0) * 1_000_000 }, now: now) == [second: [1, 0, 0, 0]])
         try await store.insert(contentsOf: [entry("a blue car", images: [], now: now.addingTimeInterval(1)), entry("a green tree", images: [], now: now.addingTimeInterval(2), namespace: "other")])
         #expect(try await store.vectors(now: now).count == 3)
+        // Paged in id order; hostile limits are clamped.
+        let firstTwo = try await store.vectors(now: now, after: 0, limit: 2)
+        #expect(firstTwo.count == 2 && firstTwo[0].id < firstTwo[1].id)
+        #expect(try await store.vectors(now: now, after: firstTwo[1].id, limit: 2).count == 1)
+        #expect(try await store.vectors(now: now, after: 0, limit: -5).count == 1)
+        #expect(try await store.vectors(now: now, after: Int64.max, limit: Int.max).isEmpty)
         try await store.recordHit(id: second, kind: .direct, at: now.addingTimeInterval(10))
         // Batched hits: one transaction; an entry that is gone is skipped, not an error.
         try await store.recordHits([CacheHit(id: second, kind: .semantic, at: now.addingTimeInterval(11)), CacheHit(id: first, kind: .direct, at: now)])
