@@ -352,6 +352,41 @@ __attribute__((target("avx512f,avx512bw"))) static int32_t ak_dot_i8_avx512(cons
     return total;
 }
 
+/// AVX-512 VNNI: `vpdpbusd` multiplies unsigned by signed bytes, 64 at a time, summing groups of
+/// four into int32. The signed `a` is made unsigned by flipping its top bit (a + 128), and the
+/// excess is taken off at the end: a·b = (a + 128)·b − 128·Σb, Σb from a second `vpdpbusd`
+/// against ones on the same load. A masked load covers the tail (zeros add nothing).
+__attribute__((target("avx512f,avx512bw,avx512vnni,bmi2"))) static int32_t ak_dot_i8_vnni(const int8_t *a, const int8_t *b, size_t count) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);
+    __m512i products = _mm512_setzero_si512(), sums = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 64 <= count; i += 64) {
+        __m512i x = _mm512_xor_si512(_mm512_loadu_si512((const void *)(a + i)), flip);
+        __m512i y = _mm512_loadu_si512((const void *)(b + i));
+        products = _mm512_dpbusd_epi32(products, x, y);
+        sums = _mm512_dpbusd_epi32(sums, ones, y);
+    }
+    if (i < count) {
+        __mmask64 mask = _bzhi_u64(~0ULL, (unsigned)(count - i));
+        __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, (const void *)(a + i)), _mm512_maskz_mov_epi8(mask, flip));
+        __m512i y = _mm512_maskz_loadu_epi8(mask, (const void *)(b + i));
+        products = _mm512_dpbusd_epi32(products, x, y);
+        sums = _mm512_dpbusd_epi32(sums, ones, y);
+    }
+    return _mm512_reduce_add_epi32(products) - 128 * _mm512_reduce_add_epi32(sums);
+}
+
+static int ak_has_avx512vnni(void) {
+    static int known = 0;
+    int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (value == 0) {
+        __builtin_cpu_init();
+        value = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("bmi2") ? 1 : 2;
+        __atomic_store_n(&known, value, __ATOMIC_RELAXED);
+    }
+    return value == 1;
+}
+
 static int ak_has_avx512bw(void) {
     static int known = 0;
     int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
@@ -370,6 +405,7 @@ typedef int32_t (*ak_dot_i8_fn)(const int8_t *, const int8_t *, size_t);
 static ak_dot_i8_fn ak_dot_i8_for(int path) {
     path = ak_resolve(path);
 #if AK_X86
+    if (path >= AK_PATH_AVX512BF16 && ak_supported(AK_PATH_AVX512BF16) && ak_has_avx512vnni()) return ak_dot_i8_vnni;
     if (path >= AK_PATH_AVX512BF16 && ak_supported(AK_PATH_AVX512BF16) && ak_has_avx512bw()) return ak_dot_i8_avx512;
     if (path >= AK_PATH_AVX2 && ak_supported(AK_PATH_AVX2)) return ak_dot_i8_avx2;
 #endif

@@ -48,7 +48,8 @@ void ak_pack_bf16(const float *matrix, size_t inputs, size_t outputs, int path, 
 /// `y` usually holds the bias already.
 void ak_gemm_bf16(const float *x, size_t rows, size_t inputs, const uint16_t *packed, size_t outputs, int path, float *y);
 
-/// Dot product of two int8 vectors in int32 (exact for count < 2^17).
+/// Dot product of two int8 vectors in int32 (exact for count < 2^17). The AVX-512 path uses VNNI
+/// (`vpdpbusd`) where the CPU has it, else AVX-512BW.
 int32_t ak_dot_i8(const int8_t *a, const int8_t *b, size_t count, int path);
 
 /// `out[i]` = the dot product of `query` with row `nodes[i]` of `base` (rows of `dimension` int8
