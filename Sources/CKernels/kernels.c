@@ -376,26 +376,18 @@ __attribute__((target("avx512f,avx512bw,avx512vnni,bmi2"))) static int32_t ak_do
     return _mm512_reduce_add_epi32(products) - 128 * _mm512_reduce_add_epi32(sums);
 }
 
-static int ak_has_avx512vnni(void) {
+/// The int8 AVX-512 features this CPU has (detected once): 1 = AVX-512BW, 2 = VNNI as well.
+static int ak_int8_avx512_level(void) {
     static int known = 0;
     int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
     if (value == 0) {
         __builtin_cpu_init();
-        value = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("bmi2") ? 1 : 2;
+        int bw = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+        int vnni = bw && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("bmi2");
+        value = vnni ? 3 : bw ? 2 : 1;
         __atomic_store_n(&known, value, __ATOMIC_RELAXED);
     }
-    return value == 1;
-}
-
-static int ak_has_avx512bw(void) {
-    static int known = 0;
-    int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
-    if (value == 0) {
-        __builtin_cpu_init();
-        value = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 1 : 2;
-        __atomic_store_n(&known, value, __ATOMIC_RELAXED);
-    }
-    return value == 1;
+    return value - 1;
 }
 #endif
 
@@ -405,8 +397,11 @@ typedef int32_t (*ak_dot_i8_fn)(const int8_t *, const int8_t *, size_t);
 static ak_dot_i8_fn ak_dot_i8_for(int path) {
     path = ak_resolve(path);
 #if AK_X86
-    if (path >= AK_PATH_AVX512BF16 && ak_supported(AK_PATH_AVX512BF16) && ak_has_avx512vnni()) return ak_dot_i8_vnni;
-    if (path >= AK_PATH_AVX512BF16 && ak_supported(AK_PATH_AVX512BF16) && ak_has_avx512bw()) return ak_dot_i8_avx512;
+    if (path >= AK_PATH_AVX512BF16 && ak_supported(AK_PATH_AVX512BF16)) {
+        int level = ak_int8_avx512_level();
+        if (level == 2) return ak_dot_i8_vnni;
+        if (level == 1) return ak_dot_i8_avx512;
+    }
     if (path >= AK_PATH_AVX2 && ak_supported(AK_PATH_AVX2)) return ak_dot_i8_avx2;
 #endif
     return ak_dot_i8_portable;

@@ -157,8 +157,9 @@ import Testing
     }
 
     @Test func graphAloneHandlesReplacementAndHostileVectors() {
-        var graph = HNSWGraph(dimension: 4, parameters: .init(m: 1_000_000, efConstruction: -5, efSearch: Int.max))
-        #expect(graph.parameters.m == 64 && graph.parameters.efConstruction == 8 && graph.parameters.efSearch == 1_000)
+        var graph = HNSWGraph(dimension: 4, parameters: .init(m: 1_000_000, efConstruction: -5, efSearch: Int.max, entryEf: Int.min))
+        #expect(graph.parameters.m == 64 && graph.parameters.efConstruction == 8 && graph.parameters.efSearch == 1_000 && graph.parameters.entryEf == 1)
+        #expect(HNSWGraph.Parameters(entryEf: Int.max).entryEf == 1_000)
         graph.insert(id: 1, vector: [1, 0, 0, 0])
         graph.insert(id: 2, vector: [0, 1, 0, 0])
         graph.insert(id: 1, vector: [0, 0, 1, 0])
@@ -169,6 +170,7 @@ import Testing
         #expect(graph.candidates([0, 1, 0, 0], k: 2).count <= 4)
         #expect(graph.candidates([1, 2, 3], k: 1).isEmpty, "a query of the wrong dimension finds nothing")
         #expect(graph.candidates([0, 1, 0, 0], k: 0).isEmpty)
+        #expect(graph.candidates([0, 0, 1, 0], k: 1, ef: -1, entryEf: Int.max).first?.id == 1, "hostile overrides are clamped")
         let removed = graph.remove(id: 99)
         #expect(!removed)
     }
