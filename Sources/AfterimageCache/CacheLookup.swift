@@ -108,10 +108,13 @@ public struct CacheLookup: Sendable {
         return nil
     }
 
+    /// Whether a miss must still embed the prompt to store it (the lookup computed no embedding).
+    public var needsStoreEmbedding: Bool { embedding == nil && shouldStore && !prompt.isEmpty }
+
     /// The embedding to store with a new entry when the lookup computed none (nil if it fails
     /// or is not needed), with the tokens it took.
     public func embeddingForStore() async -> (vector: [Float], tokens: Int)? {
-        guard embedding == nil, let cache, shouldStore, !prompt.isEmpty else { return nil }
+        guard needsStoreEmbedding, let cache else { return nil }
         return try? await cache.embed(prompt)
     }
 }

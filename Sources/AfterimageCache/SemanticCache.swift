@@ -173,6 +173,9 @@ public final class SemanticCache: Sendable {
             }
             if outcome.refusedBy == nil { outcome.refusedBy = verdict.rule }
         }
+        // A miss is usually stored next, and then judged as a candidate of later lookups: its
+        // analysis is remembered now rather than computed again then.
+        if prompt.utf8.count <= 4_096 { analyses.put(prompt, query) }
         return outcome
     }
 
@@ -193,6 +196,8 @@ public final class SemanticCache: Sendable {
         if overLimit { try await evict() }
         var stored = entry
         stored.id = id
+        // Later lookups judge it as a candidate: remembered decoded, not read back and decoded.
+        memo.put(stored)
         return stored
     }
 

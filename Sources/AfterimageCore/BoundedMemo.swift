@@ -21,5 +21,18 @@ public final class BoundedMemo<Key: Hashable & Sendable, Value: Sendable>: Senda
         return made
     }
 
+    /// The remembered value of `key`, if any.
+    public func get(_ key: Key) -> Value? {
+        values.withLock { $0[key] }
+    }
+
+    /// Remembers `value` for `key` (starting over when full).
+    public func put(_ key: Key, _ value: Value) {
+        values.withLock { values in
+            if values.count >= capacity, values[key] == nil { values.removeAll(keepingCapacity: true) }
+            values[key] = value
+        }
+    }
+
     public var count: Int { values.withLock { $0.count } }
 }

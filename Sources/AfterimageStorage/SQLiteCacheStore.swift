@@ -61,10 +61,10 @@ public struct SQLiteCacheStore: CacheStore {
 
     // The per-request reads use statements each connection prepares once (`cachedStatement`):
     // compiling SQL on every hit showed in profiles (GRDB's authorizer runs at each compile).
-    // They are single SELECTs, consistent on their own, so they skip GRDB's BEGIN/COMMIT
-    // (`unsafeRead`).
+    // They are single SELECTs, consistent on their own, so they skip GRDB's BEGIN/COMMIT, and
+    // they run on the calling thread (`AppDatabase.readInline`: no thread hop per read).
     public func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry? {
-        try await database.writer.unsafeRead { db in
+        try database.readInline { db in
             try CacheEntryRow.fetchOne(
                 db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?"),
                 arguments: [namespace, partitionKey, directKey, now]
@@ -73,7 +73,7 @@ public struct SQLiteCacheStore: CacheStore {
     }
 
     public func findDirectID(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> Int64? {
-        try await database.writer.unsafeRead { db in
+        try database.readInline { db in
             try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?"),
                 arguments: [namespace, partitionKey, directKey, now]
@@ -82,51 +82,52 @@ public struct SQLiteCacheStore: CacheStore {
     }
 
     public func isLive(id: Int64, now: Date) async throws -> Bool {
-        try await database.writer.unsafeRead { db in
+        try database.readInline { db in
             try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now]) != nil
         }
     }
 
+    /// `ids` in chunks of at most 64, so an `IN (…)` list stays bounded however many ids come
+    /// (candidates are a handful: `cache.candidates` ≤ 50, graph re-ranks ≤ 2 × that).
+    static func chunks(_ ids: [Int64]) -> [(ids: [Int64], marks: String)] {
+        stride(from: 0, to: ids.count, by: 64).map { start in
+            let chunk = Array(ids[start..<min(start + 64, ids.count)])
+            return (chunk, Array(repeating: "?", count: chunk.count).joined(separator: ","))
+        }
+    }
+
     public func liveIDs(_ ids: [Int64], now: Date) async throws -> Set<Int64> {
-        guard !ids.isEmpty else { return [] }
-        // Candidates are a handful (`cache.candidates` ≤ 50); chunks keep the statement bounded anyway.
-        var live = Set<Int64>()
-        for chunk in stride(from: 0, to: ids.count, by: 64).map({ Array(ids[$0..<min($0 + 64, ids.count)]) }) {
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            let found = try await database.writer.unsafeRead { db in
-                try Int64.fetchAll(
+        try database.readInline { db in
+            var live = Set<Int64>()
+            for (chunk, marks) in Self.chunks(ids) {
+                live.formUnion(try Int64.fetchAll(
                     db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE id IN (\(marks)) AND expires_at > ?"),
                     arguments: StatementArguments(chunk) + [now]
-                )
+                ))
             }
-            live.formUnion(found)
+            return live
         }
-        return live
     }
 
     public func liveVectors(_ ids: [Int64], now: Date) async throws -> [Int64: [Float]] {
-        var vectors = [Int64: [Float]]()
-        for chunk in stride(from: 0, to: ids.count, by: 64).map({ Array(ids[$0..<min($0 + 64, ids.count)]) }) {
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            let found = try await database.writer.unsafeRead { db in
-                var found = [Int64: [Float]]()
+        try database.readInline { db in
+            var vectors = [Int64: [Float]]()
+            for (chunk, marks) in Self.chunks(ids) {
                 let rows = try Row.fetchCursor(
                     db.cachedStatement(sql: "SELECT id, embedding FROM cache_entries WHERE id IN (\(marks)) AND expires_at > ? AND embedding IS NOT NULL"),
                     arguments: StatementArguments(chunk) + [now]
                 )
                 while let row = try rows.next() {
                     let blob: Data = row["embedding"]
-                    found[row["id"]] = EmbeddingBlob.decode(blob)
+                    vectors[row["id"]] = EmbeddingBlob.decode(blob)
                 }
-                return found
             }
-            vectors.merge(found) { $1 }
+            return vectors
         }
-        return vectors
     }
 
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
-        try await database.writer.unsafeRead { db in
+        try database.readInline { db in
             try CacheEntryRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now])?.entry()
         }
     }

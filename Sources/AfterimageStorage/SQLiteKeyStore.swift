@@ -6,6 +6,8 @@ import GRDB
 /// by the CLI take effect on a running server at once.
 public struct SQLiteKeyStore: KeyStore {
     let database: AppDatabase
+    /// The keys last decoded, by secret hash, with the raw row they came from (bounded).
+    let decoded = BoundedMemo<String, (row: [DatabaseValue], key: VirtualKey)>(capacity: 10_000)
 
     public init(database: AppDatabase) {
         self.database = database
@@ -25,12 +27,21 @@ public struct SQLiteKeyStore: KeyStore {
     }
 
     public func find(secretHash: String) async throws -> VirtualKey? {
-        let record = try await database.writer.unsafeRead { db in
-            try KeyRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM virtual_keys WHERE secret_hash = ?"), arguments: [secretHash])
+        // On every request: read inline (`AppDatabase.readInline`), and decode (dates, JSON
+        // columns) only when the row differs from the one last decoded for this secret — a key
+        // changed by the CLI or an admin call still takes effect at the very next request.
+        let row = try database.readInline { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM virtual_keys WHERE secret_hash = ?"), arguments: [secretHash])
         }
+        guard let row else { return nil }
+        let values = Array(row.databaseValues)
+        if let known = decoded.get(secretHash), known.row == values { return known.key }
+        let record = try KeyRecord(row: row)
         // The index lookup found the row; the comparison itself is done in constant time.
-        guard let record, KeySecret.constantTimeEquals(record.secret_hash, secretHash) else { return nil }
-        return record.key
+        guard KeySecret.constantTimeEquals(record.secret_hash, secretHash) else { return nil }
+        let key = record.key
+        decoded.put(secretHash, (values, key))
+        return key
     }
 
     public func get(id: String) async throws -> VirtualKey? {

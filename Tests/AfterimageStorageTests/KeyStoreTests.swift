@@ -37,6 +37,38 @@ import Testing
         #expect(try await store.revoke(id: "key_missing") == nil)
     }
 
+    /// The server remembers decoded keys, but a change made elsewhere (the CLI's own store, on
+    /// another connection) is seen at the very next lookup: the memo is checked against the row.
+    @Test func findSeesChangesMadeByAnotherStoreAtOnce() async throws {
+        let (database, _) = try makeDatabase()
+        let server = SQLiteKeyStore(database: database)
+        let cli = SQLiteKeyStore(database: try AppDatabase.open(dataDirectory: directory))
+        let secret = KeySecret.generate()
+        let hash = KeySecret.hash(secret)
+        let key = try await cli.create(name: "a", namespace: "team", allowedModels: ["x"], expiresAt: nil, secret: secret)
+        #expect(try await server.find(secretHash: hash)?.allowedModels == ["x"])
+        #expect(try await server.find(secretHash: hash)?.allowedModels == ["x"])  // from the memo
+
+        _ = try await cli.update(id: key.id, changes: KeyChanges(name: "b", allowedModels: .some(["y"]), limits: LimitChanges(requestsPerMinute: .some(7))))
+        let changed = try #require(try await server.find(secretHash: hash))
+        #expect(changed.name == "b" && changed.allowedModels == ["y"] && changed.limits.requestsPerMinute == 7)
+
+        _ = try await cli.revoke(id: key.id)
+        #expect(try await server.find(secretHash: hash)?.revokedAt != nil)
+        _ = try await cli.rotate(id: key.id, newSecret: KeySecret.generate())
+        #expect(try await server.find(secretHash: hash) == nil)
+    }
+
+    /// A flood of distinct valid keys cannot grow the decoded-key memo past its bound.
+    @Test func decodedKeyMemoIsBounded() async throws {
+        let memo = BoundedMemo<String, Int>(capacity: 8)
+        for index in 0..<1_000 { memo.put("key-\(index)", index) }
+        #expect(memo.count <= 8)
+        #expect(memo.get("key-999") == 999)
+        memo.put("key-999", 1)
+        #expect(memo.get("key-999") == 1 && memo.count <= 8)
+    }
+
     @Test func updateSetsAndClearsFields() async throws {
         let (database, _) = try makeDatabase()
         let store = SQLiteKeyStore(database: database)

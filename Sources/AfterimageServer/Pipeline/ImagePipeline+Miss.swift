@@ -38,11 +38,12 @@ extension ImagePipeline {
     }
 
     /// The store embedding (when the lookup computed none), started before the upstream call so
-    /// both run at once.
-    typealias StoreEmbedding = Task<(vector: [Float], tokens: Int)?, Never>
+    /// both run at once; nil when none is needed (no task, no thread hop).
+    typealias StoreEmbedding = Task<(vector: [Float], tokens: Int)?, Never>?
 
     func startStoreEmbedding(_ lookup: CacheLookup) -> StoreEmbedding {
-        Task { await lookup.embeddingForStore() }
+        guard lookup.needsStoreEmbedding else { return nil }
+        return Task { await lookup.embeddingForStore() }
     }
 
     /// A non-streamed miss: the upstream call (retries, fallbacks), then `settleMiss`.
@@ -52,7 +53,7 @@ extension ImagePipeline {
         do {
             result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
         } catch {
-            embedding.cancel()
+            embedding?.cancel()
             throw error
         }
         return try await settleMiss(plan, lookup: lookup, result: result, answer: .body(result.reply.body), partialImages: 0, embedding: embedding)
@@ -81,12 +82,12 @@ extension ImagePipeline {
             }
             var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
             meter.chargeFailure(plan.request, model: target.model, upstream: reported, into: &charge)
-            embedding.cancel()
+            embedding?.cancel()
             throw PaidFailure(error: AfterimageError.from(error), model: target.model, charge: charge)
         }
         var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
         meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: partialImages, into: &charge)
-        let computed = await embedding.value
+        let computed = await embedding?.value ?? nil
         let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: lookup.embedding ?? computed?.vector, cost: charge.cost)
         return MissResult(
             target: target, top: top, outputs: outputs, attempts: result.attempts, upstreamDuration: result.duration,

@@ -59,11 +59,11 @@ extension ImagePipeline {
         do {
             result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
         } catch {
-            embedding.cancel()
+            embedding?.cancel()
             throw error
         }
         guard let upstream = result.reply.stream else {
-            embedding.cancel()
+            embedding?.cancel()
             throw AfterimageError.upstreamUnavailable("The upstream did not stream.")
         }
         context.info.update {
@@ -172,7 +172,7 @@ extension ImagePipeline {
                 failure = AfterimageError.from(error)
             }
         } else {
-            embedding.cancel()
+            embedding?.cancel()
         }
         if let failure {
             record.status = failure.statusCode
