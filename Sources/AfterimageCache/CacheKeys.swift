@@ -42,7 +42,7 @@ public enum CacheKeys {
             canonical["images"] = .array(request.images.map { .string($0.data.sha256Hex) })
             canonical["mask"] = request.mask.map { .string($0.data.sha256Hex) } ?? .null
         }
-        let data = (try? JSONEncoder.afterimage.encode(JSONValue.object(canonical))) ?? Data()
+        let data = JSONWriter.data(JSONValue.object(canonical))
         return data.sha256Hex
     }
 

@@ -8,10 +8,9 @@ public struct CacheEntryColumns: Sendable, Equatable {
     public var imageExtras: String
 
     public init(_ entry: CacheEntry) throws {
-        let encoder = JSONEncoder.afterimage
-        response = String(decoding: try encoder.encode(JSONValue.object(entry.response)), as: UTF8.self)
-        images = String(decoding: try encoder.encode(entry.images), as: UTF8.self)
-        imageExtras = String(decoding: try encoder.encode(entry.imageExtras.map(JSONValue.object)), as: UTF8.self)
+        response = String(decoding: JSONWriter.bytes(.object(entry.response)), as: UTF8.self)
+        images = String(decoding: try JSONEncoder.afterimage.encode(entry.images), as: UTF8.self)
+        imageExtras = String(decoding: JSONWriter.bytes(.array(entry.imageExtras.map(JSONValue.object))), as: UTF8.self)
     }
 
     public init(response: String, images: String, imageExtras: String) {
@@ -22,11 +21,13 @@ public struct CacheEntryColumns: Sendable, Equatable {
 
     /// The decoded parts (a stored row that does not decode throws).
     public func decoded() throws -> (response: [String: JSONValue], images: [StoredImage], imageExtras: [[String: JSONValue]]) {
-        let decoder = JSONDecoder()
+        guard let extras = try JSONParser.parse(Data(imageExtras.utf8)).arrayValue else {
+            throw JSONParseError(reason: "image extras are not an array", offset: 0)
+        }
         return (
-            try decoder.decode(JSONValue.self, from: Data(response.utf8)).objectValue ?? [:],
-            try decoder.decode([StoredImage].self, from: Data(images.utf8)),
-            try decoder.decode([JSONValue].self, from: Data(imageExtras.utf8)).map { $0.objectValue ?? [:] }
+            try JSONParser.parse(Data(response.utf8)).objectValue ?? [:],
+            try JSONDecoder().decode([StoredImage].self, from: Data(images.utf8)),
+            extras.map { $0.objectValue ?? [:] }
         )
     }
 }

@@ -98,8 +98,7 @@ extension JSONValue {
         case .number(let value): return String(value)
         case .string(let value): return value
         case .array, .object:
-            let data = (try? JSONEncoder.afterimage.encode(self)) ?? Data()
-            return String(decoding: data, as: UTF8.self)
+            return String(decoding: JSONWriter.bytes(self), as: UTF8.self)
         }
     }
 }

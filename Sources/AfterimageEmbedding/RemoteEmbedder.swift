@@ -60,7 +60,7 @@ public final class RemoteEmbedder: Embedder {
     }
 
     func embedBatch(_ texts: [String]) async throws -> [Embedding] {
-        let body = try JSONEncoder.afterimage.encode(JSONValue.object(["model": .string(modelID), "input": .array(texts.map(JSONValue.string))]))
+        let body = JSONWriter.data(JSONValue.object(["model": .string(modelID), "input": .array(texts.map(JSONValue.string))]))
         var lastProblem = "no attempt made"
         for attempt in 1...max(1, retry.maxAttempts) {
             var request = HTTPClientRequest(url: baseURL + "/embeddings")
@@ -88,7 +88,7 @@ public final class RemoteEmbedder: Embedder {
     }
 
     func parse(_ data: Data, texts: [String]) throws -> [Embedding] {
-        guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), let items = json["data"]?.arrayValue, items.count == texts.count else {
+        guard let json = try? JSONParser.parse(data), let items = json["data"]?.arrayValue, items.count == texts.count else {
             throw Failure(description: "embeddings API answer has no data list of \(texts.count) items")
         }
         var vectors = [[Float]](repeating: [], count: texts.count)

@@ -120,7 +120,7 @@ public enum UsageExportFormat {
             } else {
                 var object = [String: JSONValue]()
                 for (name, value) in zip(UsageRecord.exportColumns, values) { object[name] = value }
-                text += String(decoding: try JSONEncoder.afterimage.encode(JSONValue.object(object)), as: UTF8.self) + "\n"
+                text += String(decoding: JSONWriter.bytes(JSONValue.object(object)), as: UTF8.self) + "\n"
             }
         }
         return text

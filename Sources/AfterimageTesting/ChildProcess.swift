@@ -1,3 +1,4 @@
+import AfterimageCore
 import Foundation
 
 /// Runs a program to completion for tests. All blocking work (pipe reads, waiting for exit) happens

@@ -1,3 +1,4 @@
+import AfterimageCore
 import Foundation
 import Synchronization
 

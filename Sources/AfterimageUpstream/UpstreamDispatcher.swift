@@ -119,7 +119,7 @@ public struct UpstreamDispatcher: Sendable {
 
     /// A provider's 4xx answer, passed to the client with its status and message.
     static func clientError(_ reply: UpstreamReply) -> AfterimageError {
-        let envelope = (try? JSONDecoder().decode(JSONValue.self, from: reply.body.prefix(1 << 20)))?["error"]
+        let envelope = (try? JSONParser.parse(reply.body.prefix(1 << 20)))?["error"]
         func short(_ value: JSONValue?) -> String? { value?.stringValue.map { String($0.prefix(64)) } }
         return AfterimageError(
             status: (400..<500).contains(reply.status) ? reply.status : 502,
@@ -135,7 +135,7 @@ public struct UpstreamDispatcher: Sendable {
 
     static func upstreamMessage(_ reply: UpstreamReply) -> String? {
         func bounded(_ text: String) -> String { text.count > maxMessageLength ? String(text.prefix(maxMessageLength)) + "…" : text }
-        if let value = try? JSONDecoder().decode(JSONValue.self, from: reply.body.prefix(1 << 20)) {
+        if let value = try? JSONParser.parse(reply.body.prefix(1 << 20)) {
             if let message = value["error"]?["message"]?.stringValue { return bounded(message) }
             if let message = value["error"]?.stringValue { return bounded(message) }
         }

@@ -21,6 +21,8 @@ struct BenchGateway: AsyncParsableCommand {
     @Option(help: "Requests in the throughput run.") var throughputRequests = 3000
     @Option(help: "Also run on this PostgreSQL database (postgres://…).") var databaseURL: String?
     @Option(help: "Series to run, comma-separated (for profiling one path): bypass,miss,direct,semantic,throughput.") var series = "bypass,miss,direct,semantic,throughput"
+    @Option(help: "Throughput load generator: auto (wrk when installed, else the built-in client), wrk or builtin.") var loadGenerator = "auto"
+    @Option(help: "Seconds of the wrk throughput run.") var throughputSeconds = 5
     @Option(help: "Embedder: minilm (the default model directory; what a real deployment runs) or hashing.") var embedder = "minilm"
 
     static let png = "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGNocFDAihiGlgQA+gM4Acru2/oAAAAASUVORK5CYII="
@@ -31,9 +33,12 @@ struct BenchGateway: AsyncParsableCommand {
         let (stubPort, stub) = try await Self.startStub(logger: logger)
         defer { Task { await stub.triggerGracefulShutdown() } }
         guard embedder == "minilm" || embedder == "hashing" else { throw ValidationError("--embedder must be minilm or hashing") }
-        guard (1...100_000).contains(requests), (1...1_024).contains(connections), (1...10_000_000).contains(throughputRequests) else {
-            throw ValidationError("--requests 1–100000, --connections 1–1024, --throughput-requests 1–10000000")
+        guard (1...100_000).contains(requests), (1...1_024).contains(connections), (1...10_000_000).contains(throughputRequests),
+              (1...3_600).contains(throughputSeconds) else {
+            throw ValidationError("--requests 1–100000, --connections 1–1024, --throughput-requests 1–10000000, --throughput-seconds 1–3600")
         }
+        guard ["auto", "wrk", "builtin"].contains(loadGenerator) else { throw ValidationError("--load-generator must be auto, wrk or builtin") }
+        if loadGenerator == "wrk", WrkLoad.executable() == nil { throw ValidationError("--load-generator wrk: wrk is not on PATH (apt-get install wrk)") }
         let stubTimes = try await Self.series(requests) { try await Self.post(url: "http://127.0.0.1:\(stubPort)/v1/images/generations", prompt: "baseline", secret: "sk-bench") }
         print(String(format: "stub upstream alone (the baseline): p50 %.2f ms, p99 %.2f ms; embedder ", stubTimes.p50, stubTimes.p99) + embedder)
         print("backend     series          p50 ms    p99 ms   over the stub p50")
@@ -135,17 +140,28 @@ struct BenchGateway: AsyncParsableCommand {
         if embedder == "minilm", chosen.contains("semantic") {
             line("semantic hit", try await Self.series(requests) { try await Self.post(url: url, prompt: paraphrase, secret: secret, expect: "hit-semantic") })
         }
-        let started = ContinuousClock.now
-        let perWorker = chosen.contains("throughput") ? max(1, throughputRequests / connections) : 0
-        try await withThrowingTaskGroup(of: Void.self) { workers in
-            for _ in 0..<connections {
-                workers.addTask { for _ in 0..<perWorker { try await Self.post(url: url, prompt: stored, secret: secret) } }
+        if chosen.contains("throughput") {
+            let label = backend.padding(toLength: 11, withPad: " ", startingAt: 0)
+            if loadGenerator != "builtin", let wrk = WrkLoad.executable() {
+                let body = #"{"model":"gpt-image-1","prompt":"\#(stored)","response_format":"url"}"#
+                let result = try WrkLoad.run(wrk, url: url, body: body, secret: secret, connections: connections, threads: 1, seconds: throughputSeconds)
+                guard result.failures == 0 else { throw ValidationError("\(result.failures) throughput requests did not succeed") }
+                lines.append(label + String(format: "direct hits/s at %d connections (wrk, 1 thread): %.0f; latency p50 %@, p99 %@",
+                                            connections, result.requestsPerSecond, result.p50, result.p99))
+            } else {
+                let started = ContinuousClock.now
+                let perWorker = max(1, throughputRequests / connections)
+                try await withThrowingTaskGroup(of: Void.self) { workers in
+                    for _ in 0..<connections {
+                        workers.addTask { for _ in 0..<perWorker { try await Self.post(url: url, prompt: stored, secret: secret) } }
+                    }
+                    try await workers.waitForAll()
+                }
+                let elapsed = ContinuousClock.now - started
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                lines.append(label + String(format: "direct hits/s at %d connections (built-in client): %.0f", connections, Double(perWorker * connections) / seconds))
             }
-            try await workers.waitForAll()
         }
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        if perWorker > 0 { lines.append(backend.padding(toLength: 11, withPad: " ", startingAt: 0) + String(format: "direct hits/s at %d connections: %.0f", connections, Double(perWorker * connections) / seconds)) }
         await group.triggerGracefulShutdown()
         _ = try? await running.value
         return lines

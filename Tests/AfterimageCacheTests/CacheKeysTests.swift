@@ -28,6 +28,17 @@ import Testing
         #expect(CacheKeys.partitionKey(request(["prompt": "x", "vendor_knob": "a"]), model: model) != base)
     }
 
+    /// Partition keys are stored: they must not change when the JSON writer behind them does.
+    /// These were computed with Foundation's `JSONEncoder` (sorted keys, unescaped slashes).
+    @Test func partitionKeysAreStableAcrossReleases() {
+        #expect(CacheKeys.partitionKey(request(["prompt": "x"]), model: model) == "50a8f5d4b80fc6dd2006edcb6d8c5e4465408ab2f86a95971e920518abd6fe50")
+        let fields: [String: JSONValue] = [
+            "prompt": "x", "size": "1024x1024", "seed": "7", "style": " vivid/bold ", "weight": 0.25, "flags": ["b": true, "a": [1, "2", 3.5]],
+            "note": "tab\there \"quoted\" é 🦊",
+        ]
+        #expect(CacheKeys.partitionKey(request(fields), model: model) == "2bab7d9bb7a894c4dfa7cce1db35965e9688d2337422af6a57a85bb70565aed1")
+    }
+
     @Test func singleFlightSharesOneRun() async throws {
         let flight = SingleFlight<String, Int>()
         let counter = Counter()

@@ -12,7 +12,7 @@ enum AdminRequest {
     static func jsonObject(_ request: Request, allowEmpty: Bool = false) async throws -> [String: JSONValue] {
         let buffer = try await BodyReader.collect(request, limit: maxBodyBytes)
         if allowEmpty, buffer.readableBytes == 0 { return [:] }
-        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: buffer)))?.objectValue else {
+        guard let object = (try? JSONParser.parse(Data(buffer: buffer)))?.objectValue else {
             throw AfterimageError.invalidPayload("Request body must be a JSON object.")
         }
         return object

@@ -13,7 +13,7 @@ enum GenerationRequestParser {
             throw AfterimageError.invalidPayload("Request body is nested more than \(InputLimits.maxJSONDepth) levels deep.")
         }
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
+            value = try JSONParser.parse(data)
         } catch {
             throw AfterimageError.invalidPayload("Request body is not valid JSON.")
         }

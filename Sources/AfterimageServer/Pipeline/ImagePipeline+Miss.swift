@@ -77,7 +77,7 @@ extension ImagePipeline {
             }
         } catch {
             let reported: [String: JSONValue] = switch answer {
-            case .body(let data): (try? JSONDecoder().decode(JSONValue.self, from: data))?.objectValue ?? [:]
+            case .body(let data): (try? JSONParser.parse(data))?.objectValue ?? [:]
             case .object(let object): object
             }
             var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)

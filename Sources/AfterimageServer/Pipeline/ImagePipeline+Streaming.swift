@@ -41,7 +41,7 @@ extension ImagePipeline {
             ]
             for field in ["size", "quality", "background", "output_format"] { data[field] = entry.response[field] ?? output.extra[field] }
             if index == outputs.count - 1 { data["extra_fields"] = extraFields }
-            bytes.append(ServerSentEvent.encode(event: "\(prefix).completed", data: try JSONEncoder.afterimage.encode(JSONValue.object(data))))
+            bytes.append(ServerSentEvent.encode(event: "\(prefix).completed", data: JSONWriter.data(JSONValue.object(data))))
         }
         var headers = Self.sseHeaders
         headers.append(contentsOf: debug.headers)

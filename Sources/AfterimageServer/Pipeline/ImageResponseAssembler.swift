@@ -26,7 +26,7 @@ struct ImageResponseAssembler: Sendable {
     /// Parses the upstream body and stores its images. Throws 503 `upstream_unavailable` when the
     /// body or an image is unusable.
     func store(upstreamBody: Data, provider: ProviderEndpoint, expected: Int) async throws -> (top: [String: JSONValue], outputs: [Output]) {
-        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: upstreamBody))?.objectValue else {
+        guard let object = (try? JSONParser.parse(upstreamBody))?.objectValue else {
             throw AfterimageError.upstreamUnavailable("The upstream answered 200 without a usable 'data' list.")
         }
         return try await store(object: object, provider: provider, expected: expected)

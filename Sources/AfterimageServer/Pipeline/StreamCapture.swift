@@ -25,7 +25,7 @@ struct StreamCapture: Sendable {
     /// Classifies an event; returns the bytes to forward now (partial images, unknown events) or
     /// nil for events held back (completed) or replaced (errors).
     mutating func take(_ event: ServerSentEvent) -> Data? {
-        let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(event.data.utf8)))?.objectValue
+        let object = (try? JSONParser.parse(Data(event.data.utf8)))?.objectValue
         let type = object?["type"]?.stringValue ?? event.event ?? ""
         if type.hasSuffix(".partial_image") {
             partials += 1
@@ -71,7 +71,7 @@ struct StreamCapture: Sendable {
             var data = event
             if index == completed.count - 1 { data["extra_fields"] = extraFields }
             let name = (data["type"]?.stringValue).map { $0.hasSuffix(".completed") ? $0 : "\(prefix).completed" } ?? "\(prefix).completed"
-            bytes.append(ServerSentEvent.encode(event: name, data: try JSONEncoder.afterimage.encode(JSONValue.object(data))))
+            bytes.append(ServerSentEvent.encode(event: name, data: JSONWriter.data(JSONValue.object(data))))
         }
         return bytes
     }
@@ -82,6 +82,6 @@ struct StreamCapture: Sendable {
             "type": "error",
             "error": ["message": .string(error.message), "type": .string(error.errorType), "param": error.param.map(JSONValue.string) ?? .null, "code": .string(error.code.rawValue)],
         ]
-        return ServerSentEvent.encode(event: "error", data: (try? JSONEncoder.afterimage.encode(data)) ?? Data("{}".utf8))
+        return ServerSentEvent.encode(event: "error", data: JSONWriter.data(data))
     }
 }

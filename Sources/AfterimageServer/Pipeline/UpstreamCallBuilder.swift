@@ -15,7 +15,7 @@ enum UpstreamCallBuilder {
         }
         switch request.endpoint {
         case .generations:
-            let data = try JSONEncoder.afterimage.encode(JSONValue.object(fields))
+            let data = JSONWriter.data(JSONValue.object(fields))
             return UpstreamCall(provider: provider, path: request.endpoint.upstreamPath, body: .json(data))
         case .edits:
             var parts: [MultipartBody.Part] = fields.keys.sorted().map { name in

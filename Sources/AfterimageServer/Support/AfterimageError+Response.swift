@@ -19,7 +19,7 @@ extension AfterimageError {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(max(retryAfterSeconds, 0)) }
         if let requestID { headers[HTTPField.Name("x-request-id")!] = requestID }
-        let data = (try? JSONEncoder.afterimage.encode(envelope(extraFields: extraFields))) ?? Data()
+        let data = JSONWriter.bytes(envelope(extraFields: extraFields))
         return Response(
             status: status,
             headers: headers,
@@ -58,7 +58,7 @@ enum JSONResponse {
     static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
         var headers = extra
         headers[.contentType] = "application/json"
-        let data = (try? JSONEncoder.afterimage.encode(value)) ?? Data()
+        let data = JSONWriter.bytes(value)
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

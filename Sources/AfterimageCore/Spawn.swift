@@ -6,15 +6,20 @@ import Glibc
 /// Child processes through `posix_spawn`, not Foundation's `Process`: on Linux its `run()`
 /// over-reads `/proc/self/fd` directory entries and crashes intermittently (a 256-byte memcpy past
 /// glibc's buffer, swift-corelibs-foundation PR #5472; seen in our CI on a test spawning the CLI).
-enum Spawn {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+/// Used by the test helpers and by `afterimage bench gateway` (which runs `wrk`).
+public enum Spawn {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Starts `executable` with `arguments`: the child's standard input, output and error are
     /// the given descriptors, every other descriptor is closed in the child, and it runs in
     /// `directory` with `environment` (nil: this process's).
-    static func start(
+    public static func start(
         _ executable: String, _ arguments: [String], environment: [String: String]?, directory: URL?,
         stdin: Int32, stdout: Int32, stderr: Int32
     ) throws -> pid_t {
@@ -50,7 +55,7 @@ enum Spawn {
         .map { unsafeBitCast($0, to: ChangeDirectory.self) }
 
     /// Waits for `pid` to end (retrying after EINTR): its exit code, or 128 + the signal that ended it.
-    static func wait(_ pid: pid_t) -> Int32 {
+    public static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }
@@ -61,7 +66,7 @@ enum Spawn {
 
     /// A pipe whose ends close on exec (a child gets only what is put on its 0, 1 and 2; the
     /// children also close every descriptor from 3 on, for one spawned between `pipe` and `fcntl`).
-    static func pipe() throws -> (read: Int32, write: Int32) {
+    public static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         guard Glibc.pipe(&fds) == 0 else { throw Failure(description: "pipe: \(String(cString: strerror(errno)))") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -69,7 +74,7 @@ enum Spawn {
     }
 
     /// `/dev/null`, opened close-on-exec for reading and writing.
-    static func null() throws -> Int32 {
+    public static func null() throws -> Int32 {
         let fd = open("/dev/null", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(description: "open /dev/null: \(String(cString: strerror(errno)))") }
         return fd
