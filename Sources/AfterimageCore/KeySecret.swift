@@ -5,16 +5,22 @@ import Foundation
 public enum KeySecret {
     /// Prefix of every virtual key.
     public static let scheme = "sk-af-"
-    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+    /// The 62 characters of secrets, ids and request ids.
+    public static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
     /// `count` random base62 characters from the system CSPRNG (rejection sampling, no modulo bias).
     public static func randomBase62(_ count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         var out = [UInt8]()
         out.reserveCapacity(count)
+        // All eight bytes of each draw (one `getrandom` call per draw, not per byte).
         while out.count < count {
-            let byte = UInt8.random(in: 0...UInt8.max, using: &generator)
-            if byte < 248 { out.append(alphabet[Int(byte % 62)]) }
+            var word = generator.next()
+            for _ in 0..<8 where out.count < count {
+                let byte = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                if byte < 248 { out.append(alphabet[Int(byte % 62)]) }
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -44,3 +44,14 @@ public enum LogText {
         return String(text.unicodeScalars[..<end])
     }
 }
+
+extension StringProtocol {
+    /// Without leading and trailing white space (`Character.isWhitespace`: spaces, tabs, line
+    /// breaks) — `trimmingCharacters(in: .whitespacesAndNewlines)` without Foundation's NSString
+    /// bridge, which showed in the profile of every request (header and field checks).
+    public var trimmedWhitespace: String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
+        let last = lastIndex(where: { !$0.isWhitespace })!
+        return String(self[first...last])
+    }
+}

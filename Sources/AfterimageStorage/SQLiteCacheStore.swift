@@ -62,12 +62,13 @@ public struct SQLiteCacheStore: CacheStore {
     // The per-request reads use statements each connection prepares once (`cachedStatement`):
     // compiling SQL on every hit showed in profiles (GRDB's authorizer runs at each compile).
     // They are single SELECTs, consistent on their own, so they skip GRDB's BEGIN/COMMIT, and
-    // they run on the calling thread (`AppDatabase.readInline`: no thread hop per read).
+    // they run on the calling thread (`AppDatabase.readInline`: no thread hop per read), and
+    // their `now` is formatted without ICU (`DatabaseDate`).
     public func findDirect(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> CacheEntry? {
         try database.readInline { db in
             try CacheEntryRow.fetchOne(
                 db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?"),
-                arguments: [namespace, partitionKey, directKey, now]
+                arguments: [namespace, partitionKey, directKey, DatabaseDate.text(now)]
             )?.entry()
         }
     }
@@ -76,14 +77,14 @@ public struct SQLiteCacheStore: CacheStore {
         try database.readInline { db in
             try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE namespace = ? AND partition_key = ? AND direct_key = ? AND expires_at > ?"),
-                arguments: [namespace, partitionKey, directKey, now]
+                arguments: [namespace, partitionKey, directKey, DatabaseDate.text(now)]
             )
         }
     }
 
     public func isLive(id: Int64, now: Date) async throws -> Bool {
         try database.readInline { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now]) != nil
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, DatabaseDate.text(now)]) != nil
         }
     }
 
@@ -102,7 +103,7 @@ public struct SQLiteCacheStore: CacheStore {
             for (chunk, marks) in Self.chunks(ids) {
                 live.formUnion(try Int64.fetchAll(
                     db.cachedStatement(sql: "SELECT id FROM cache_entries WHERE id IN (\(marks)) AND expires_at > ?"),
-                    arguments: StatementArguments(chunk) + [now]
+                    arguments: StatementArguments(chunk) + [DatabaseDate.text(now)]
                 ))
             }
             return live
@@ -115,7 +116,7 @@ public struct SQLiteCacheStore: CacheStore {
             for (chunk, marks) in Self.chunks(ids) {
                 let rows = try Row.fetchCursor(
                     db.cachedStatement(sql: "SELECT id, embedding FROM cache_entries WHERE id IN (\(marks)) AND expires_at > ? AND embedding IS NOT NULL"),
-                    arguments: StatementArguments(chunk) + [now]
+                    arguments: StatementArguments(chunk) + [DatabaseDate.text(now)]
                 )
                 while let row = try rows.next() {
                     let blob: Data = row["embedding"]
@@ -128,7 +129,7 @@ public struct SQLiteCacheStore: CacheStore {
 
     public func get(id: Int64, now: Date) async throws -> CacheEntry? {
         try database.readInline { db in
-            try CacheEntryRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, now])?.entry()
+            try CacheEntryRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM cache_entries WHERE id = ? AND expires_at > ?"), arguments: [id, DatabaseDate.text(now)])?.entry()
         }
     }
 

@@ -29,4 +29,24 @@ import Testing
         #expect(DateText.parse("2030-01-31T12:00:00Z").map(DateText.format) == "2030-01-31T12:00:00Z")
         #expect(DateText.parse("next tuesday") == nil)
     }
+
+    @Test func randomBase62UsesTheWholeAlphabetEvenly() {
+        var counts = [UInt8: Int]()
+        for _ in 0..<200 {
+            let text = KeySecret.randomBase62(62)
+            #expect(text.utf8.count == 62)
+            for byte in text.utf8 { counts[byte, default: 0] += 1 }
+        }
+        // 12,400 draws over 62 symbols: 200 expected each; every symbol seen, none wildly off.
+        #expect(Set(counts.keys) == Set(KeySecret.alphabet))
+        #expect(counts.values.allSatisfy { (120...280).contains($0) })
+        #expect(KeySecret.randomBase62(0).isEmpty && KeySecret.randomBase62(3).utf8.count == 3)
+    }
+
+    @Test func trimmedWhitespaceMatchesFoundation() {
+        for text in ["", " ", "  a b  ", "\t\nsk-af-x\r\n", "\u{00A0}x\u{3000}", "abc", " é 🦊 ", "\u{2028}y"] {
+            #expect(text.trimmedWhitespace == text.trimmingCharacters(in: .whitespacesAndNewlines), "\(text.debugDescription)")
+        }
+        #expect("  a  ".dropFirst().trimmedWhitespace == "a")
+    }
 }

@@ -27,7 +27,7 @@ enum GenerationRequestParser {
         guard let promptValue = fields["prompt"], promptValue != .null else {
             throw AfterimageError.invalidPayload("Missing required parameter: 'prompt'.", param: "prompt")
         }
-        guard let prompt = promptValue.stringValue, !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard let prompt = promptValue.stringValue, !prompt.trimmedWhitespace.isEmpty else {
             throw AfterimageError.invalidPayload("'prompt' must be a non-empty string.", param: "prompt")
         }
         try RequestFields.checkCommon(fields)
@@ -46,7 +46,7 @@ enum RequestFields {
         guard let value, value != .null else {
             throw AfterimageError.invalidPayload("Missing required parameter: 'model'.", param: "model")
         }
-        guard let model = value.stringValue?.trimmingCharacters(in: .whitespaces), !model.isEmpty else {
+        guard let model = value.stringValue?.trimmedWhitespace, !model.isEmpty else {
             throw AfterimageError.invalidPayload("'model' must be a non-empty string.", param: "model")
         }
         try InputLimits.check("model", model, max: InputLimits.maxModelBytes)
@@ -57,7 +57,7 @@ enum RequestFields {
         guard let value, value != .null else { return [] }
         let models: [String]
         if let single = value.stringValue {
-            models = single.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            models = single.split(separator: ",").map(\.trimmedWhitespace).filter { !$0.isEmpty }
         } else {
             guard let list = value.arrayValue else {
                 throw AfterimageError.invalidPayload("'fallbacks' must be a list of model ids.", param: "fallbacks")

@@ -35,11 +35,11 @@ struct Authenticator: Sendable {
         if let authorization = headers[.authorization] {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
-                let token = parts[1].trimmingCharacters(in: .whitespaces)
+                let token = parts[1].trimmedWhitespace
                 if !token.isEmpty { return token }
             }
         }
-        if let apiKey = headers[HTTPField.Name("x-api-key")!]?.trimmingCharacters(in: .whitespaces), !apiKey.isEmpty {
+        if let apiKey = headers[HTTPField.Name("x-api-key")!]?.trimmedWhitespace, !apiKey.isEmpty {
             return apiKey
         }
         return nil

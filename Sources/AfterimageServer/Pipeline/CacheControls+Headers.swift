@@ -12,7 +12,7 @@ extension CacheControls {
     init(_ headers: HTTPFields, maxTTLSeconds: Int? = nil) throws {
         self.init()
         if let cacheControl = headers[.cacheControl]?.lowercased() {
-            let directives = cacheControl.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let directives = cacheControl.split(separator: ",").map(\.trimmedWhitespace)
             skipLookup = directives.contains("no-cache")
             noStore = directives.contains("no-store")
         }
@@ -40,7 +40,7 @@ extension CacheControls {
     static func value(_ headers: HTTPFields, _ suffix: String) -> (String, String)? {
         for name in ["x-afterimage-\(suffix)", "x-bf-\(suffix)"] {
             if let field = HTTPField.Name(name), let value = headers[field] {
-                return (name, value.trimmingCharacters(in: .whitespaces))
+                return (name, value.trimmedWhitespace)
             }
         }
         return nil
