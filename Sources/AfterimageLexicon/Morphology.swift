@@ -13,6 +13,18 @@ extension WordNet {
     /// entries, then what the detachment rules give; no duplicates, in that order.
     public func baseForms(_ word: String, _ pos: PartOfSpeech) -> [String] {
         guard !word.isEmpty, word.utf8.count <= 128 else { return [] }
+        // Every prompt analysis and guard verdict asks again for the same words: remembered.
+        let key = BaseFormKey(word: word, pos: pos)
+        if let known = baseFormMemo.withLock({ $0[key] }) { return known }
+        let forms = lookUpBaseForms(word, pos)
+        baseFormMemo.withLock { table in
+            if table.count >= Self.memoLimit { table.removeAll(keepingCapacity: true) }
+            table[key] = forms
+        }
+        return forms
+    }
+
+    func lookUpBaseForms(_ word: String, _ pos: PartOfSpeech) -> [String] {
         var forms = [String]()
         func add(_ form: String) {
             if !forms.contains(form), contains(form, pos) { forms.append(form) }

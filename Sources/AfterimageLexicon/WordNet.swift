@@ -19,6 +19,8 @@ public final class WordNet: Sendable {
     private let memo = Mutex<[SynsetID: Synset]>([:])
     /// Word-pair relations already decided, per limits (`LexicalRelations.relation`); bounded.
     let relationMemo = Mutex<[RelationKey: WordRelation]>([:])
+    /// Base forms already found (`baseForms`), per word and part of speech; bounded like `memo`.
+    let baseFormMemo = Mutex<[BaseFormKey: [String]]>([:])
     private static let opened = Mutex<[String: WordNet]>([:])
 
     /// The shared database of `directory`, read on first use — once, even when many gateways start
@@ -141,6 +143,12 @@ public final class WordNet: Sendable {
         }
         return nil
     }
+}
+
+/// A word and part of speech whose base forms were looked up.
+struct BaseFormKey: Hashable {
+    var word: String
+    var pos: PartOfSpeech
 }
 
 /// A decided relation's key: both words and the limits it was decided under.

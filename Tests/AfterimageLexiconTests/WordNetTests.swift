@@ -1,4 +1,4 @@
-import AfterimageLexicon
+@testable import AfterimageLexicon
 import Foundation
 import Testing
 
@@ -92,5 +92,19 @@ import Testing
         #expect(hostile.senses(of: "zzz", .noun) == nil)
         #expect(hostile.synset(SynsetID(pos: .noun, offset: 0)) == nil)
         #expect(LexicalRelations(wordNet: hostile).relation("zz", "zzz") == .unrelated)
+    }
+
+    /// Base forms are remembered, but a flood of distinct (hostile) words cannot grow the memo
+    /// past its bound, and remembered answers equal fresh ones.
+    @Test func baseFormMemoIsBoundedAndFaithful() {
+        let wordNet = try! WordNet(directory: "/usr/share/wordnet")
+        for index in 0..<(WordNet.memoLimit + 500) { _ = wordNet.baseForms("zq\(index)x", .noun) }
+        #expect(wordNet.baseFormMemo.withLock { $0.count } <= WordNet.memoLimit)
+        for word in ["running", "geese", "churches", "better"] {
+            for pos in PartOfSpeech.allCases {
+                #expect(wordNet.baseForms(word, pos) == wordNet.lookUpBaseForms(word, pos))
+                #expect(wordNet.baseForms(word, pos) == wordNet.lookUpBaseForms(word, pos))
+            }
+        }
     }
 }
