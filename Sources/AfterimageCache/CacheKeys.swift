@@ -8,9 +8,44 @@ public enum CacheKeys {
 
     /// The direct-hit form of a prompt: NFKC, case-folded, whitespace collapsed, surrounding punctuation trimmed.
     public static func normalizedPrompt(_ prompt: String) -> String {
+        asciiNormalized(prompt) ?? unicodeNormalized(prompt)
+    }
+
+    /// The general form (Foundation's NFKC, case folding and character sets).
+    static func unicodeNormalized(_ prompt: String) -> String {
         let folded = prompt.precomposedStringWithCompatibilityMapping.folding(options: [.caseInsensitive], locale: nil)
         let collapsed = folded.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
         return collapsed.trimmingCharacters(in: CharacterSet.punctuationCharacters.union(.symbols).union(.whitespaces))
+    }
+
+    /// The same normalisation for an all-ASCII prompt, without Foundation (whose NFKC and
+    /// character-set trimming showed in the profile of every request): NFKC leaves ASCII alone,
+    /// folding lowers A–Z, and every printable ASCII character that is not a letter or digit is
+    /// punctuation or a symbol. Nil when the prompt has a non-ASCII byte. `CacheKeysTests`
+    /// compare it with `unicodeNormalized` on random ASCII text.
+    static func asciiNormalized(_ prompt: String) -> String? {
+        var out = [UInt8]()
+        out.reserveCapacity(prompt.utf8.count)
+        var pendingSpace = false
+        for byte in prompt.utf8 {
+            guard byte < 0x80 else { return nil }
+            // Unicode White_Space in ASCII: tab, line feed, vertical tab, form feed, return, space.
+            if (0x09...0x0D).contains(byte) || byte == 0x20 {
+                pendingSpace = !out.isEmpty
+                continue
+            }
+            if pendingSpace {
+                out.append(0x20)
+                pendingSpace = false
+            }
+            out.append((0x41...0x5A).contains(byte) ? byte + 0x20 : byte)
+        }
+        func trimmed(_ byte: UInt8) -> Bool {
+            byte == 0x20 || (0x21...0x2F).contains(byte) || (0x3A...0x40).contains(byte) || (0x5B...0x60).contains(byte) || (0x7B...0x7E).contains(byte)
+        }
+        guard let first = out.firstIndex(where: { !trimmed($0) }) else { return "" }
+        let last = out.lastIndex(where: { !trimmed($0) })!
+        return String(decoding: out[first...last], as: UTF8.self)
     }
 
     /// SHA-256 of the normalised prompt.

@@ -142,13 +142,14 @@ public struct SQLiteCacheStore: CacheStore {
         guard !hits.isEmpty else { return }
         try await database.writer.write { db in
             for hit in hits {
+                let at = DatabaseDate.text(hit.at)
                 let column = hit.kind == .direct ? "direct_hits" : "semantic_hits"
                 guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT namespace, model FROM cache_entries WHERE id = ?"), arguments: [hit.id]) else { continue }
                 try db.cachedStatement(sql: "UPDATE cache_entries SET hit_count = hit_count + 1, \(column) = \(column) + 1, last_hit_at = ? WHERE id = ?")
-                    .execute(arguments: [hit.at, hit.id])
+                    .execute(arguments: [at, hit.id])
                 // The hit hands out fresh signed URLs: the images must outlive them.
                 try db.cachedStatement(sql: "UPDATE images SET last_used_at = ? WHERE id IN (SELECT image_id FROM cache_entry_images WHERE entry_id = ?)")
-                    .execute(arguments: [hit.at, hit.id])
+                    .execute(arguments: [at, hit.id])
                 try db.cachedStatement(sql: """
                     INSERT INTO cache_counters (namespace, model, \(column)) VALUES (?, ?, 1)
                     ON CONFLICT(namespace, model) DO UPDATE SET \(column) = \(column) + 1

@@ -33,7 +33,7 @@ public struct SQLiteUsageLedger: UsageLedgerStore {
 
     static func insert(_ r: UsageRecord, _ db: Database) throws {
         let values: [(any DatabaseValueConvertible)?] = [
-            r.requestID, r.createdAt, r.keyID, r.keyName, r.namespace, r.endpoint.rawValue, r.provider, r.modelRequested, r.modelUsed,
+            r.requestID, DatabaseDate.text(r.createdAt), r.keyID, r.keyName, r.namespace, r.endpoint.rawValue, r.provider, r.modelRequested, r.modelUsed,
             r.status, r.errorCode, r.cache?.rawValue, r.similarity, r.images, r.size, r.quality, r.textInputTokens, r.cachedTextInputTokens,
             r.imageInputTokens, r.cachedImageInputTokens, r.imageOutputTokens, r.textOutputTokens, r.usageSource, r.cost?.nanos,
             r.saved.nanos, r.embeddingTokens, r.latencyMs, r.upstreamLatencyMs, r.priceVersion, r.cacheEntryID,

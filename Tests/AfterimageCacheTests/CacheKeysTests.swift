@@ -1,4 +1,4 @@
-import AfterimageCache
+@testable import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
 import AfterimageIndex
@@ -37,6 +37,21 @@ import Testing
             "note": "tab\there \"quoted\" é 🦊",
         ]
         #expect(CacheKeys.partitionKey(request(fields), model: model) == "2bab7d9bb7a894c4dfa7cce1db35965e9688d2337422af6a57a85bb70565aed1")
+    }
+
+    /// The ASCII fast path of prompt normalisation gives exactly what the Foundation path gives.
+    @Test func asciiNormalisationMatchesTheUnicodePath() {
+        var random = SplitMix64(seed: 5)
+        var samples = ["", "   ", "A Red FOX!!", "\t\r\n a\u{0B}b\u{0C}c \u{1C}d\u{1F} ", "***", "(a)", "a\u{7F}", "\u{00}x\u{01}", "Hello, World.", "`~!@#$%^&*()_+-={}|[]\\:\";'<>?,./"]
+        for _ in 0..<3_000 {
+            let count = Int(random.next() % 24)
+            samples.append(String(decoding: (0..<count).map { _ in UInt8(random.next() % 128) }, as: UTF8.self))
+        }
+        for sample in samples {
+            #expect(CacheKeys.asciiNormalized(sample) == CacheKeys.unicodeNormalized(sample), "\(sample.debugDescription)")
+        }
+        #expect(CacheKeys.asciiNormalized("café") == nil)
+        #expect(CacheKeys.normalizedPrompt("  CAFÉ  au lait! ") == CacheKeys.unicodeNormalized("  CAFÉ  au lait! "))
     }
 
     @Test func singleFlightSharesOneRun() async throws {
