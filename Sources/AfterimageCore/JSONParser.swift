@@ -36,7 +36,7 @@ public enum JSONParser {
             self.maxDepth = maxDepth
         }
 
-        func fail(_ reason: String) -> JSONParseError { JSONParseError(reason: reason, offset: offset) }
+        func fail(_ reason: String, tooDeep: Bool = false) -> JSONParseError { JSONParseError(reason: reason, offset: offset, tooDeep: tooDeep) }
 
         mutating func skipWhitespace() {
             while offset < bytes.count {
@@ -69,7 +69,7 @@ public enum JSONParser {
         }
 
         mutating func object(depth: Int) throws -> JSONValue {
-            guard depth <= maxDepth else { throw fail("nested more than \(maxDepth) levels deep") }
+            guard depth <= maxDepth else { throw fail("nested more than \(maxDepth) levels deep", tooDeep: true) }
             offset += 1
             var members = [String: JSONValue]()
             skipWhitespace()
@@ -99,7 +99,7 @@ public enum JSONParser {
         }
 
         mutating func array(depth: Int) throws -> JSONValue {
-            guard depth <= maxDepth else { throw fail("nested more than \(maxDepth) levels deep") }
+            guard depth <= maxDepth else { throw fail("nested more than \(maxDepth) levels deep", tooDeep: true) }
             offset += 1
             var elements = [JSONValue]()
             skipWhitespace()
@@ -256,5 +256,13 @@ public struct JSONParseError: Error, CustomStringConvertible, Equatable {
     public let reason: String
     /// Byte offset of the problem.
     public let offset: Int
+    /// The text nests deeper than the parser's `maxDepth` (the rest is not read).
+    public var tooDeep = false
+
+    public init(reason: String, offset: Int, tooDeep: Bool = false) {
+        self.reason = reason
+        self.offset = offset
+        self.tooDeep = tooDeep
+    }
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }

@@ -80,6 +80,13 @@ struct JSONCodingTests {
         #expect(throws: JSONParseError.self) {
             try JSONParser.parse(Data((String(repeating: "[", count: 9) + String(repeating: "]", count: 9)).utf8), maxDepth: 8)
         }
+        // Too deep is told apart (the request parser names it), also when the text is cut off there.
+        for text in [String(repeating: "[", count: 9), String(repeating: "{\"a\":", count: 9) + "1"] {
+            let error = #expect(throws: JSONParseError.self) { try JSONParser.parse(Data(text.utf8), maxDepth: 8) }
+            #expect(error?.tooDeep == true)
+        }
+        let shallow = #expect(throws: JSONParseError.self) { try JSONParser.parse(Data("[[1,]]".utf8), maxDepth: 8) }
+        #expect(shallow?.tooDeep == false)
     }
 
     @Test func writerEscapesControlCharactersAndWritesNonFiniteAsNull() throws {

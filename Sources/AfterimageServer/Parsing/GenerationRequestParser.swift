@@ -7,13 +7,11 @@ import Hummingbird
 enum GenerationRequestParser {
     static func parse(_ body: ByteBuffer, limits: InputLimits = InputLimits()) throws -> ImageRequest {
         let value: JSONValue
-        let data = Data(buffer: body)
-        // Depth is checked on the bytes, before a recursive decoder could exhaust the stack.
-        if JSONDepth.exceeds(data, limit: InputLimits.maxJSONDepth) {
-            throw AfterimageError.invalidPayload("Request body is nested more than \(InputLimits.maxJSONDepth) levels deep.")
-        }
+        // The parser stops at the depth bound, before deep nesting could cost stack or time.
         do {
-            value = try JSONParser.parse(data)
+            value = try JSONParser.parse(Data(buffer: body), maxDepth: InputLimits.maxJSONDepth)
+        } catch let error as JSONParseError where error.tooDeep {
+            throw AfterimageError.invalidPayload("Request body is nested more than \(InputLimits.maxJSONDepth) levels deep.")
         } catch {
             throw AfterimageError.invalidPayload("Request body is not valid JSON.")
         }
@@ -107,29 +105,5 @@ enum RequestFields {
                 throw AfterimageError.invalidPayload("'partial_images' must be an integer between 0 and 3.", param: "partial_images")
             }
         }
-    }
-}
-
-/// Nesting depth of JSON text, measured on the bytes (strings and escapes skipped).
-enum JSONDepth {
-    static func exceeds(_ data: Data, limit: Int) -> Bool {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in data {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > limit { return true }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        return false
     }
 }
