@@ -70,16 +70,10 @@ public final class SemanticCache: Sendable {
         let current = try await store.totals(now: now)
         totals.withLock { $0 = current }
         // Page by page: a million vectors are never all held at once besides the index.
-        var loaded = 0, last: Int64 = 0
-        let pageSize = max(1, pageSize)
-        while true {
-            let page = try await store.vectors(now: now, after: last, limit: pageSize)
+        return try await store.forEachVectorPage(now: now, pageSize: pageSize) { page in
             for vector in page where vector.embedding.count == index.dimension {
                 index.upsert(.init(namespace: vector.namespace, partition: vector.partitionKey), id: vector.id, vector: vector.embedding)
             }
-            loaded += page.count
-            guard let next = page.last?.id, page.count >= pageSize else { return loaded }
-            last = next
         }
     }
 

@@ -150,15 +150,29 @@ extension CacheStore {
         return live
     }
 
-    /// Every unexpired entry's vector, page by page (tests and tools; startup loads page by page).
-    public func vectors(now: Date) async throws -> [CacheVector] {
-        var all = [CacheVector](), last: Int64 = 0
+    /// The most vectors one `vectors(now:after:limit:)` page holds (stores clamp `limit` to it).
+    public static var maxVectorPage: Int { 100_000 }
+
+    /// Hands every unexpired entry's vector to `body`, one page of at most `pageSize` (clamped to
+    /// 1…`maxVectorPage`) at a time, in id order; returns how many.
+    @discardableResult
+    public func forEachVectorPage(now: Date, pageSize: Int = 10_000, _ body: ([CacheVector]) throws -> Void) async throws -> Int {
+        let pageSize = max(1, min(pageSize, Self.maxVectorPage))
+        var count = 0, last: Int64 = 0
         while true {
-            let page = try await vectors(now: now, after: last, limit: 10_000)
-            all += page
-            guard let next = page.last?.id, page.count == 10_000 else { return all }
+            let page = try await vectors(now: now, after: last, limit: pageSize)
+            try body(page)
+            count += page.count
+            guard let next = page.last?.id, page.count >= pageSize else { return count }
             last = next
         }
+    }
+
+    /// Every unexpired entry's vector at once (tests and tools; startup loads page by page).
+    public func vectors(now: Date) async throws -> [CacheVector] {
+        var all = [CacheVector]()
+        try await forEachVectorPage(now: now) { all += $0 }
+        return all
     }
 
     /// One `get` per id (stores without a narrower query).

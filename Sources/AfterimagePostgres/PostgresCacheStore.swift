@@ -158,7 +158,7 @@ public struct PostgresCacheStore: CacheStore {
         let rows = try await database.query(
             """
             SELECT id, namespace, partition_key, embedding FROM cache_entries
-            WHERE id > \(id) AND embedding IS NOT NULL AND expires_at > \(now) ORDER BY id LIMIT \(max(1, min(limit, 100_000)))
+            WHERE id > \(id) AND embedding IS NOT NULL AND expires_at > \(now) ORDER BY id LIMIT \(max(1, min(limit, Self.maxVectorPage)))
             """)
         var vectors = [CacheVector]()
         for try await (id, namespace, partition, blob) in rows.decode((Int64, String, String, Data).self) {

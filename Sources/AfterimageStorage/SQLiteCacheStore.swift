@@ -162,7 +162,7 @@ public struct SQLiteCacheStore: CacheStore {
         try await database.writer.read { db in
             let rows = try Row.fetchCursor(
                 db, sql: "SELECT id, namespace, partition_key, embedding FROM cache_entries WHERE id > ? AND embedding IS NOT NULL AND expires_at > ? ORDER BY id LIMIT ?",
-                arguments: [id, now, max(1, min(limit, 100_000))]
+                arguments: [id, now, max(1, min(limit, Self.maxVectorPage))]
             )
             var vectors = [CacheVector]()
             while let row = try rows.next() {

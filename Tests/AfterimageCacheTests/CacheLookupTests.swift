@@ -103,7 +103,8 @@ import Testing
         let cache = cache()
         let prompts = ["a copper kettle on a stove", "a lighthouse at dusk", "a red fox in the snow", "a paper boat on a puddle", "an owl on a branch"]
         for prompt in prompts { try await store(prompt, in: cache) }
-        for pageSize in [1, 2, 5, 10_000] {
+        // Hostile sizes are clamped (0 and below → 1, above a store page → `maxVectorPage`).
+        for pageSize in [1, 2, 5, 10_000, 0, -5, Int.max] {
             #expect(try await cache.loadIndex(pageSize: pageSize) == prompts.count)
             #expect(cache.indexedCount == prompts.count)
         }
