@@ -14,7 +14,21 @@ import Testing
         let gateway = try await TestGateway(upstream: stub, databaseURL: cluster.url) { configuration in
             configuration.storage.postgres?.operationTimeoutMs = 3000
         }
-        defer { Task { await gateway.stop(); await stub.stop(); await cluster.stop() } }
+        // Stopped before the test returns (a `defer { Task { … } }` could outlive the test
+        // process and leave a PostgreSQL server running).
+        var failure: (any Error)?
+        do {
+            try await Self.outage(gateway: gateway, cluster: cluster)
+        } catch {
+            failure = error
+        }
+        await gateway.stop()
+        await stub.stop()
+        await cluster.stop()
+        if let failure { throw failure }
+    }
+
+    static func outage(gateway: TestGateway, cluster: PostgresCluster) async throws {
         let (_, secret) = try await gateway.createKey()
         let url = "\(gateway.baseURL)/v1/images/generations"
         #expect(try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "before"], key: secret).status == 200)
