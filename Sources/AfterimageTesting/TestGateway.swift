@@ -31,6 +31,7 @@ public final class TestGateway: Sendable {
         upstream: StubUpstream,
         dataDirectory: URL? = nil,
         databaseURL: String? = nil,
+        logLevel: Logger.Level = .warning,
         configure: (inout AfterimageConfiguration) -> Void = { _ in }
     ) async throws {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory
@@ -75,7 +76,7 @@ public final class TestGateway: Sendable {
         configuration.upstream.imageDownload.allowPrivateNetworks = true
         configure(&configuration)
         var logger = Logger(label: "afterimage-test")
-        logger.logLevel = .warning
+        logger.logLevel = logLevel
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = try await AfterimageApp.build(configuration: configuration, logger: logger) { port in
             continuation.yield(port)
