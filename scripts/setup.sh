@@ -26,9 +26,10 @@ fi
 scripts/fetch-model.sh
 
 if [ "${1:-}" = "--test" ]; then
-  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import openai" 2>/dev/null; then
-    echo "setup: creating .venv with the openai SDK"
-    python3 -m venv .venv
+  # The openai SDK (OpenAISDKTests) and schemathesis (ContractTests), pinned in requirements.txt.
+  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import openai, schemathesis" 2>/dev/null; then
+    echo "setup: creating .venv with the openai SDK and schemathesis"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check -r Tests/sdk/requirements.txt
   fi
 fi

@@ -13,11 +13,13 @@ import ServiceLifecycle
 /// The composition root: builds the whole server from a configuration. `afterimage serve` and the
 /// tests call this same function.
 public enum AfterimageApp {
-    /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
+    /// Builds the application; `onServerRunning` receives the bound port (useful with port 0),
+    /// `onRoutes` every route as `METHOD /path` (tests compare them with the OpenAPI document).
     public static func build(
         configuration: AfterimageConfiguration,
         logger: Logger? = nil,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onRoutes: ([String]) -> Void = { _ in }
     ) async throws -> some ApplicationProtocol {
         var logger = logger ?? Logger(label: "afterimage")
         if logger.logLevel == .info, let level = Logger.Level(rawValue: configuration.logLevel) { logger.logLevel = level }
@@ -131,6 +133,7 @@ public enum AfterimageApp {
         ImagesController(pipeline: pipeline, files: FilesController(blobs: blobs, signer: signer))
             .addRoutes(to: httpRouter.group("v1"))
         DashboardController().addRoutes(to: httpRouter)
+        OpenAPIController().addRoutes(to: httpRouter)
         // Every /admin route is behind the admin key (middleware on the group, not a call per handler).
         let admin = httpRouter.group("admin").add(middleware: AdminAuthorizer(adminKey: configuration.adminKey))
         AdminKeysController(keys: keys).addRoutes(to: admin)
@@ -139,6 +142,7 @@ public enum AfterimageApp {
         AdminUsageController(ledger: ledger).addRoutes(to: admin)
         AdminTuningController(tuner: tuner, maxRows: configuration.cache.lookupLogMaxRows)
             .addRoutes(to: admin)
+        onRoutes(httpRouter.routes.map { "\($0.method.rawValue) \($0.path)" })
         let sweeper = CacheSweeper(
             cache: cache, blobs: blobs, interval: .seconds(configuration.cache.sweepIntervalSeconds),
             urlLifetimeSeconds: configuration.files.urlTTLSeconds, logger: logger

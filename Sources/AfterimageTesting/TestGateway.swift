@@ -17,6 +17,8 @@ public final class TestGateway: Sendable {
     public let port: Int
     public let dataDirectory: URL
     public let configuration: AfterimageConfiguration
+    /// Every route of the server as `METHOD /path` (from the router itself).
+    public let routes: [String]
     public static let adminKey = "test-admin-key-0123456789"
     public static let signingSecret = "test-signing-secret-shared-by-replicas"
     /// The gateway's stores, opened from its configuration (SQLite or PostgreSQL).
@@ -78,9 +80,10 @@ public final class TestGateway: Sendable {
         var logger = Logger(label: "afterimage-test")
         logger.logLevel = logLevel
         let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let app = try await AfterimageApp.build(configuration: configuration, logger: logger) { port in
-            continuation.yield(port)
-        }
+        var routes = [String]()
+        let app = try await AfterimageApp.build(
+            configuration: configuration, logger: logger, onServerRunning: { port in continuation.yield(port) }, onRoutes: { routes = $0 }
+        )
         // The test's own handle on the stores: a small pool of its own.
         var storesConfiguration = configuration
         storesConfiguration.storage.postgres?.poolSize = 2
@@ -97,6 +100,7 @@ public final class TestGateway: Sendable {
         self.port = bound
         self.dataDirectory = directory
         self.configuration = configuration
+        self.routes = routes
     }
 
     /// The environment a CLI command needs to use this gateway's stores (data directory, and the
