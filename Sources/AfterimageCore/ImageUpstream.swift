@@ -80,6 +80,8 @@ public struct UpstreamCall: Sendable, Equatable {
     /// Path below the base URL, e.g. `/images/generations`.
     public var path: String
     public var body: UpstreamBody
+    /// W3C trace headers (`traceparent`, `tracestate`) of the attempt's span, sent as they are.
+    public var traceHeaders: [String: String] = [:]
 
     public init(provider: ProviderEndpoint, path: String, body: UpstreamBody) {
         self.provider = provider

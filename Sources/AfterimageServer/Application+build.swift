@@ -3,6 +3,7 @@ import AfterimageCore
 import AfterimageEmbedding
 import AfterimageMetering
 import AfterimageStorage
+import AfterimageTracing
 import AfterimageUpstream
 import Foundation
 import Hummingbird
@@ -34,7 +35,9 @@ public enum AfterimageApp {
         } catch let held as DataDirectoryLock.Held {
             throw ConfigurationError(key: "data_dir", problem: held.description)
         }
-        let embedder = TimedEmbedder(base: try EmbedderFactory.make(configuration.embedder), metrics: metrics)
+        // Spans go to the configured OTLP collector (or nowhere: `tracing.enabled` is false by default).
+        let (tracer, tracingService) = try TracingBackend.make(configuration.tracing, logger: logger)
+        let embedder = TimedEmbedder(base: try EmbedderFactory.make(configuration.embedder), metrics: metrics, tracer: tracer)
         if configuration.storage.backend == .postgres, configuration.signingSecret == nil {
             // Every replica must sign and check image URLs with the same secret.
             throw ConfigurationError(
@@ -98,7 +101,7 @@ public enum AfterimageApp {
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
             router: router,
-            dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry),
+            dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry, tracer: tracer),
             assembler: ImageResponseAssembler(
                 upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL,
                 downloads: configuration.upstream.imageDownload, logger: logger
@@ -119,11 +122,13 @@ public enum AfterimageApp {
             watchdog: watchdog,
             cache: cache,
             flights: stores.flights,
-            flightMaxWait: .milliseconds(configuration.upstream.maxTotalMs) + .seconds(30)
+            flightMaxWait: .milliseconds(configuration.upstream.maxTotalMs) + .seconds(30),
+            tracer: tracer
         )
 
         let httpRouter = Router(context: AfterimageRequestContext.self)
         httpRouter.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
+        httpRouter.add(middleware: RequestTracingMiddleware(tracer: tracer))
         HealthController(isReachable: stores.isReachable, metrics: metrics, embedder: embedder, refreshGauges: { [cache] in
             if let totals = cache?.liveTotals { metrics.setCacheSize(entries: totals.entries, bytes: totals.bytes) }
             for (keyID, remaining) in await meter.limits.remainingByKey() {
@@ -156,7 +161,8 @@ public enum AfterimageApp {
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 100)
             )),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "afterimage"),
-            services: stores.services + indexServices + [
+            // The tracing exporter first in the list, so it shuts down last (the final spans are sent).
+            services: (tracingService.map { [$0] } ?? []) + stores.services + indexServices + [
                 // After the stores in the list, so shut down before them: queued hit counters are written.
                 ClosingService(name: "cache-hit-counters") { [cache] in await cache?.flushHits() },
                 ClosingService(name: "lookup-log") { await lookupLog.flush() },

@@ -75,6 +75,8 @@ public final class StubUpstream: Sendable {
         public var files: [(name: String, filename: String, contentType: String?, data: Data)]
         /// Every header name received, lower-cased.
         public var headerNames: [String]
+        /// The W3C `traceparent` header, if sent.
+        public var traceparent: String?
         /// When the request arrived (its body read).
         public var receivedAt = ContinuousClock.now
     }
@@ -240,7 +242,8 @@ public final class StubUpstream: Sendable {
     func record(_ request: Request, path: String, fields: [String: JSONValue], files: [(name: String, filename: String, contentType: String?, data: Data)]) {
         let received = Received(
             path: path, authorization: request.headers[.authorization], contentType: request.headers[.contentType],
-            fields: fields, files: files, headerNames: request.headers.map { $0.name.canonicalName }
+            fields: fields, files: files, headerNames: request.headers.map { $0.name.canonicalName },
+            traceparent: request.headers.first { $0.name.canonicalName == "traceparent" }?.value
         )
         state.withLock {
             $0.received.append(received)

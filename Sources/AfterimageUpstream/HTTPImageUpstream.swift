@@ -92,6 +92,7 @@ public final class HTTPImageUpstream: ImageUpstream {
             request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         }
         request.headers.add(name: "Accept", value: accept)
+        for (name, value) in call.traceHeaders.sorted(by: { $0.key < $1.key }) { request.headers.add(name: name, value: value) }
         switch call.body {
         case .json(let data):
             request.headers.add(name: "Content-Type", value: "application/json")

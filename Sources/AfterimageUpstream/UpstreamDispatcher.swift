@@ -1,5 +1,7 @@
 import AfterimageCore
+import AfterimageTracing
 import Foundation
+import Tracing
 
 /// One model to try: its capability entry, its provider, and how to build its call. The call
 /// (for an edit, a multipart body as large as the upload) is built only when the dispatcher
@@ -35,10 +37,13 @@ public struct DispatchResult: Sendable {
 public struct UpstreamDispatcher: Sendable {
     let upstream: any ImageUpstream
     let policy: RetryPolicy
+    /// An `upstream.attempt` span (kind client) per call, its W3C `traceparent` sent upstream.
+    let tracer: RequestTracer
 
-    public init(upstream: any ImageUpstream, policy: RetryPolicy) {
+    public init(upstream: any ImageUpstream, policy: RetryPolicy, tracer: RequestTracer = .off) {
         self.upstream = upstream
         self.policy = policy
+        self.tracer = tracer
     }
 
     enum Failure {
@@ -66,7 +71,7 @@ public struct UpstreamDispatcher: Sendable {
                 attempts += 1
                 var retryAfter: String?
                 do {
-                    let reply = try await streaming ? upstream.stream(call) : upstream.send(call)
+                    let reply = try await sendTraced(call, target: target, number: attempts, streaming: streaming)
                     onAttempt((200..<300).contains(reply.status) ? "ok" : "http_\(reply.status)")
                     if (200..<300).contains(reply.status) {
                         let now = clock.now
@@ -96,6 +101,23 @@ public struct UpstreamDispatcher: Sendable {
             }
         }
         throw Self.exhausted(lastFailure, attempts: attempts, models: targets.map(\.model.id))
+    }
+
+    /// One call in its `upstream.attempt` span, carrying the span's `traceparent`.
+    func sendTraced(_ call: UpstreamCall, target: UpstreamTarget, number: Int, streaming: Bool) async throws -> UpstreamReply {
+        try await tracer.span("upstream.attempt", kind: .client) { span in
+            var call = call
+            if let span {
+                span.attributes["afterimage.attempt"] = number
+                span.attributes["afterimage.model"] = target.model.id
+                span.attributes["afterimage.provider"] = target.provider.name
+                call.traceHeaders = tracer.outgoingHeaders()
+            }
+            let reply = try await streaming ? upstream.stream(call) : upstream.send(call)
+            span?.attributes["http.response.status_code"] = reply.status
+            if reply.status >= 400 { span?.setStatus(SpanStatus(code: .error)) }
+            return reply
+        }
     }
 
     /// The client-facing error once every attempt and fallback failed.

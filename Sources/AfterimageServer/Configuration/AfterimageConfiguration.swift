@@ -133,6 +133,8 @@ public struct AfterimageConfiguration: Sendable {
     public var server = Server()
     public var storage = Storage()
     public var metrics = Metrics()
+    /// `tracing.*`: OpenTelemetry traces (default off).
+    public var tracing = TracingSettings()
     /// `streaming.max_capture_bytes` (integer, default 268435456): most bytes of one stream's
     /// events held back until its images are stored.
     public var streamingMaxCaptureBytes = 256 << 20

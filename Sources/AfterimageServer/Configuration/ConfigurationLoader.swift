@@ -64,6 +64,9 @@ public enum ConfigurationLoader {
         config.metrics.tokenEnv = try metrics.string("token_env") ?? config.metrics.tokenEnv
         try metrics.finish()
 
+        var tracing = try root.section("tracing")
+        config.tracing = try TracingSettings.parse(&tracing)
+
         var storage = try root.section("storage")
         if let backend = try storage.string("backend") {
             guard let value = AfterimageConfiguration.Storage.Backend(rawValue: backend) else {

@@ -65,6 +65,15 @@ extension ImagePipeline {
     func settleMiss(
         _ plan: Plan, lookup: CacheLookup, result: DispatchResult, answer: MissAnswer, partialImages: Int, embedding: StoreEmbedding
     ) async throws -> MissResult {
+        try await tracer.span("store") { _ in
+            try await storeAnswer(plan, lookup: lookup, result: result, answer: answer, partialImages: partialImages, embedding: embedding)
+        }
+    }
+
+    /// The images, the charge and the cache entry of an answered miss (`settleMiss`'s work, in its span).
+    func storeAnswer(
+        _ plan: Plan, lookup: CacheLookup, result: DispatchResult, answer: MissAnswer, partialImages: Int, embedding: StoreEmbedding
+    ) async throws -> MissResult {
         let target = result.target
         let top: [String: JSONValue]
         let outputs: [ImageResponseAssembler.Output]

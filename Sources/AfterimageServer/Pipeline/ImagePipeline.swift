@@ -1,6 +1,7 @@
 import AfterimageCache
 import AfterimageCore
 import AfterimageMetering
+import AfterimageTracing
 import AfterimageUpstream
 import Foundation
 import HTTPTypes
@@ -36,6 +37,8 @@ struct ImagePipeline: Sendable {
     var flightLease: Duration = .seconds(30)
     /// The longest a replica waits for another's call before making its own.
     var flightMaxWait: Duration = .seconds(360)
+    /// Spans for each step below (off unless `tracing.enabled`).
+    var tracer = RequestTracer.off
 
     /// The models to try, validated, and the request as it will be forwarded.
     struct Plan: Sendable {
@@ -84,7 +87,8 @@ struct ImagePipeline: Sendable {
         record.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - started)
         let held = reservation
         reservation = nil
-        if let failure = await meter.close(record, reservation: held) {
+        let closing = record
+        if let failure = await tracer.span("ledger.commit", { _ in await meter.close(closing, reservation: held) }) {
             throw Self.withheld(failure)
         }
     }
@@ -105,15 +109,20 @@ struct ImagePipeline: Sendable {
 
         // 1. Auth: before the body is read, so an unknown caller cannot make us buffer anything;
         //    one address sending too many requests without a valid key is throttled first.
-        try await unauthenticated.admit(source: context.clientAddress)
-        let key = try await authenticator.authenticate(request.headers)
+        let key = try await tracer.span("auth") { _ in
+            try await unauthenticated.admit(source: context.clientAddress)
+            return try await authenticator.authenticate(request.headers)
+        }
         context.info.update { $0.keyID = key.id }
         (record.keyID, record.keyName, record.namespace) = (key.id, key.name, key.namespace)
 
         // 2. Requests per minute, for the key and its namespace: every authenticated request
         //    counts, also one that ends in a 4xx.
-        let scopes = try await meter.scopes(for: key)
-        try await meter.admit(scopes, imageCount: 0, countsRequest: true)
+        let scopes = try await tracer.span("limits") { _ in
+            let scopes = try await meter.scopes(for: key)
+            try await meter.admit(scopes, imageCount: 0, countsRequest: true)
+            return scopes
+        }
 
         // 3. Body memory: reserved before a byte of the body is read (waits, or 503 when busy).
         //    Then parse (every field bounded while reading) and validate against the model's
@@ -142,7 +151,12 @@ struct ImagePipeline: Sendable {
         let tuned = await tuner.resolve(namespace: key.namespace, model: primary.id)
         var lookup = CacheLookup(request: plan.request, model: primary, namespace: key.namespace, controls: controls, cache: cache, tuned: tuned)
         lookup.logged = tuner.samples()
-        let found = try await lookup.find()
+        let found = try await tracer.span("cache.lookup") { span in
+            let found = try await lookup.find()
+            span?.attributes["afterimage.cache"] = lookup.debug.outcome.rawValue
+            if let similarity = lookup.debug.similarity { span?.attributes["afterimage.similarity"] = Double(similarity) }
+            return found
+        }
         await tuner.record(lookup, outcome: lookup.semantic, requestID: record.requestID)
         context.info.update { $0.cacheOutcome = lookup.debug.outcome }
         record.cache = lookup.debug.outcome

@@ -1,9 +1,12 @@
 import AfterimageCore
+import AfterimageTracing
 
-/// An embedder that records each call's duration in `afterimage_embedding_duration_seconds`.
+/// An embedder that records each call's duration in `afterimage_embedding_duration_seconds`
+/// and, with tracing on, an `embedding` span.
 struct TimedEmbedder: Embedder {
     let base: any Embedder
     let metrics: ServerMetrics
+    var tracer = RequestTracer.off
 
     var dimension: Int { base.dimension }
     var modelID: String { base.modelID }
@@ -12,7 +15,10 @@ struct TimedEmbedder: Embedder {
     func embed(_ texts: [String]) async throws -> [Embedding] {
         let started = ContinuousClock.now
         defer { metrics.recordEmbedding(duration: ContinuousClock.now - started) }
-        return try await base.embed(texts)
+        return try await tracer.span("embedding") { span in
+            span?.attributes["afterimage.embedding.texts"] = texts.count
+            return try await base.embed(texts)
+        }
     }
 
     func shutdown() async throws {
