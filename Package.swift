@@ -122,6 +122,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AfterimageAlerts",
+            dependencies: [
+                "AfterimageCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AfterimageTracing",
             dependencies: [.product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: swiftSettings
@@ -145,6 +158,7 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 "AfterimageTracing",
+                "AfterimageAlerts",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "OTel", package: "swift-otel"),
             ],
@@ -236,6 +250,7 @@ let package = Package(
         .testTarget(
             name: "AfterimageServerTests",
             dependencies: [
+                "AfterimageAlerts",
                 "AfterimageServer", "AfterimageTesting", "AfterimageCore", "AfterimageStorage", "AfterimagePostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -333,5 +333,15 @@ enum PostgresSchema {
             )
             """,
         ]),
+        ("v8", [
+            // Alerts sent, by deduplication key: the first replica to insert one sends it.
+            """
+            CREATE TABLE alerts_sent (
+                key text PRIMARY KEY CHECK (length(key) <= 512),
+                sent_at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX alerts_sent_sent_at ON alerts_sent (sent_at)",
+        ]),
     ]
 }

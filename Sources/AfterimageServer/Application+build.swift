@@ -1,3 +1,4 @@
+import AfterimageAlerts
 import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
@@ -87,6 +88,17 @@ public enum AfterimageApp {
             throw ConfigurationError(key: "pricing_file", problem: "\(error)")
         }
         let ledger = stores.ledger
+        // Webhook alerts (none configured: the center does nothing and nothing is queued).
+        let alerts = AlertCenter(
+            settings: configuration.alerts, claims: stores.alerts, sender: WebhookSender(logger: logger),
+            spent: { scope, since in
+                switch scope {
+                case .key(let id, _): try await ledger.spent(keyID: id, namespace: nil, since: since)
+                case .namespace(let name): try await ledger.spent(keyID: nil, namespace: name, since: since)
+                }
+            },
+            keys: { try await keys.list() }, logger: logger
+        )
         let namespaceLimits = CachedNamespaceLimits(stores.namespaceLimits)
         let meter = Meter(
             pricing: pricing, ledger: ledger, namespaces: namespaceLimits,
@@ -123,7 +135,8 @@ public enum AfterimageApp {
             cache: cache,
             flights: stores.flights,
             flightMaxWait: .milliseconds(configuration.upstream.maxTotalMs) + .seconds(30),
-            tracer: tracer
+            tracer: tracer,
+            alerts: alerts
         )
 
         let httpRouter = Router(context: AfterimageRequestContext.self)
@@ -145,7 +158,7 @@ public enum AfterimageApp {
         AdminCacheController(cache: cache, store: cacheStore).addRoutes(to: admin)
         AdminNamespacesController(store: namespaceLimits).addRoutes(to: admin)
         AdminUsageController(ledger: ledger).addRoutes(to: admin)
-        AdminTuningController(tuner: tuner, maxRows: configuration.cache.lookupLogMaxRows)
+        AdminTuningController(tuner: tuner, maxRows: configuration.cache.lookupLogMaxRows, alerts: alerts)
             .addRoutes(to: admin)
         onRoutes(httpRouter.routes.map { "\($0.method.rawValue) \($0.path)" })
         let sweeper = CacheSweeper(
@@ -164,6 +177,8 @@ public enum AfterimageApp {
             // The tracing exporter first in the list, so it shuts down last (the final spans are sent).
             services: (tracingService.map { [$0] } ?? []) + stores.services + indexServices + [
                 // After the stores in the list, so shut down before them: queued hit counters are written.
+                // After the stores: shut down before them (its budget checks read the ledger).
+                alerts,
                 ClosingService(name: "cache-hit-counters") { [cache] in await cache?.flushHits() },
                 ClosingService(name: "lookup-log") { await lookupLog.flush() },
                 ClosingService(name: "upstream-http-client") { try await upstream.shutdown() },

@@ -22,6 +22,8 @@ public struct Stores: Sendable {
     public let sharedLimits: (any SpendLimiter)?
     /// Single-flight claims shared by replicas (nil: one process).
     public let flights: (any FlightClaims)?
+    /// Alerts already sent (each goes out once, across restarts and replicas).
+    public let alerts: any AlertClaims
     /// Counts what the backend holds (checks after a copy).
     public let census: any StoreCounting
     /// Writes rows copied from another backend (PostgreSQL only: the target of a migration).
@@ -64,7 +66,7 @@ public struct Stores: Sendable {
             lookupLog: SQLiteLookupLog(database: database, maxRows: lookupLogMaxRows),
             ledger: SQLiteUsageLedger(database: database),
             blobs: try FileBlobStore(database: database, dataDirectory: dataDirectory, sweepTemporaryFiles: sweepTemporaryFiles),
-            cacheChanges: nil, sharedLimits: nil, flights: nil, census: SQLiteCensus(database: database), importer: nil, services: [], backend: .sqlite,
+            cacheChanges: nil, sharedLimits: nil, flights: nil, alerts: SQLiteAlertClaims(database: database), census: SQLiteCensus(database: database), importer: nil, services: [], backend: .sqlite,
             isReachable: { await database.isReachable() }
         )
     }
@@ -89,6 +91,7 @@ public struct Stores: Sendable {
             ledger: PostgresUsageLedger(database: database),
             blobs: PostgresBlobStore(database: database, diskCache: diskCache),
             cacheChanges: feed, sharedLimits: limiter, flights: PostgresFlightClaims(database: database),
+            alerts: PostgresAlertClaims(database: database),
             census: PostgresImporter(database: database), importer: PostgresImporter(database: database), services: [database, feed, limiter], backend: .postgres,
             isReachable: { await database.isReachable() },
             close: { database.shutdown() }

@@ -227,6 +227,13 @@ public struct AppDatabase: Sendable {
                 t.primaryKey(["minute", "source"])
             }
         }
+        migrator.registerMigration("v7") { db in
+            // Alerts sent, by deduplication key: each goes out once, also across restarts.
+            try db.create(table: "alerts_sent") { t in
+                t.primaryKey("key", .text)
+                t.column("sent_at", .datetime).notNull().indexed()
+            }
+        }
         return migrator
     }
 }

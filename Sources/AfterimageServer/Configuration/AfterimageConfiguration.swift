@@ -2,6 +2,7 @@ import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
 import AfterimagePostgres
+import AfterimageAlerts
 import Foundation
 
 /// Everything the server reads from `Config/afterimage.yaml` and the environment, typed and with defaults.
@@ -135,6 +136,8 @@ public struct AfterimageConfiguration: Sendable {
     public var metrics = Metrics()
     /// `tracing.*`: OpenTelemetry traces (default off).
     public var tracing = TracingSettings()
+    /// `alerts.*`: webhooks for budgets, key expiry, failovers and false hits (none by default).
+    public var alerts = AlertSettings()
     /// `streaming.max_capture_bytes` (integer, default 268435456): most bytes of one stream's
     /// events held back until its images are stored.
     public var streamingMaxCaptureBytes = 256 << 20

@@ -1,3 +1,4 @@
+import AfterimageAlerts
 import AfterimageCache
 import AfterimageCore
 import AfterimagePostgres
@@ -66,6 +67,8 @@ public enum ConfigurationLoader {
 
         var tracing = try root.section("tracing")
         config.tracing = try TracingSettings.parse(&tracing)
+        var alerts = try root.section("alerts")
+        config.alerts = try AlertSettings.parse(&alerts, environment: environment)
 
         var storage = try root.section("storage")
         if let backend = try storage.string("backend") {

@@ -1,3 +1,4 @@
+import AfterimageAlerts
 import AfterimageCache
 import AfterimageCore
 import Foundation
@@ -8,6 +9,8 @@ import Hummingbird
 struct AdminTuningController: Sendable {
     let tuner: CacheTuner
     let maxRows: Int
+    /// A `different` label is a false-hit report: an alert.
+    var alerts: AlertCenter?
 
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("cache/lookups") { request, _ in
@@ -38,6 +41,7 @@ struct AdminTuningController: Sendable {
                 }
                 let by = item["by"]?.stringValue ?? body["by"]?.stringValue ?? "admin-api"
                 guard try await tuner.log.label(id: id, label: label, by: by) else { throw AfterimageError.notFound("No lookup with id \(id).") }
+                if label == .different { alerts?.raise(Self.falseHit(lookupID: id, by: by)) }
                 labelled += 1
             }
             return JSONResponse.make(.object(["object": "cache.labels", "labelled": .integer(Int64(labelled))]))

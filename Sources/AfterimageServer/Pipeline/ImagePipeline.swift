@@ -1,3 +1,4 @@
+import AfterimageAlerts
 import AfterimageCache
 import AfterimageCore
 import AfterimageMetering
@@ -39,6 +40,8 @@ struct ImagePipeline: Sendable {
     var flightMaxWait: Duration = .seconds(360)
     /// Spans for each step below (off unless `tracing.enabled`).
     var tracer = RequestTracer.off
+    /// Budget and failover alerts (nil in tests that build a pipeline without them).
+    var alerts: AlertCenter?
 
     /// The models to try, validated, and the request as it will be forwarded.
     struct Plan: Sendable {
@@ -234,6 +237,10 @@ struct ImagePipeline: Sendable {
             since: started, debug: debug, attempts: miss.attempts
         )
         try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
+        if let alerts {
+            if (record.cost ?? .zero) > .zero { alerts.spentMoney(scopes) }
+            if miss.target.model.id != primary.id { alerts.raise(Self.failover(from: primary.id, to: miss.target.model.id, attempts: miss.attempts)) }
+        }
         return JSONResponse.make(.object(body), headers: debug.headers)
     }
 

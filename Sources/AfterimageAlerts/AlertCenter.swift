@@ -1,0 +1,249 @@
+import AfterimageCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Raises alerts and sends each once to the webhooks subscribed to its event. Alerts and spend
+/// notices arrive through a bounded inbox (a full inbox drops the newest, logged), so the request
+/// path never waits; budgets are checked against the ledger at most once a second per scope, key
+/// expiry once an hour. Each alert is claimed in the database first (`AlertClaims`), so it goes
+/// out once per key even across restarts and replicas.
+public final class AlertCenter: Service, Sendable {
+    /// A scope with a budget that just spent money.
+    public struct SpendNotice: Sendable {
+        public var scope: LimitScope
+        public var limits: SpendLimits
+        public init(scope: LimitScope, limits: SpendLimits) {
+            self.scope = scope
+            self.limits = limits
+        }
+    }
+
+    enum Message: Sendable {
+        case alert(Alert)
+        case spend(SpendNotice)
+    }
+
+    /// Inbox capacity and the most deliveries in flight at once.
+    public static let inboxCapacity = 1000
+    public static let maxConcurrentDeliveries = 8
+    /// Claims older than this are pruned (longer than any budget period).
+    public static let claimRetention: TimeInterval = 400 * 86_400
+
+    let settings: AlertSettings
+    let claims: any AlertClaims
+    let sender: WebhookSender
+    let spent: @Sendable (LimitScope, Date) async throws -> Money
+    let keys: @Sendable () async throws -> [VirtualKey]
+    let logger: Logger
+    let inbox: AsyncStream<Message>
+    let continuation: AsyncStream<Message>.Continuation
+    let budgetInterval: Duration
+    let expiryInterval: Duration
+
+    /// `spent` answers what a scope spent since a date (the ledger); `keys` lists the keys.
+    public init(
+        settings: AlertSettings, claims: any AlertClaims, sender: WebhookSender,
+        spent: @escaping @Sendable (LimitScope, Date) async throws -> Money,
+        keys: @escaping @Sendable () async throws -> [VirtualKey], logger: Logger,
+        budgetInterval: Duration = .seconds(1), expiryInterval: Duration = .seconds(3600)
+    ) {
+        self.settings = settings
+        self.claims = claims
+        self.sender = sender
+        self.spent = spent
+        self.keys = keys
+        self.logger = logger
+        (inbox, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingOldest(Self.inboxCapacity))
+        self.budgetInterval = budgetInterval
+        self.expiryInterval = expiryInterval
+    }
+
+    /// Whether any webhook wants `event` (callers skip building alerts nobody receives).
+    public func wants(_ event: AlertEvent) -> Bool {
+        settings.webhooks.contains { $0.events.contains(event) }
+    }
+
+    /// Queues an alert (sent once per `dedupKey`).
+    public func raise(_ alert: Alert) {
+        guard wants(alert.event) else { return }
+        if case .dropped = continuation.yield(.alert(alert)) {
+            logger.warning("alert inbox full; alert dropped", metadata: ["event": .string(alert.event.rawValue)])
+        }
+    }
+
+    /// Notes that scopes with a budget spent money; their budgets are checked within a second.
+    public func spentMoney(_ scopes: [(LimitScope, SpendLimits)]) {
+        guard wants(.budget) else { return }
+        for (scope, limits) in scopes where limits.budget != nil {
+            _ = continuation.yield(.spend(SpendNotice(scope: scope, limits: limits)))
+        }
+    }
+
+    public func run() async throws {
+        guard !settings.webhooks.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
+        // Until shutdown ends the inbox; then deliveries still in flight are cut off.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.expiryLoop() }
+            await withGracefulShutdownHandler {
+                await self.deliverLoop()
+            } onGracefulShutdown: {
+                self.continuation.finish()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Takes messages; alerts are claimed and delivered (at most `maxConcurrentDeliveries` at a
+    /// time); spend notices are gathered per scope and checked every `budgetInterval`.
+    func deliverLoop() async {
+        let pending = PendingScopes()
+        await withTaskGroup(of: Void.self) { deliveries in
+            deliveries.addTask { await self.budgetLoop(pending) }
+            var inFlight = 1
+            for await message in inbox {
+                switch message {
+                case .spend(let notice):
+                    pending.add(notice)
+                case .alert(let alert):
+                    if inFlight >= Self.maxConcurrentDeliveries + 1 {
+                        await deliveries.next()
+                        inFlight -= 1
+                    }
+                    deliveries.addTask { await self.send(alert) }
+                    inFlight += 1
+                }
+            }
+            deliveries.cancelAll()
+        }
+    }
+
+    /// Claims `alert` and, when it is new, delivers it to every webhook subscribed to its event.
+    func send(_ alert: Alert) async {
+        do {
+            guard try await claims.claim("\(alert.event.rawValue):\(alert.dedupKey)", now: alert.createdAt) else { return }
+        } catch {
+            logger.error("alert not sent: its claim could not be recorded", metadata: ["event": .string(alert.event.rawValue), "error": "\(LogText.bounded(String(describing: error), 300))"])
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for webhook in settings.webhooks where webhook.events.contains(alert.event) {
+                group.addTask { await self.sender.deliver(alert, to: webhook) }
+            }
+        }
+    }
+
+    func budgetLoop(_ pending: PendingScopes) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: budgetInterval) } catch { return }
+            for notice in pending.take() {
+                await checkBudget(notice, now: Date())
+            }
+        }
+    }
+
+    /// Raises one alert per threshold the scope's spend has reached this period.
+    func checkBudget(_ notice: SpendNotice, now: Date) async {
+        guard let budget = notice.limits.budget, budget.nanos > 0 else { return }
+        let period = notice.limits.budgetPeriod
+        let start = period.start(containing: now)
+        let spent: Money
+        do {
+            spent = try await self.spent(notice.scope, start)
+        } catch {
+            logger.warning("budget alert check failed", metadata: ["scope": .string(notice.scope.storageKey), "error": "\(LogText.bounded(String(describing: error), 300))"])
+            return
+        }
+        let percent = BudgetShare.percent(spent: spent, budget: budget)
+        for threshold in settings.budgetThresholds where percent >= threshold {
+            var fields: [String: JSONValue] = [
+                "budget_usd": .string(budget.usdString), "spent_usd": .string(spent.usdString),
+                "percent_used": .integer(Int64(min(percent, 1_000_000))), "threshold_percent": .integer(Int64(threshold)),
+                "period": .string(period.rawValue), "period_start": .string(DateText.format(start)),
+                "period_end": .string(DateText.format(period.end(containing: now))),
+            ]
+            switch notice.scope {
+            case .key(let id, let name):
+                fields["key_id"] = .string(id)
+                fields["key_name"] = .string(name)
+            case .namespace(let name):
+                fields["namespace"] = .string(name)
+            }
+            raise(Alert(
+                event: .budget,
+                dedupKey: "\(notice.scope.storageKey):\(period.rawValue):\(DateText.format(start)):\(budget.nanos):\(threshold)",
+                summary: "\(notice.scope.label) has used \(threshold)% of its \(period.rawValue)ly budget (\(spent.usdString) of \(budget.usdString) USD)",
+                fields: fields, createdAt: now
+            ))
+        }
+    }
+
+    /// At start and every `expiryInterval`: keys expiring within `key_expiry_days`; old claims pruned.
+    func expiryLoop() async {
+        guard settings.keyExpiryDays > 0, wants(.keyExpiry) else { return }
+        while !Task.isCancelled {
+            await checkExpiry(now: Date())
+            try? await claims.prune(before: Date().addingTimeInterval(-Self.claimRetention))
+            do { try await Task.sleep(for: expiryInterval) } catch { return }
+        }
+    }
+
+    func checkExpiry(now: Date) async {
+        let horizon = now.addingTimeInterval(TimeInterval(settings.keyExpiryDays) * 86_400)
+        let list: [VirtualKey]
+        do {
+            list = try await keys()
+        } catch {
+            logger.warning("key expiry check failed", metadata: ["error": "\(LogText.bounded(String(describing: error), 300))"])
+            return
+        }
+        for key in list where key.revokedAt == nil {
+            guard let expiresAt = key.expiresAt, expiresAt > now, expiresAt <= horizon else { continue }
+            let days = Int((expiresAt.timeIntervalSince(now) / 86_400).rounded(.up))
+            raise(Alert(
+                event: .keyExpiry, dedupKey: "\(key.id):\(DateText.format(expiresAt))",
+                summary: "key '\(key.name)' expires in \(days) day\(days == 1 ? "" : "s") (\(DateText.format(expiresAt)))",
+                fields: [
+                    "key_id": .string(key.id), "key_name": .string(key.name), "namespace": .string(key.namespace),
+                    "expires_at": .string(DateText.format(expiresAt)), "days_left": .integer(Int64(days)),
+                ],
+                createdAt: now
+            ))
+        }
+    }
+}
+
+/// Scopes waiting for a budget check, one entry per scope (the latest limits), bounded.
+final class PendingScopes: @unchecked Sendable {
+    static let capacity = 10_000
+    private let lock = NSLock()
+    private var scopes: [String: AlertCenter.SpendNotice] = [:]
+
+    func add(_ notice: AlertCenter.SpendNotice) {
+        lock.withLock {
+            if scopes[notice.scope.storageKey] != nil || scopes.count < Self.capacity {
+                scopes[notice.scope.storageKey] = notice
+            }
+        }
+    }
+
+    func take() -> [AlertCenter.SpendNotice] {
+        lock.withLock {
+            defer { scopes.removeAll(keepingCapacity: true) }
+            return Array(scopes.values)
+        }
+    }
+}
+
+/// Spend as a whole percentage of a budget, without overflow.
+enum BudgetShare {
+    static func percent(spent: Money, budget: Money) -> Int {
+        guard budget.nanos > 0, spent.nanos > 0 else { return 0 }
+        let (scaled, overflow) = spent.nanos.multipliedReportingOverflow(by: 100)
+        if overflow { return Int.max }
+        return Int(scaled / budget.nanos)
+    }
+}

@@ -1,0 +1,30 @@
+import AfterimageAlerts
+import AfterimageCore
+import Foundation
+
+extension ImagePipeline {
+    /// A request answered by a fallback: once per pair of models and hour.
+    static func failover(from primary: String, to used: String, attempts: Int, now: Date = Date()) -> Alert {
+        let hour = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+        return Alert(
+            event: .upstreamFailover, dedupKey: "\(primary)->\(used):\(DateText.format(hour))",
+            summary: "model \(LogText.bounded(primary, 100)) failed; requests fall back to \(LogText.bounded(used, 100))",
+            fields: [
+                "model": .string(LogText.bounded(primary, 200)), "fallback_model": .string(LogText.bounded(used, 200)),
+                "attempts": .integer(Int64(attempts)), "hour": .string(DateText.format(hour)),
+            ],
+            createdAt: now
+        )
+    }
+}
+
+extension AdminTuningController {
+    /// A lookup labelled `different`: the cache served (or would serve) a wrong answer.
+    static func falseHit(lookupID: Int64, by: String) -> Alert {
+        Alert(
+            event: .falseHit, dedupKey: String(lookupID),
+            summary: "lookup \(lookupID) was labelled different by \(LogText.bounded(by, 100)): a false hit",
+            fields: ["lookup_id": .integer(lookupID), "labelled_by": .string(LogText.bounded(by, 200))]
+        )
+    }
+}

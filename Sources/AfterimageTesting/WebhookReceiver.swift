@@ -1,0 +1,78 @@
+import AfterimageCore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A local webhook receiver for tests: `POST /hook` keeps each delivery's headers and body; the
+/// first `failFirst` deliveries are answered 500.
+public final class WebhookReceiver: Sendable {
+    public struct Delivery: Sendable {
+        public var headers: [String: String]
+        public var body: Data
+        public var json: JSONValue { (try? JSONParser.parse(body)) ?? .null }
+    }
+
+    private let deliveries = Mutex<[Delivery]>([])
+    private let failures = Mutex(0)
+    private let running = Mutex<(Task<Void, any Error>, ServiceGroup)?>(nil)
+    private let portBox = Mutex(0)
+
+    /// Answers the first `failFirst` deliveries with HTTP 500.
+    public init(failFirst: Int = 0) {
+        failures.withLock { $0 = failFirst }
+    }
+
+    public var url: String { "http://127.0.0.1:\(portBox.withLock { $0 })/hook" }
+    /// Deliveries answered 2xx, in order.
+    public var received: [Delivery] { deliveries.withLock { $0 } }
+
+    public func start() async throws {
+        let router = Router()
+        router.post("hook") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let fail = self.failures.withLock { remaining -> Bool in
+                guard remaining > 0 else { return false }
+                remaining -= 1
+                return true
+            }
+            if fail { return Response(status: .internalServerError) }
+            var headers = [String: String]()
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            self.deliveries.withLock { $0.append(Delivery(headers: headers, body: Data(buffer: body))) }
+            return Response(status: .noContent)
+        }
+        var logger = Logger(label: "webhook-receiver")
+        logger.logLevel = .warning
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        running.withLock { $0 = (task, group) }
+        for await port in stream {
+            portBox.withLock { $0 = port }
+            break
+        }
+    }
+
+    public func stop() async {
+        guard let (task, group) = running.withLock({ $0 }) else { return }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// Waits (up to `timeout`) until at least `count` deliveries arrived; returns them.
+    public func wait(for count: Int, timeout: Duration = .seconds(15)) async throws -> [Delivery] {
+        let deadline = ContinuousClock.now + timeout
+        while received.count < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return received
+    }
+}

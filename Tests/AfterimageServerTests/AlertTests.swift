@@ -1,0 +1,185 @@
+import AfterimageAlerts
+import AfterimageCore
+import AfterimageServer
+import AfterimageTesting
+import Foundation
+import Testing
+
+/// Webhook alerts against a local receiver: budget thresholds once per period (also across a
+/// restart), HMAC signatures, retries, the Slack shape, key expiry, failovers and false-hit reports.
+@Suite struct AlertTests {
+    static let secret = "whsec-test-0123456789"
+
+    static func hook(_ receiver: WebhookReceiver, events: Set<AlertEvent> = Set(AlertEvent.allCases), format: AlertSettings.Webhook.Format = .json) -> AlertSettings.Webhook {
+        var hook = AlertSettings.Webhook(url: receiver.url)
+        hook.events = events
+        hook.secret = secret
+        hook.secretEnv = "TEST"
+        hook.format = format
+        hook.initialBackoffMs = 20
+        return hook
+    }
+
+    @Test func budgetThresholdsAlertOncePerPeriodAcrossRestarts() async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        let stub = StubUpstream()
+        try await stub.start()
+        var failure: (any Error)?
+        do {
+            let configure: (inout AfterimageConfiguration) -> Void = { configuration in
+                configuration.alerts.budgetThresholds = [1, 3]
+                configuration.alerts.webhooks = [Self.hook(receiver, events: [.budget])]
+            }
+            var gateway = try await TestGateway(upstream: stub, configure: configure)
+            // What one generation costs, from a probe key's ledger row.
+            let (_, probe) = try await gateway.createKey(name: "probe")
+            let probeReply = try await TestHTTP.postJSON("\(gateway.baseURL)/v1/images/generations", ["model": "gpt-image-1", "prompt": "budget probe"], key: probe)
+            let probeID = try #require(probeReply.headers.first(name: "x-request-id"))
+            let probeRow = try await gateway.ledgerRow(probeID)
+            let cost = try #require(probeRow?.cost)
+            #expect(cost > .zero)
+            let (key, secret) = try await gateway.createKey(name: "finance", limits: SpendLimits(budget: cost * 100, budgetPeriod: .month))
+            func spend(_ prompt: String) async throws {
+                let reply = try await TestHTTP.postJSON("\(gateway.baseURL)/v1/images/generations", ["model": "gpt-image-1", "prompt": .string(prompt)], key: secret)
+                #expect(reply.status == 200)
+            }
+            try await spend("budget one")  // 1% (the budget is far above the worst case a request reserves)
+            let first = try await receiver.wait(for: 1)
+            #expect(first.count == 1)
+            try await spend("budget two")  // 2%: nothing new
+            try await Task.sleep(for: .seconds(2))
+            // Restarted on the same database: 1% is not sent again.
+            await gateway.stop()
+            gateway = try await TestGateway(upstream: stub, dataDirectory: gateway.dataDirectory, configure: configure)
+            try await spend("budget three")  // 3%
+            let all = try await receiver.wait(for: 2)
+            try await Task.sleep(for: .seconds(2))
+            #expect(receiver.received.count == 2, "\(receiver.received.map(\.json))")
+            #expect(all.compactMap { $0.json["data"]?["threshold_percent"]?.integerValue } == [1, 3])
+            for delivery in all {
+                #expect(delivery.headers["x-afterimage-event"] == "budget")
+                #expect(delivery.headers["x-afterimage-signature"] == WebhookSender.signature(delivery.body, secret: Self.secret))
+                #expect(delivery.json["event"] == "budget")
+                #expect(delivery.json["data"]?["key_id"]?.stringValue == key.id)
+                #expect(delivery.json["data"]?["period"] == "month")
+                #expect(delivery.json["summary"]?.stringValue?.contains("finance") == true)
+            }
+            #expect(all.allSatisfy { $0.json["data"]?["key_id"]?.stringValue != nil }, "the probe key has no budget: no alert")
+            await gateway.stop()
+        } catch {
+            failure = error
+        }
+        await stub.stop()
+        await receiver.stop()
+        if let failure { throw failure }
+    }
+
+    @Test func expiryFailoverAndFalseHitReachASlackHookThroughRetries() async throws {
+        let receiver = WebhookReceiver(failFirst: 2)
+        try await receiver.start()
+        let stub = StubUpstream()
+        try await stub.start()
+        var failure: (any Error)?
+        do {
+            let configure: (inout AfterimageConfiguration) -> Void = { configuration in
+                configuration.alerts.webhooks = [Self.hook(receiver, format: .slack)]
+                configuration.upstream.maxAttempts = 1
+            }
+            // A key expiring in two days exists when the server starts.
+            var gateway = try await TestGateway(upstream: stub, configure: configure)
+            let (expiring, _) = try await gateway.createKey(name: "expiring", expiresAt: Date().addingTimeInterval(2 * 86_400))
+            let (_, secret) = try await gateway.createKey(name: "user")
+            await gateway.stop()
+            gateway = try await TestGateway(upstream: stub, dataDirectory: gateway.dataDirectory, configure: configure)
+            let expiry = try await receiver.wait(for: 1)
+            #expect(expiry.first?.headers["x-afterimage-event"] == "key_expiry")
+            #expect(expiry.first?.headers["x-afterimage-delivery-attempt"] == "3", "two 500s, then delivered")
+            #expect(expiry.first?.json["text"]?.stringValue?.contains("expiring") == true)
+            #expect(expiry.first?.json["blocks"]?.arrayValue?.count == 2)
+            #expect(expiry.first.map { String(decoding: $0.body, as: UTF8.self).contains(expiring.id) } == true)
+
+            // A failover: the first model answers 503, the fallback serves.
+            stub.inject([.status(503)], model: "gpt-image-1")
+            let url = "\(gateway.baseURL)/v1/images/generations"
+            let fallback = try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "a failing lighthouse", "fallbacks": .array([.string("gpt-image-1-mini")])], key: secret)
+            #expect(fallback.status == 200)
+            // Twice in the same hour: one alert.
+            stub.inject([.status(503)], model: "gpt-image-1")
+            _ = try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "another failing lighthouse", "fallbacks": .array([.string("gpt-image-1-mini")])], key: secret)
+
+            // A false-hit report.
+            _ = try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "a grey cat on a bookshelf"], key: secret)
+            _ = try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "Please draw a gray cat on a bookshelf"], key: secret)
+            let admin = [("Authorization", "Bearer \(TestGateway.adminKey)")]
+            let log = try await TestHTTP.request(.GET, "\(gateway.baseURL)/admin/cache/lookups", headers: admin).json["data"]?.arrayValue ?? []
+            let served = try #require(log.first { $0["decision"] == "semantic" }?["id"]?.integerValue)
+            let labelled = try await TestHTTP.postJSON("\(gateway.baseURL)/admin/cache/labels", ["id": .integer(served), "label": "different", "by": "alice"], key: TestGateway.adminKey)
+            #expect(labelled.status == 200)
+
+            let all = try await receiver.wait(for: 3)
+            try await Task.sleep(for: .seconds(1))
+            let events = receiver.received.compactMap { $0.headers["x-afterimage-event"] }
+            #expect(events.sorted() == ["false_hit", "key_expiry", "upstream_failover"], "\(events)")
+            let failover = try #require(all.first { $0.headers["x-afterimage-event"] == "upstream_failover" })
+            #expect(failover.json["text"]?.stringValue?.contains("gpt-image-1-mini") == true)
+            let falseHit = try #require(all.first { $0.headers["x-afterimage-event"] == "false_hit" })
+            #expect(falseHit.json["text"]?.stringValue?.contains("alice") == true)
+            #expect(all.allSatisfy { $0.headers["x-afterimage-signature"] == WebhookSender.signature($0.body, secret: Self.secret) })
+            await gateway.stop()
+        } catch {
+            failure = error
+        }
+        await stub.stop()
+        await receiver.stop()
+        if let failure { throw failure }
+    }
+
+    @Test(arguments: [
+        ("alerts:\n  webhooks:\n    - url: ftp://hooks.example/x", "alerts.webhooks[0].url"),
+        ("alerts:\n  webhooks:\n    - events: [budget]", "alerts.webhooks[0].url"),
+        ("alerts:\n  webhooks:\n    - url: https://h.example/x\n      events: [budgets]", "alerts.webhooks[0].events"),
+        ("alerts:\n  webhooks:\n    - url: https://h.example/x\n      events: []", "alerts.webhooks[0].events"),
+        ("alerts:\n  webhooks:\n    - url: https://h.example/x\n      secret_env: AFTERIMAGE_UNSET_SECRET", "alerts.webhooks[0].secret_env"),
+        ("alerts:\n  webhooks:\n    - url: https://h.example/x\n      max_attempts: 11", "alerts.webhooks[0].max_attempts"),
+        ("alerts:\n  webhooks:\n    - url: https://h.example/x\n      format: xml", "alerts.webhooks[0].format"),
+        ("alerts:\n  webhooks:\n    - url: https://h.example/x\n      colour: red", "alerts.webhooks[0].colour"),
+        ("alerts:\n  budget_thresholds: [0]", "alerts.budget_thresholds[0]"),
+        ("alerts:\n  budget_thresholds: [1001]", "alerts.budget_thresholds[0]"),
+        ("alerts:\n  budget_thresholds: [1,2,3,4,5,6,7,8,9,10,11]", "alerts.budget_thresholds"),
+        ("alerts:\n  key_expiry_days: 400", "alerts.key_expiry_days"),
+        ("alerts:\n  webhooks:\n" + String(repeating: "    - url: https://h.example/x\n", count: 11), "alerts.webhooks"),
+        ("alerts:\n  webhooks:\n    - url: https://h.example/\(String(repeating: "p", count: 3000))", "alerts.webhooks[0].url"),
+    ])
+    func hostileAlertSettingsAreRefusedByName(yaml: String, key: String) throws {
+        #expect {
+            _ = try ConfigurationLoader.parse(yaml: yaml, environment: [:])
+        } throws: { error in
+            "\(error)".contains(key)
+        }
+    }
+
+    @Test func alertSettingsParseWithTheSecretFromTheEnvironment() throws {
+        let configuration = try ConfigurationLoader.parse(yaml: """
+            alerts:
+              budget_thresholds: [80, 50, 80]
+              key_expiry_days: 3
+              webhooks:
+                - url: https://hooks.slack.example/services/T/B/X
+                  events: [budget, false_hit]
+                  secret_env: HOOK_SECRET
+                  format: slack
+                  max_attempts: 3
+            """, environment: ["HOOK_SECRET": "s3cret"])
+        #expect(configuration.alerts.budgetThresholds == [50, 80])
+        #expect(configuration.alerts.keyExpiryDays == 3)
+        let hook = try #require(configuration.alerts.webhooks.first)
+        #expect(hook.events == [.budget, .falseHit])
+        #expect(hook.secret == "s3cret" && hook.format == .slack && hook.maxAttempts == 3)
+    }
+
+    @Test func signaturesAndShares() {
+        // RFC-style known value: HMAC-SHA256("secret", "hello").
+        #expect(WebhookSender.signature(Data("hello".utf8), secret: "secret") == "sha256=88aab3ede8d3adf94d26ab90d3bafd4a2083070c3bcce9c014ee04a443847c0b")
+    }
+}
