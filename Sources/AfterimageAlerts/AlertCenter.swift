@@ -121,8 +121,15 @@ public final class AlertCenter: Service, Sendable {
         }
     }
 
-    /// Claims `alert` and, when it is new, delivers it to every webhook subscribed to its event.
     func send(_ alert: Alert) async {
+        await Self.send(alert, settings: settings, claims: claims, sender: sender, logger: logger)
+    }
+
+    /// Claims `alert` and, when it is new, delivers it to every webhook subscribed to its event
+    /// (also used by CLI commands, which run no center).
+    public static func send(_ alert: Alert, settings: AlertSettings, claims: any AlertClaims, sender: WebhookSender, logger: Logger) async {
+        let hooks = settings.webhooks.filter { $0.events.contains(alert.event) }
+        guard !hooks.isEmpty else { return }
         do {
             guard try await claims.claim("\(alert.event.rawValue):\(alert.dedupKey)", now: alert.createdAt) else { return }
         } catch {
@@ -130,8 +137,8 @@ public final class AlertCenter: Service, Sendable {
             return
         }
         await withTaskGroup(of: Void.self) { group in
-            for webhook in settings.webhooks where webhook.events.contains(alert.event) {
-                group.addTask { await self.sender.deliver(alert, to: webhook) }
+            for webhook in hooks {
+                group.addTask { await sender.deliver(alert, to: webhook) }
             }
         }
     }

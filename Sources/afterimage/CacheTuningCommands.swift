@@ -1,14 +1,18 @@
+import AfterimageAlerts
 import AfterimageCache
 import AfterimageCore
 import AfterimageServer
 import ArgumentParser
 import Foundation
+import Logging
 
 /// The lookup log and run-time settings in the configured data directory.
 struct TuningStores {
     let log: any LookupLog
     let settings: any CacheSettingsStore
     let maxRows: Int
+    let alerts: AlertSettings
+    let alertClaims: any AlertClaims
 
     init(_ options: ConfigOptions) async throws {
         let configuration = try options.load()
@@ -16,6 +20,8 @@ struct TuningStores {
         maxRows = configuration.cache.lookupLogMaxRows
         log = stores.lookupLog
         settings = stores.cacheSettings
+        alerts = configuration.alerts
+        alertClaims = stores.alerts
     }
 
     static func since(_ text: String?) throws -> Date? {
@@ -66,8 +72,17 @@ struct CacheLabel: AsyncParsableCommand {
 
     func run() async throws {
         let who = by ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
-        guard try await TuningStores(options).log.label(id: id, label: label, by: who) else { throw ValidationError("No lookup with id \(id).") }
+        let stores = try await TuningStores(options)
+        guard try await stores.log.label(id: id, label: label, by: who) else { throw ValidationError("No lookup with id \(id).") }
         print("lookup \(id): \(label.rawValue)")
+        // A false-hit report goes to the alert webhooks, as through the admin API.
+        if label == .different {
+            let logger = Logger(label: "afterimage.alerts")
+            await AlertCenter.send(
+                Alert.falseHit(lookupID: id, by: who), settings: stores.alerts, claims: stores.alertClaims,
+                sender: WebhookSender(logger: logger), logger: logger
+            )
+        }
     }
 }
 

@@ -41,7 +41,7 @@ struct AdminTuningController: Sendable {
                 }
                 let by = item["by"]?.stringValue ?? body["by"]?.stringValue ?? "admin-api"
                 guard try await tuner.log.label(id: id, label: label, by: by) else { throw AfterimageError.notFound("No lookup with id \(id).") }
-                if label == .different { alerts?.raise(Self.falseHit(lookupID: id, by: by)) }
+                if label == .different { alerts?.raise(.falseHit(lookupID: id, by: by)) }
                 labelled += 1
             }
             return JSONResponse.make(.object(["object": "cache.labels", "labelled": .integer(Int64(labelled))]))

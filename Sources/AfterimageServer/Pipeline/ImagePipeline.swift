@@ -239,7 +239,7 @@ struct ImagePipeline: Sendable {
         try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
         if let alerts {
             if (record.cost ?? .zero) > .zero { alerts.spentMoney(scopes) }
-            if miss.target.model.id != primary.id { alerts.raise(Self.failover(from: primary.id, to: miss.target.model.id, attempts: miss.attempts)) }
+            if miss.target.model.id != primary.id { alerts.raise(.failover(from: primary.id, to: miss.target.model.id, attempts: miss.attempts)) }
         }
         return JSONResponse.make(.object(body), headers: debug.headers)
     }

@@ -1,10 +1,9 @@
-import AfterimageAlerts
 import AfterimageCore
 import Foundation
 
-extension ImagePipeline {
+extension Alert {
     /// A request answered by a fallback: once per pair of models and hour.
-    static func failover(from primary: String, to used: String, attempts: Int, now: Date = Date()) -> Alert {
+    public static func failover(from primary: String, to used: String, attempts: Int, now: Date = Date()) -> Alert {
         let hour = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
         return Alert(
             event: .upstreamFailover, dedupKey: "\(primary)->\(used):\(DateText.format(hour))",
@@ -16,11 +15,9 @@ extension ImagePipeline {
             createdAt: now
         )
     }
-}
 
-extension AdminTuningController {
     /// A lookup labelled `different`: the cache served (or would serve) a wrong answer.
-    static func falseHit(lookupID: Int64, by: String) -> Alert {
+    public static func falseHit(lookupID: Int64, by: String) -> Alert {
         Alert(
             event: .falseHit, dedupKey: String(lookupID),
             summary: "lookup \(lookupID) was labelled different by \(LogText.bounded(by, 100)): a false hit",
