@@ -135,6 +135,48 @@ import Testing
         if let failure { throw failure }
     }
 
+    @Test func aFalseHitLabelledWithTheCLIIsAnnouncedOnce() async throws {
+        try CommandLineTests.requireBinary()
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        var failure: (any Error)?
+        do {
+            try await withFixture { f in
+                _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red sports car on a mountain road"])
+                _ = try await f.generate(["model": "gpt-image-1", "prompt": "a blue sports car on a mountain road"])
+                let lookups = try await f.admin(.GET, "/admin/cache/lookups").json["data"]?.arrayValue ?? []
+                let id = try #require(lookups.first?["id"]?.integerValue)
+                let config = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-\(UUID().uuidString).yaml")
+                try """
+                    alerts:
+                      webhooks:
+                        - url: \(receiver.url)
+                          events: [false_hit]
+                          secret_env: CLI_HOOK_SECRET
+                    """.write(to: config, atomically: true, encoding: .utf8)
+                let environment = f.gateway.cliEnvironment.merging([
+                    "PATH": "/usr/bin:/bin", "AFTERIMAGE_CONFIG": config.path, "CLI_HOOK_SECRET": Self.secret,
+                ]) { $1 }
+                for _ in 0..<2 {
+                    let outcome = try await ChildProcess.run(
+                        CommandLineTests.binary, ["cache", "label", String(id), "different", "--by", "dave"],
+                        environment: environment, directory: FileManager.default.temporaryDirectory
+                    )
+                    #expect(outcome.status == 0, "\(outcome.stderr)")
+                }
+                let received = receiver.received
+                #expect(received.count == 1, "labelled twice, announced once")
+                #expect(received.first?.json["data"]?["labelled_by"] == "dave")
+                #expect(received.first?.json["data"]?["lookup_id"]?.integerValue == id)
+                #expect(received.first.map { $0.headers["x-afterimage-signature"] == WebhookSender.signature($0.body, secret: Self.secret) } == true)
+            }
+        } catch {
+            failure = error
+        }
+        await receiver.stop()
+        if let failure { throw failure }
+    }
+
     @Test(arguments: [
         ("alerts:\n  webhooks:\n    - url: ftp://hooks.example/x", "alerts.webhooks[0].url"),
         ("alerts:\n  webhooks:\n    - events: [budget]", "alerts.webhooks[0].url"),
