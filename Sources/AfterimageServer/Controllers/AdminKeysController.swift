@@ -29,7 +29,7 @@ struct AdminKeysController: Sendable {
             return JSONResponse.make(.object(json), status: .created)
         }
         group.get("keys/:id") { request, context in
-            return JSONResponse.make(try await found(keys.get(id: context.parameters.get("id") ?? "")).publicJSON)
+            return JSONResponse.make(try await found(keys.get(id: AdminRequest.pathParameter(context, "id") ?? "")).publicJSON)
         }
         group.patch("keys/:id") { request, context in
             let body = try await AdminRequest.jsonObject(request, allowEmpty: true)
@@ -38,14 +38,14 @@ struct AdminKeysController: Sendable {
             }
             var changes = try Self.changes(from: body)
             changes.name = body["name"]?.stringValue
-            return JSONResponse.make(try await found(keys.update(id: context.parameters.get("id") ?? "", changes: changes)).publicJSON)
+            return JSONResponse.make(try await found(keys.update(id: AdminRequest.pathParameter(context, "id") ?? "", changes: changes)).publicJSON)
         }
         group.delete("keys/:id") { request, context in
-            return JSONResponse.make(try await found(keys.revoke(id: context.parameters.get("id") ?? "")).publicJSON)
+            return JSONResponse.make(try await found(keys.revoke(id: AdminRequest.pathParameter(context, "id") ?? "")).publicJSON)
         }
         group.post("keys/:id/rotate") { request, context in
             let secret = KeySecret.generate()
-            let key = try await found(keys.rotate(id: context.parameters.get("id") ?? "", newSecret: secret))
+            let key = try await found(keys.rotate(id: AdminRequest.pathParameter(context, "id") ?? "", newSecret: secret))
             var json = key.publicJSON.objectValue ?? [:]
             json["key"] = .string(secret)
             return JSONResponse.make(.object(json))

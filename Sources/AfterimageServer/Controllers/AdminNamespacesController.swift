@@ -12,12 +12,12 @@ struct AdminNamespacesController: Sendable {
             return JSONResponse.make(.object(["object": "list", "data": .array(list.map { Self.json($0.namespace, $0.limits) })]))
         }
         group.get("namespaces/:namespace") { request, context in
-            let namespace = context.parameters.get("namespace") ?? ""
+            let namespace = try AdminRequest.requiredPathParameter(context, "namespace")
             return JSONResponse.make(Self.json(namespace, try await store.limits(namespace: namespace)))
         }
         for method in [HTTPRequest.Method.put, .patch] {
             group.on("namespaces/:namespace", method: method) { request, context in
-                let namespace = context.parameters.get("namespace") ?? ""
+                let namespace = try AdminRequest.requiredPathParameter(context, "namespace")
                 let body = try await AdminRequest.jsonObject(request)
                 let limits = try await store.update(namespace: namespace, changes: try LimitChanges.parse(body))
                 return JSONResponse.make(Self.json(namespace, limits))

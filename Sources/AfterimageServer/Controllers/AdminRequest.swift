@@ -15,6 +15,9 @@ enum AdminRequest {
         guard let object = (try? JSONParser.parse(Data(buffer: buffer)))?.objectValue else {
             throw AfterimageError.invalidPayload("Request body must be a JSON object.")
         }
+        for (name, value) in object where name.utf8.contains(0) || value.containsNUL {
+            throw AfterimageError.invalidPayload("'\(LogText.echo(name))' must not contain NUL characters.", param: LogText.echo(name))
+        }
         return object
     }
 
@@ -26,9 +29,27 @@ enum AdminRequest {
             guard allowed.contains(key) else {
                 throw AfterimageError.invalidPayload("Unknown query parameter '\(key)'; use \(allowed.sorted().joined(separator: ", ")).", param: key)
             }
+            guard !value.utf8.contains(0) else {
+                throw AfterimageError.invalidPayload("Query parameter '\(key)' must not contain NUL characters.", param: key)
+            }
             values[key] = String(value)
         }
         return values
+    }
+
+    /// A path parameter; nil when absent or when it holds a NUL character (no stored name can).
+    static func pathParameter(_ context: AfterimageRequestContext, _ name: String) -> String? {
+        guard let value = context.parameters.get(name), !value.utf8.contains(0) else { return nil }
+        return value
+    }
+
+    /// A path parameter that names something to create or change: a NUL character is a 400.
+    static func requiredPathParameter(_ context: AfterimageRequestContext, _ name: String) throws -> String {
+        let value = context.parameters.get(name) ?? ""
+        guard !value.utf8.contains(0) else {
+            throw AfterimageError.invalidPayload("'\(name)' must not contain NUL characters.", param: name)
+        }
+        return value
     }
 
     /// `now` minus an age parameter such as `7d`; nil when the parameter is absent.
