@@ -19,10 +19,6 @@ public final class AlertCenter: Service, Sendable {
         }
     }
 
-    enum Message: Sendable {
-        case alert(Alert)
-        case spend(SpendNotice)
-    }
 
     /// Inbox capacity and the most deliveries in flight at once.
     public static let inboxCapacity = 1000
@@ -36,8 +32,10 @@ public final class AlertCenter: Service, Sendable {
     let spent: @Sendable (LimitScope, Date) async throws -> Money
     let keys: @Sendable () async throws -> [VirtualKey]
     let logger: Logger
-    let inbox: AsyncStream<Message>
-    let continuation: AsyncStream<Message>.Continuation
+    let inbox: AsyncStream<Alert>
+    let continuation: AsyncStream<Alert>.Continuation
+    /// Scopes that spent money since the last budget check (one entry per scope, bounded).
+    let pending = PendingScopes()
     let budgetInterval: Duration
     let expiryInterval: Duration
 
@@ -54,7 +52,7 @@ public final class AlertCenter: Service, Sendable {
         self.spent = spent
         self.keys = keys
         self.logger = logger
-        (inbox, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingOldest(Self.inboxCapacity))
+        (inbox, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(Self.inboxCapacity))
         self.budgetInterval = budgetInterval
         self.expiryInterval = expiryInterval
     }
@@ -67,16 +65,17 @@ public final class AlertCenter: Service, Sendable {
     /// Queues an alert (sent once per `dedupKey`).
     public func raise(_ alert: Alert) {
         guard wants(alert.event) else { return }
-        if case .dropped = continuation.yield(.alert(alert)) {
+        if case .dropped = continuation.yield(alert) {
             logger.warning("alert inbox full; alert dropped", metadata: ["event": .string(alert.event.rawValue)])
         }
     }
 
-    /// Notes that scopes with a budget spent money; their budgets are checked within a second.
+    /// Notes that scopes with a budget spent money; their budgets are checked within a second
+    /// (one check per scope however many requests spent in between).
     public func spentMoney(_ scopes: [(LimitScope, SpendLimits)]) {
         guard wants(.budget) else { return }
         for (scope, limits) in scopes where limits.budget != nil {
-            _ = continuation.yield(.spend(SpendNotice(scope: scope, limits: limits)))
+            pending.add(SpendNotice(scope: scope, limits: limits))
         }
     }
 
@@ -97,25 +96,19 @@ public final class AlertCenter: Service, Sendable {
         }
     }
 
-    /// Takes messages; alerts are claimed and delivered (at most `maxConcurrentDeliveries` at a
-    /// time); spend notices are gathered per scope and checked every `budgetInterval`.
+    /// Takes alerts and claims and delivers them (at most `maxConcurrentDeliveries` at a time);
+    /// alongside, the scopes that spent are checked every `budgetInterval`.
     func deliverLoop() async {
-        let pending = PendingScopes()
         await withTaskGroup(of: Void.self) { deliveries in
-            deliveries.addTask { await self.budgetLoop(pending) }
+            deliveries.addTask { await self.budgetLoop() }
             var inFlight = 1
-            for await message in inbox {
-                switch message {
-                case .spend(let notice):
-                    pending.add(notice)
-                case .alert(let alert):
-                    if inFlight >= Self.maxConcurrentDeliveries + 1 {
-                        await deliveries.next()
-                        inFlight -= 1
-                    }
-                    deliveries.addTask { await self.send(alert) }
-                    inFlight += 1
+            for await alert in inbox {
+                if inFlight >= Self.maxConcurrentDeliveries + 1 {
+                    await deliveries.next()
+                    inFlight -= 1
                 }
+                deliveries.addTask { await self.send(alert) }
+                inFlight += 1
             }
             deliveries.cancelAll()
         }
@@ -143,7 +136,7 @@ public final class AlertCenter: Service, Sendable {
         }
     }
 
-    func budgetLoop(_ pending: PendingScopes) async {
+    func budgetLoop() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: budgetInterval) } catch { return }
             for notice in pending.take() {
