@@ -23,12 +23,11 @@ public final class OTLPReceiver: Sendable {
     }
 
     private let spans = Mutex<[Span]>([])
-    private let running = Mutex<(Task<Void, any Error>, ServiceGroup)?>(nil)
-    private let portBox = Mutex(0)
+    private let server = LocalServer()
 
     public init() {}
 
-    public var baseURL: String { "http://127.0.0.1:\(portBox.withLock { $0 })" }
+    public var baseURL: String { "http://127.0.0.1:\(server.port)" }
     public var received: [Span] { spans.withLock { $0 } }
 
     public func start() async throws {
@@ -39,28 +38,11 @@ public final class OTLPReceiver: Sendable {
             self.spans.withLock { $0.append(contentsOf: parsed) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
         }
-        var logger = Logger(label: "otlp-receiver")
-        logger.logLevel = .warning
-        let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        running.withLock { $0 = (task, group) }
-        for await port in stream {
-            portBox.withLock { $0 = port }
-            break
-        }
+        await server.start(router, label: "otlp-receiver")
     }
 
     public func stop() async {
-        guard let (task, group) = running.withLock({ $0 }) else { return }
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await server.stop()
     }
 
     /// The spans of an OTLP JSON `ExportTraceServiceRequest`.

@@ -95,8 +95,7 @@ public final class StubUpstream: Sendable {
     let state = Mutex(State())
     /// How long `url` answers stay downloadable.
     public let urlLifetime: Duration
-    private let portBox = Mutex(0)
-    private let running = Mutex<(task: Task<Void, any Error>, group: ServiceGroup)?>(nil)
+    private let server = LocalServer()
 
     public init(urlLifetime: Duration = .seconds(3600)) {
         self.urlLifetime = urlLifetime
@@ -104,7 +103,7 @@ public final class StubUpstream: Sendable {
 
     /// `http://127.0.0.1:PORT/v1`.
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
-    public var port: Int { portBox.withLock { $0 } }
+    public var port: Int { server.port }
 
     /// Requests answered on the image endpoints (faults included).
     public var servedCount: Int { state.withLock { $0.served } }
@@ -170,29 +169,12 @@ public final class StubUpstream: Sendable {
                 }
             )
         }
-        var logger = Logger(label: "stub-upstream")
-        logger.logLevel = .warning
-        let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        running.withLock { $0 = (task, group) }
-        for await port in stream {
-            portBox.withLock { $0 = port }
-            break
-        }
+        await server.start(router, label: "stub-upstream")
     }
 
     /// Stops the server gracefully.
     public func stop() async {
-        guard let (task, group) = running.withLock({ $0 }) else { return }
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await server.stop()
     }
 
     // MARK: Handlers

@@ -16,15 +16,14 @@ public final class WebhookReceiver: Sendable {
 
     private let deliveries = Mutex<[Delivery]>([])
     private let failures = Mutex(0)
-    private let running = Mutex<(Task<Void, any Error>, ServiceGroup)?>(nil)
-    private let portBox = Mutex(0)
+    private let server = LocalServer()
 
     /// Answers the first `failFirst` deliveries with HTTP 500.
     public init(failFirst: Int = 0) {
         failures.withLock { $0 = failFirst }
     }
 
-    public var url: String { "http://127.0.0.1:\(portBox.withLock { $0 })/hook" }
+    public var url: String { "http://127.0.0.1:\(server.port)/hook" }
     /// Deliveries answered 2xx, in order.
     public var received: [Delivery] { deliveries.withLock { $0 } }
 
@@ -43,28 +42,11 @@ public final class WebhookReceiver: Sendable {
             self.deliveries.withLock { $0.append(Delivery(headers: headers, body: Data(buffer: body))) }
             return Response(status: .noContent)
         }
-        var logger = Logger(label: "webhook-receiver")
-        logger.logLevel = .warning
-        let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        running.withLock { $0 = (task, group) }
-        for await port in stream {
-            portBox.withLock { $0 = port }
-            break
-        }
+        await server.start(router, label: "webhook-receiver")
     }
 
     public func stop() async {
-        guard let (task, group) = running.withLock({ $0 }) else { return }
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        await server.stop()
     }
 
     /// Waits (up to `timeout`) until at least `count` deliveries arrived; returns them.
