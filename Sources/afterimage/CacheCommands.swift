@@ -19,17 +19,34 @@ struct CacheCommand: AsyncParsableCommand {
 
 /// `afterimage cache stats`: entries, bytes and hits, overall and by namespace and model.
 struct CacheStatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Entries, bytes and hits by type, by namespace and model.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Entries, bytes and hits by type, by namespace and model.",
+        discussion: """
+            EXAMPLES
+              afterimage cache stats
+              afterimage cache stats --output csv
+            """
+    )
 
     @OptionGroup var options: ConfigOptions
-    @Flag(help: "Print the JSON object GET /admin/cache/stats returns.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let stats = try await CacheCommand.store(options).stats(now: Date())
-        if json {
-            print(String(decoding: try JSONEncoder.afterimage.encode(stats.json), as: UTF8.self))
-            return
+        func cells(_ scope: String, _ group: CacheStats.Group) -> [String] {
+            [scope, group.name, "\(group.entries)", "\(group.bytes)", "\(group.directHits)", "\(group.semanticHits)", "\(group.misses)",
+             group.hitRate.map { String(format: "%.4f", $0) } ?? ""]
         }
+        let csv = TextTable(
+            header: ["scope", "name", "entries", "bytes", "direct_hits", "semantic_hits", "misses", "hit_rate"],
+            rows: [cells("total", stats.total)] + stats.byNamespace.map { cells("namespace", $0) } + stats.byModel.map { cells("model", $0) }
+        )
+        output.emit(stats.json, csv: csv) { Self.text(stats) }
+    }
+
+    static func text(_ stats: CacheStats) -> String {
+        var out = ""
+        func print(_ line: String) { out += line + "\n" }
         func row(_ name: String, _ cells: [String]) -> String {
             let widths = [8, 12, 8, 8, 8, 8]
             return name.padding(toLength: 24, withPad: " ", startingAt: 0)
@@ -46,6 +63,7 @@ struct CacheStatsCommand: AsyncParsableCommand {
             for group in groups { print(line(group.name, group)) }
         }
         if stats.expiredEntries > 0 { print("\n\(stats.expiredEntries) expired entries await the sweeper (never served)") }
+        return out
     }
 }
 

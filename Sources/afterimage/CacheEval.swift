@@ -16,7 +16,7 @@ struct CacheEval: AsyncParsableCommand {
     @Option(help: "Similarity threshold (default: the one in force for --namespace and --model).") var threshold: Float?
     @Option(help: "Namespace whose settings apply (default: none, i.e. the global ones).") var namespace: String?
     @Option(help: "Model whose settings apply (default: none).") var model: String?
-    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var output: OutputOptions
     @Flag(help: "List the pairs decided wrongly.") var verbose = false
     @Option(help: "Cross-validate over K folds by base scene (2-20): held-out beside in-sample figures.") var folds: Int?
     @Option(help: "With --folds: the settings to tune, comma-separated (threshold, word_similarity, hypernym_depth, one_sided_verbs).")
@@ -59,10 +59,7 @@ struct CacheEval: AsyncParsableCommand {
             }
         }
         let main = evaluation.summary(at: chosen)
-        if json {
-            print(String(decoding: try JSONEncoder.afterimage.encode(main.json), as: UTF8.self))
-            return
-        }
+        guard output.emitUnlessTable(main.json) else { return }
         print("pairs \(main.pairs) (same \(main.same), different \(main.different)); embedder \(embedder.modelID); word similarity \(settings.wordSimilarity)")
         print(String(format: "threshold %.3f: recall %.3f (%d/%d), false-hit rate %.3f (%d/%d), precision %.3f", chosen, main.recall, main.hits, main.same, main.falseHitRate, main.falseHits, main.different, main.precision))
         print("\nkind               pairs  hits")
@@ -85,15 +82,12 @@ struct CacheEval: AsyncParsableCommand {
                 "per_kind": .object(figures.perKind.mapValues { .object(["pairs": .integer(Int64($0.pairs)), "hits": .integer(Int64($0.hits))]) }),
             ])
         }
-        if json {
-            let result: JSONValue = .object([
-                "folds": .integer(Int64(validation.folds)), "held_out": object(validation.heldOut), "in_sample": object(validation.inSample),
-                "in_sample_setting": .string(validation.inSampleSetting.description),
-                "chosen_per_fold": .array(validation.chosen.map { .string($0.description) }),
-            ])
-            print(String(decoding: try JSONEncoder.afterimage.encode(result), as: UTF8.self))
-            return
-        }
+        let result: JSONValue = .object([
+            "folds": .integer(Int64(validation.folds)), "held_out": object(validation.heldOut), "in_sample": object(validation.inSample),
+            "in_sample_setting": .string(validation.inSampleSetting.description),
+            "chosen_per_fold": .array(validation.chosen.map { .string($0.description) }),
+        ])
+        guard output.emitUnlessTable(result) else { return }
         print("\(validation.folds)-fold cross-validation by base scene over \(validation.assignment.count) pairs")
         for (fold, setting) in validation.chosen.enumerated() {
             print("fold \(fold + 1) (\(validation.assignment.filter { $0 == fold }.count) pairs): chosen on the others: \(setting)")

@@ -38,7 +38,7 @@ struct CacheWhatIf: AsyncParsableCommand {
     @Option(help: "Threshold to replay at (0–1).") var threshold: Float
     @Option(help: "Only this namespace.") var namespace: String?
     @Option(help: "Only lookups this recent, e.g. 7d.") var since: String?
-    @Flag(help: "Print JSON (as GET /admin/cache/what-if).") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard (0...1).contains(threshold) else { throw ValidationError("--threshold must be between 0 and 1.") }
@@ -48,7 +48,7 @@ struct CacheWhatIf: AsyncParsableCommand {
         let stores = try await TuningStores(options)
         let entries = try await stores.log.entries(namespace: namespace, since: try TuningStores.since(since), limit: stores.maxRows)
         let report = WhatIf(threshold: threshold, entries: entries)
-        if json { return try Keys.printJSON(report.json) }
+        guard output.emitUnlessTable(report.json) else { return }
         print("lookups \(report.lookups)")
         print("now:          hits \(report.hitsNow), misses \(report.lookups - report.hitsNow), saved $\(report.savedNow.usdString)")
         print(String(format: "at %.3f:     ", threshold) + "hits \(report.hitsAtThreshold), misses \(report.lookups - report.hitsAtThreshold), saved $\(report.savedAtThreshold.usdString)")
@@ -112,7 +112,7 @@ struct CacheSuggestThreshold: AsyncParsableCommand {
     @Option(help: "Target false-hit rate, 0.0001-0.5; the upper confidence bound must be below it.") var maxFalseHitRate: Double = 0.05
     @Option(help: "Confidence of the bound, 0.5-0.999.") var confidence: Double = 0.95
     @Option(help: "Only this namespace.") var namespace: String?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard maxFalseHitRate.isFinite, (0.0001...0.5).contains(maxFalseHitRate) else { throw ValidationError("--max-false-hit-rate must be from 0.0001 to 0.5") }
@@ -123,7 +123,7 @@ struct CacheSuggestThreshold: AsyncParsableCommand {
         let stores = try await TuningStores(options)
         let all = try await stores.log.entries(namespace: namespace, since: nil, limit: stores.maxRows)
         let suggestion = ThresholdSuggestion(maxFalseHitRate: maxFalseHitRate, confidence: confidence, labelled: all.filter { $0.label != nil }, all: all)
-        if json { return try Keys.printJSON(suggestion.json) }
+        guard output.emitUnlessTable(suggestion.json) else { return }
         guard let threshold = suggestion.threshold else {
             let more = suggestion.moreLabelsNeeded.map { "at least \($0) more lookups labelled different (none of them served)" } ?? "more labels"
             print(String(format: "no threshold yet: %d labelled (%d same, %d different); a %.0f%% bound below %.2f%% needs %@. Label lookups with `afterimage cache label` or the dashboard.",

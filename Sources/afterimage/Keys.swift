@@ -32,7 +32,15 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a key and print its secret (shown only once).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key and print its secret (shown only once).",
+            discussion: """
+                EXAMPLES
+                  afterimage keys create --name analytics
+                  afterimage keys create --name team-a-batch --namespace team-a --models gpt-image-1 --expires 2027-01-01
+                  afterimage keys create --name capped --budget-usd 25 --budget-period week --rpm 60 --json
+                """
+        )
         @OptionGroup var options: ConfigOptions
         @Option(help: "Display name.") var name: String
         @Option(help: "Cache namespace (default: the key's own id).") var namespace: String?
@@ -64,21 +72,28 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List keys (never their secrets).")
+        static let configuration = CommandConfiguration(
+            abstract: "List keys (never their secrets).",
+            discussion: """
+                EXAMPLES
+                  afterimage keys list
+                  afterimage keys list --output csv > keys.csv
+                  afterimage keys list --output json | jq '.[] | select(.status == "active") | .id'
+                """
+        )
         @OptionGroup var options: ConfigOptions
-        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let keys = try await Keys.store(options).list()
-            if json {
-                try Keys.printJSON(.array(keys.map(\.publicJSON)))
-                return
-            }
-            print("ID                    PREFIX      STATUS   NAMESPACE             NAME")
-            for key in keys {
-                let columns = [key.id.padding(21), key.prefix.padding(11), key.status().padding(8), key.namespace.padding(21), key.name]
-                print(columns.joined(separator: " "))
-            }
+            let table = TextTable(
+                header: ["id", "prefix", "status", "namespace", "name", "budget_usd", "budget_period", "expires_at"],
+                rows: keys.map { key in
+                    [key.id, key.prefix, key.status(), key.namespace, key.name, key.limits.budget?.usdString ?? "",
+                     key.limits.budgetPeriod.rawValue, key.expiresAt.map(DateText.format) ?? ""]
+                }
+            )
+            output.emit(.array(keys.map(\.publicJSON)), csv: table) { table.text }
         }
     }
 

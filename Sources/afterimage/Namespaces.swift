@@ -24,15 +24,32 @@ struct Namespaces: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List namespaces that have limits.")
+        static let configuration = CommandConfiguration(
+            abstract: "List namespaces that have limits.",
+            discussion: """
+                EXAMPLES
+                  afterimage namespaces list
+                  afterimage namespaces list --output json
+                """
+        )
         @OptionGroup var options: ConfigOptions
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            for (namespace, limits) in try await Namespaces.store(options).list() {
+            let list = try await Namespaces.store(options).list()
+            let objects: [JSONValue] = list.map { namespace, limits in
                 var object = limits.json.objectValue ?? [:]
                 object["namespace"] = .string(namespace)
-                try Keys.printJSON(.object(object))
+                return .object(object)
             }
+            let table = TextTable(
+                header: ["namespace", "budget_usd", "budget_period", "rpm", "images_per_minute"],
+                rows: list.map { namespace, limits in
+                    [namespace, limits.budget?.usdString ?? "", limits.budgetPeriod.rawValue,
+                     limits.requestsPerMinute.map(String.init) ?? "", limits.imagesPerMinute.map(String.init) ?? ""]
+                }
+            )
+            output.emit(.array(objects), csv: table) { table.text }
         }
     }
 }

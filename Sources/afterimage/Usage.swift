@@ -20,29 +20,49 @@ struct Usage: AsyncParsableCommand {
     }
 
     struct Report: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Requests, hits, images, tokens, cost and savings over [from, to), grouped.")
+        static let configuration = CommandConfiguration(
+            abstract: "Requests, hits, images, tokens, cost and savings over [from, to), grouped.",
+            discussion: """
+                EXAMPLES
+                  afterimage usage report --from 2026-11-01 --to 2026-12-01
+                  afterimage usage report --from 2026-11-01 --to 2026-12-01 --group-by key,model --output csv > november.csv
+                  afterimage usage report --from 2026-12-01T00:00:00Z --to 2026-12-02T00:00:00Z --group-by day --output json
+                """
+        )
         @OptionGroup var options: ConfigOptions
         @Option(help: "Start (included): YYYY-MM-DD (UTC) or ISO 8601.") var from: String
         @Option(help: "End (excluded): YYYY-MM-DD (UTC) or ISO 8601.") var to: String
         @Option(help: "Comma-separated: key, namespace, model, day, endpoint.") var groupBy = ""
-        @Option(help: "table, csv or json.") var format = "table"
+        @OptionGroup var output: OutputOptions
+        @Option(help: ArgumentHelp("The older spelling of --output (table, csv or json).", visibility: .hidden)) var format: String?
 
         func run() async throws {
             let (start, end) = try Usage.range(from, to)
             let dimensions: [UsageDimension]
             do { dimensions = try UsageDimension.parseList(groupBy) } catch let error as AfterimageError { throw ValidationError(error.message) }
             let report = try await Usage.ledger(options).report(from: start, to: end, groupBy: dimensions)
-            switch format {
-            case "json": try Keys.printJSON(report.json)
-            case "csv": FileHandle.standardOutput.write(Data(report.csv.utf8))
-            case "table": print(report.table, terminator: "")
-            default: throw ValidationError("--format must be table, csv or json, got '\(format)'.")
+            var chosen = output.format
+            if let format {
+                guard let value = OutputFormat(rawValue: format) else { throw ValidationError("--format must be table, csv or json, got '\(format)'.") }
+                chosen = value
+            }
+            switch chosen {
+            case .json: try Keys.printJSON(report.json)
+            case .csv: FileHandle.standardOutput.write(Data(report.csv.utf8))
+            case .table: print(report.table, terminator: "")
             }
         }
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every ledger row in [from, to), streamed as RFC 4180 CSV or JSON lines.")
+        static let configuration = CommandConfiguration(
+            abstract: "Every ledger row in [from, to), streamed as RFC 4180 CSV or JSON lines.",
+            discussion: """
+                EXAMPLES
+                  afterimage usage export --from 2026-11-01 --to 2026-12-01 > ledger.csv
+                  afterimage usage export --from 2026-11-01 --to 2026-12-01 --format jsonl | gzip > ledger.jsonl.gz
+                """
+        )
         @OptionGroup var options: ConfigOptions
         @Option(help: "Start (included).") var from: String
         @Option(help: "End (excluded).") var to: String

@@ -1,0 +1,71 @@
+import AfterimageCore
+import AfterimageTesting
+import Foundation
+import Testing
+
+/// `--output table|json|csv` on every read command, `--json` as its older spelling, examples in
+/// `--help`, and the completion script.
+@Suite struct CommandLineOutputTests {
+    func cli(_ arguments: [String], _ environment: [String: String] = [:]) async throws -> ChildProcess.Outcome {
+        try await ChildProcess.run(
+            CommandLineTests.binary, arguments, environment: environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a },
+            directory: FileManager.default.temporaryDirectory
+        )
+    }
+
+    @Test func everyReadCommandPrintsTableJSONAndCSV() async throws {
+        try CommandLineTests.requireBinary()
+        try await withFixture { f in
+            let environment = f.gateway.cliEnvironment
+            _ = try await f.gateway.createKey(name: "Finance, \"EU\"", namespace: "eu", limits: SpendLimits(budget: Money(usd: "12.5"), budgetPeriod: .week))
+            _ = try await f.admin(.PATCH, "/admin/namespaces/eu", ["rpm": 60])
+            _ = try await f.generate(["model": "gpt-image-1", "prompt": "a lighthouse for the cli"])
+            let reads: [[String]] = [
+                ["keys", "list"], ["namespaces", "list"], ["cache", "stats"],
+                ["usage", "report", "--from", "2000-01-01", "--to", "2100-01-01", "--group-by", "key"],
+                ["cache", "whatif", "--threshold", "0.5"], ["cache", "suggest-threshold"],
+            ]
+            for command in reads {
+                let table = try await cli(command, environment)
+                let json = try await cli(command + ["--output", "json"], environment)
+                let csv = try await cli(command + ["--output", "csv"], environment)
+                for (name, outcome) in [("table", table), ("json", json), ("csv", csv)] {
+                    #expect(outcome.status == 0, "\(command) \(name): \(outcome.stderr)")
+                }
+                #expect((try? JSONParser.parse(Data(json.stdout.utf8))) != nil, "\(command): json parses")
+                #expect(csv.stdout.hasSuffix("\r\n") && csv.stdout.contains(","), "\(command): csv rows")
+                #expect(table.stdout != json.stdout && table.stdout != csv.stdout)
+            }
+            // One row per key, fields escaped (RFC 4180), the same keys as the JSON list.
+            let csv = try await cli(["keys", "list", "--output", "csv"], environment).stdout
+            #expect(csv.hasPrefix("id,prefix,status,namespace,name,budget_usd,budget_period,expires_at\r\n"))
+            #expect(csv.contains(",eu,\"Finance, \"\"EU\"\"\",12.500000,week,"))
+            let listed = try JSONParser.parse(Data(try await cli(["keys", "list", "--output", "json"], environment).stdout.utf8))
+            #expect(csv.split(separator: "\r\n").count == (listed.arrayValue?.count ?? 0) + 1)
+            // `--json` is the older spelling of `--output json`.
+            #expect(try await cli(["keys", "list", "--json"], environment).stdout == (try await cli(["keys", "list", "--output", "json"], environment)).stdout)
+            // A single result as `field,value` rows.
+            let stats = try await cli(["cache", "stats", "--output", "csv"], environment).stdout
+            #expect(stats.hasPrefix("scope,name,entries,bytes,direct_hits,semantic_hits,misses,hit_rate\r\ntotal,total,1,"))
+            let suggestion = try await cli(["cache", "suggest-threshold", "--output", "csv"], environment).stdout
+            #expect(suggestion.hasPrefix("field,value\r\n") && suggestion.contains("\r\nobject,cache.threshold_suggestion\r\n"))
+            // A namespace list in JSON is one array.
+            let namespaces = try JSONParser.parse(Data(try await cli(["namespaces", "list", "--output", "json"], environment).stdout.utf8))
+            #expect(namespaces.arrayValue?.first?["namespace"] == "eu" && namespaces.arrayValue?.first?["rpm"] == 60)
+        }
+    }
+
+    @Test func badOutputValuesAreRefusedAndHelpShowsExamples() async throws {
+        try CommandLineTests.requireBinary()
+        let bad = try await cli(["keys", "list", "--output", "xml"])
+        #expect(bad.status != 0 && bad.stderr.contains("--output"), "\(bad.stderr)")
+        let badFormat = try await cli(["usage", "report", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "yaml"])
+        #expect(badFormat.status != 0 && badFormat.stderr.contains("--format"))
+        for command in [["--help"], ["keys", "create", "--help"], ["keys", "list", "--help"], ["usage", "report", "--help"], ["cache", "stats", "--help"]] {
+            let help = try await cli(command)
+            #expect(help.status == 0 && help.stdout.contains("EXAMPLES") && help.stdout.contains("afterimage "), "\(command)")
+        }
+        let completion = try await cli(["--generate-completion-script", "bash"])
+        #expect(completion.status == 0 && completion.stdout.contains("afterimage") && completion.stdout.contains("complete"))
+    }
+}
