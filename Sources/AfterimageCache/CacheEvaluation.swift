@@ -31,12 +31,13 @@ public struct CacheEvaluation: Sendable {
         }
     }
 
-    /// Judges every pair with the guard strictness in force.
-    public init(pairs: [Pair], matcher: CacheMatcher, settings: TunedSettings) async throws {
+    /// Judges every pair with the guard strictness in force; `progress` gets (done, total) after each.
+    public init(pairs: [Pair], matcher: CacheMatcher, settings: TunedSettings, progress: (Int, Int) -> Void = { _, _ in }) async throws {
         self.pairs = pairs
         var judgements = [PairJudgement]()
         for pair in pairs {
             judgements.append(try await matcher.judge(cached: pair.a, incoming: pair.b, wordSimilarity: settings.wordSimilarity))
+            progress(judgements.count, pairs.count)
         }
         self.judgements = judgements
     }

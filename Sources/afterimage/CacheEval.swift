@@ -51,7 +51,11 @@ struct CacheEval: AsyncParsableCommand {
             }
             return
         }
-        let evaluation = try await Embed.using(embedder) { try await CacheEvaluation(pairs: list, matcher: matcher, settings: settings) }
+        let bar = ProgressBar.forTerminal()
+        let evaluation = try await Embed.using(embedder) {
+            try await CacheEvaluation(pairs: list, matcher: matcher, settings: settings) { done, total in bar.update("pairs", done, total) }
+        }
+        bar.finish()
         if verbose {
             for (pair, judgement) in zip(evaluation.pairs, evaluation.judgements) where judgement.served(at: chosen) != pair.same {
                 let verdict = judgement.refusal(at: chosen).map(\.description) ?? "cos \(judgement.similarity)"

@@ -50,7 +50,7 @@ struct StorageMigrate: AsyncParsableCommand {
         }
         let source = try Stores.open(dataDirectory: configuration.dataDirectoryURL, lookupLogMaxRows: configuration.cache.lookupLogMaxRows)
         let target = try await Stores.openPostgres(settings, lookupLogMaxRows: configuration.cache.lookupLogMaxRows, diskCache: nil, logger: .init(label: "afterimage.migrate"))
-        let bar = ProgressBar(enabled: isatty(STDOUT_FILENO) == 1)
+        let bar = ProgressBar.forTerminal()
         let migration = try StorageMigration(from: source, to: target) { phase, done, total in bar.update(phase, done, total) }
         let (expected, copied) = try await migration.run()
         bar.finish()
@@ -72,35 +72,5 @@ enum PostgresSettingsEditor {
         var settings = base ?? PostgresSettings(url: url)
         settings.url = url
         return settings
-    }
-}
-
-/// One line redrawn in place on a terminal (`phase  done/total  [#####.....]`); silent otherwise.
-final class ProgressBar: @unchecked Sendable {
-    let enabled: Bool
-    private let lock = NSLock()
-    private var last = ""
-
-    init(enabled: Bool) {
-        self.enabled = enabled
-    }
-
-    func update(_ phase: String, _ done: Int, _ total: Int?) {
-        guard enabled else { return }
-        var line = "\(phase) \(done)"
-        if let total, total > 0 {
-            let filled = min(30, done * 30 / total)
-            line += "/\(total) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled) + "]"
-        }
-        lock.withLock {
-            guard line != last else { return }
-            last = line
-            FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
-        }
-    }
-
-    func finish() {
-        guard enabled else { return }
-        FileHandle.standardOutput.write(Data("\n".utf8))
     }
 }

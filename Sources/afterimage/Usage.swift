@@ -76,7 +76,13 @@ struct Usage: AsyncParsableCommand {
             let (start, end) = try Usage.range(from, to)
             let output = FileHandle.standardOutput
             if format == "csv" { output.write(Data(CSV.line(UsageRecord.exportColumns).utf8)) }
+            // The rows go to stdout (usually a file); the count to a watching terminal on stderr.
+            let bar = isatty(STDOUT_FILENO) == 1 ? ProgressBar(enabled: false) : ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
+            defer { bar.finish() }
+            var rows = 0
             try await Usage.ledger(options).export(from: start, to: end, pageSize: 1000) { page in
+                rows += page.count
+                bar.update("rows", rows, nil)
                 output.write(Data(try UsageExportFormat.render(page, format: format).utf8))
             }
         }

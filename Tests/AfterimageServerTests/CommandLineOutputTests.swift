@@ -55,6 +55,30 @@ import Testing
         }
     }
 
+    /// A long command draws its progress on a terminal (a pseudo-terminal from `script`), and
+    /// never into redirected output.
+    @Test func progressIsDrawnOnATerminalOnly() async throws {
+        try CommandLineTests.requireBinary()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("progress-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pairs = directory.appendingPathComponent("pairs.jsonl")
+        let lines = (0..<40).map { #"{"a": "a red car number \#($0)", "b": "a red car number \#($0)!", "same": true}"# }
+        try lines.joined(separator: "\n").write(to: pairs, atomically: true, encoding: .utf8)
+        let config = directory.appendingPathComponent("eval.yaml")
+        try "data_dir: \(directory.path)/data\ncache:\n  embedder: {kind: hashing}\n  guard: {vocabulary_dir: \(TestGateway.packageRoot.path)/Config/guard}\n"
+            .write(to: config, atomically: true, encoding: .utf8)
+        let arguments = ["cache", "eval", "--pairs", pairs.path, "--config", config.path]
+        let piped = try await cli(arguments)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(!piped.stderr.contains("\u{1B}[K") && !piped.stdout.contains("\u{1B}[K"), "no progress into a pipe")
+        let command = ([CommandLineTests.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        let terminal = try await ChildProcess.run("/usr/bin/script", ["-qec", command, "/dev/null"], environment: ["PATH": "/usr/bin:/bin", "TERM": "dumb"], directory: directory)
+        #expect(terminal.status == 0, "\(terminal.stdout)\(terminal.stderr)")
+        #expect(terminal.stdout.contains("\u{1B}[Kpairs 40/40 [##############################] 100%"), "\(terminal.stdout.prefix(500))")
+        #expect(terminal.stdout.contains("recall"), "the result follows the bar")
+    }
+
     @Test func badOutputValuesAreRefusedAndHelpShowsExamples() async throws {
         try CommandLineTests.requireBinary()
         let bad = try await cli(["keys", "list", "--output", "xml"])
