@@ -94,7 +94,7 @@ import Testing
     @Test(.enabled(if: chromium != nil))
     func keyFiguresRenderInHeadlessChromium() async throws {
         try await withFixture { f in
-            let (_, design) = try await f.gateway.createKey(name: "design-team")
+            let (designKey, design) = try await f.gateway.createKey(name: "design-team")
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red sports car on a mountain road", "size": "1024x1024", "quality": "medium"], key: design)
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red sports car on a mountain road", "size": "1024x1024", "quality": "medium"], key: design)
             _ = try await f.generate(["model": "gpt-image-1", "prompt": "a blue sports car on a mountain road", "size": "1024x1024", "quality": "medium"], key: design)
@@ -118,6 +118,23 @@ import Testing
             #expect(html.contains("refused:"), "the guard verdict is shown")
             #expect(html.contains("logged lookups"), "the what-if result is rendered")
             #expect(html.contains("No suggestion yet") && html.contains("more lookups labelled different"), "the statistical suggestion says how many labels it needs")
+            // The daily chart has axes, dates and values; the curve and the refusals are drawn.
+            // The first day of the 30-day range is always labelled (then every fourth).
+            let first = String(DateText.format(Date().addingTimeInterval(-29 * 86_400)).prefix(10).dropFirst(5))
+            #expect(html.contains("class=\"x-label\">\(first)<"), "dates label the x axis (\(first))")
+            #expect(html.contains("class=\"y-label\">$0.000<") || html.contains("class=\"y-label\">$0.00<"), "the USD axis has values")
+            #expect(html.contains("class=\"y2-label\">100%<"), "the hit rate has its own axis")
+            #expect(html.contains(">day (UTC, month-day)<") && html.contains(">USD<") && html.contains(">hit rate<"))
+            #expect(html.contains("<rect") && html.contains("<polyline"), "bars and the hit-rate line")
+            #expect(html.contains("class=\"curve-hits\"") && html.contains("class=\"curve-falseHits\"") && html.contains(">similarity threshold<"), "the what-if curve")
+            #expect(html.contains("logged lookups refused by the guard"), "refusals by reason")
+            #expect(html.contains("id=\"key-series\" hidden"), "no key chosen: no key chart yet")
+
+            // A key's own series (what a click on its row opens; deep-linked here).
+            let keyDOM = try await browser(["--dump-dom", "\(f.base)/dashboard#key=\(TestGateway.adminKey)&series=\(designKey.id)"])
+            #expect(keyDOM.stdout.contains("data-loaded=\"true\""))
+            #expect(keyDOM.stdout.contains("Key design-team: spend, savings and hit rate per day"), "the key's chart is titled")
+            #expect(!keyDOM.stdout.contains("id=\"key-series\" hidden"), "the key's chart is shown")
 
             let artifacts = TestGateway.packageRoot.appendingPathComponent("test-artifacts")
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)

@@ -1,0 +1,79 @@
+import AfterimageCore
+import Foundation
+import Testing
+
+/// `withDeadline` answers at its deadline whatever the work does, and passes results, errors and
+/// the caller's cancellation through.
+@Suite struct DeadlineTests {
+    @Test func resultsAndErrorsPassThrough() async throws {
+        #expect(try await withDeadline(.seconds(5)) { 42 } == 42)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) { try await withDeadline(.seconds(5)) { () async throws -> Int in throw Boom() } }
+    }
+
+    /// Work that ignores cancellation (as a call stuck on a dead connection can) no longer holds
+    /// the caller past the deadline; it is cancelled and ends on its own later.
+    @Test func workThatIgnoresCancellationDoesNotHoldTheCaller() async throws {
+        let release = TestFlag()
+        let ended = TestFlag()
+        let clock = ContinuousClock()
+        let started = clock.now
+        // Released after 4 s at the latest: a deadline that waited for the work fails below instead of hanging.
+        Task { try? await Task.sleep(for: .seconds(4)); release.set() }
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(.milliseconds(100)) {
+                while !release.value { try? await Task.sleep(for: .milliseconds(10)) }
+                ended.set()
+                return 1
+            }
+        }
+        #expect(clock.now - started < .seconds(2), "answered at the deadline, not when the work ended")
+        #expect(!ended.value)
+        release.set()
+        for _ in 0..<500 where !ended.value { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(ended.value, "the work still ends on its own")
+    }
+
+    @Test func cancellingTheCallerCancelsTheWork() async throws {
+        let sawCancellation = TestFlag()
+        let task = Task {
+            try await withDeadline(.seconds(30)) {
+                do { try await Task.sleep(for: .seconds(30)) } catch { sawCancellation.set(); throw error }
+                return 0
+            }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        for _ in 0..<200 where !sawCancellation.value { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(sawCancellation.value)
+    }
+
+    @Test func manyConcurrentDeadlinesResolveEachExactlyOnce() async throws {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<500 {
+                group.addTask {
+                    do {
+                        return try await withDeadline(.milliseconds(index % 2 == 0 ? 1 : 1000)) {
+                            try await Task.sleep(for: .milliseconds(index % 3 == 0 ? 0 : 5))
+                            return 1
+                        }
+                    } catch is DeadlineExceeded {
+                        return 0
+                    }
+                }
+            }
+            var answered = 0
+            for try await _ in group { answered += 1 }
+            #expect(answered == 500)
+        }
+    }
+}
+
+/// A flag set once from another task.
+final class TestFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var state = false
+    func set() { lock.withLock { state = true } }
+    var value: Bool { lock.withLock { state } }
+}
