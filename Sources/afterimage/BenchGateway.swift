@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// the same run. At one client: the stub alone (the baseline), bypass (`no-cache, no-store`),
 /// miss, direct hit and semantic hit, p50 and p99; then hits/s at N connections.
 struct BenchGateway: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Benchmark the gateway end to end per storage backend.")
+    static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Benchmark the gateway end to end per storage backend.", discussion: "EXAMPLES\n  afterimage bench gateway\n  afterimage bench gateway --series direct,throughput --connections 32")
 
     @Option(help: "Requests per latency series.") var requests = 200
     @Option(help: "Concurrent connections for the throughput run.") var connections = 32

@@ -9,7 +9,7 @@ import Logging
 /// `afterimage cache eval`: the server's lookup decision on labelled pairs, at the threshold and
 /// guard strictness in force for a namespace and model (run-time settings included).
 struct CacheEval: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Measure hits and false hits on labelled prompt pairs (JSONL: a, b, same, kind).")
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Measure hits and false hits on labelled prompt pairs (JSONL: a, b, same, kind).", discussion: "EXAMPLES\n  afterimage cache eval --pairs ../shared/cache-pairs/public.jsonl\n  afterimage cache eval --pairs labels.jsonl --threshold 0.9 --output json\n  afterimage cache eval --pairs labels.jsonl --folds 5")
 
     @OptionGroup var options: ConfigOptions
     @Option(help: "Pairs file, one {\"a\", \"b\", \"same\", \"kind\"} object per line.") var pairs: String

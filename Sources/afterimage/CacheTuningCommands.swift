@@ -33,7 +33,7 @@ struct TuningStores {
 
 /// `afterimage cache whatif`: replays logged lookups at another threshold.
 struct CacheWhatIf: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "whatif", abstract: "Hits, misses and savings of logged lookups at another threshold, and the lookups that flip.")
+    static let configuration = CommandConfiguration(commandName: "whatif", abstract: "Hits, misses and savings of logged lookups at another threshold, and the lookups that flip.", discussion: "EXAMPLES\n  afterimage cache whatif --threshold 0.85 --since 7d\n  afterimage cache whatif --threshold 0.9 --namespace team-a --output csv")
     @OptionGroup var options: ConfigOptions
     @Option(help: "Threshold to replay at (0–1).") var threshold: Float
     @Option(help: "Only this namespace.") var namespace: String?
@@ -64,7 +64,7 @@ struct CacheWhatIf: AsyncParsableCommand {
 
 /// `afterimage cache label ID same|different`.
 struct CacheLabel: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "label", abstract: "Mark a logged lookup's pair same or different.")
+    static let configuration = CommandConfiguration(commandName: "label", abstract: "Mark a logged lookup's pair same or different.", discussion: "EXAMPLES\n  afterimage cache label 1234 different --by alice")
     @OptionGroup var options: ConfigOptions
     @Argument(help: "Lookup id (from GET /admin/cache/lookups or the dashboard).") var id: Int64
     @Argument(help: "same or different.") var label: LookupLabel
@@ -88,7 +88,7 @@ struct CacheLabel: AsyncParsableCommand {
 
 /// `afterimage cache export-labels`: labelled pairs as JSONL, the format `cache eval --pairs` reads.
 struct CacheExportLabels: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "export-labels", abstract: "Print labelled lookups as cache-eval pairs (JSONL).")
+    static let configuration = CommandConfiguration(commandName: "export-labels", abstract: "Print labelled lookups as cache-eval pairs (JSONL).", discussion: "EXAMPLES\n  afterimage cache export-labels > labels.jsonl && afterimage cache eval --pairs labels.jsonl")
     @OptionGroup var options: ConfigOptions
     @Option(help: "Only this namespace.") var namespace: String?
 
@@ -138,7 +138,7 @@ struct CacheSuggestThreshold: AsyncParsableCommand {
 
 /// `afterimage cache set-threshold`: a run-time setting, effective at once in a running server.
 struct CacheSetThreshold: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "set-threshold", abstract: "Set (or clear) the threshold and guard strictness for a namespace and/or model.")
+    static let configuration = CommandConfiguration(commandName: "set-threshold", abstract: "Set (or clear) the threshold and guard strictness for a namespace and/or model.", discussion: "EXAMPLES\n  afterimage cache set-threshold 0.9 --namespace team-a\n  afterimage cache set-threshold clear --model gpt-image-1")
     @OptionGroup var options: ConfigOptions
     @Argument(help: "Threshold 0–1, or 'clear'.") var threshold: String
     @Option(help: "Only this namespace (default: every namespace).") var namespace: String?

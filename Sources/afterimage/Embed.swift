@@ -6,7 +6,7 @@ import Foundation
 
 /// `afterimage embed`: one text per stdin line (split on `\n` only) → one JSON object per line.
 struct Embed: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Embed one text per stdin line; print {text, input_ids, embedding} JSON lines.")
+    static let configuration = CommandConfiguration(abstract: "Embed one text per stdin line; print {text, input_ids, embedding} JSON lines.", discussion: "EXAMPLES\n  printf 'a red car\\na blue car\\n' | afterimage embed")
 
     @OptionGroup var options: ConfigOptions
     @Option(help: "Model directory (default: cache.embedder.model_dir, env AFTERIMAGE_MODEL_DIR).") var modelDir: String?

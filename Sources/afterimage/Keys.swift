@@ -98,7 +98,7 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a key's name, namespace, models, expiry, budget or rate limits.")
+        static let configuration = CommandConfiguration(abstract: "Change a key's name, namespace, models, expiry, budget or rate limits.", discussion: "EXAMPLES\n  afterimage keys update key_ABC --budget-usd 100 --budget-period month\n  afterimage keys update key_ABC --models gpt-image-1,dall-e-3 --expires 2027-06-30\n  afterimage keys update key_ABC --rpm none --json")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "Key id.") var id: String
         @Option(help: "Display name.") var name: String?
@@ -127,7 +127,7 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a key: it stops working at once; its history stays.")
+        static let configuration = CommandConfiguration(abstract: "Revoke a key: it stops working at once; its history stays.", discussion: "EXAMPLES\n  afterimage keys revoke key_ABC")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "Key id.") var id: String
 
@@ -140,7 +140,7 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Give a key a new secret, keeping its id and history.")
+        static let configuration = CommandConfiguration(abstract: "Give a key a new secret, keeping its id and history.", discussion: "EXAMPLES\n  afterimage keys rotate key_ABC --json | jq -r .key")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "Key id.") var id: String
         @Flag(help: "Print JSON.") var json = false

@@ -12,7 +12,7 @@ struct Namespaces: AsyncParsableCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a namespace's budget and rate limits.")
+        static let configuration = CommandConfiguration(abstract: "Set a namespace's budget and rate limits.", discussion: "EXAMPLES\n  afterimage namespaces update team-a --budget-usd 500 --budget-period month\n  afterimage namespaces update team-a --rpm 120 --images-per-minute 40\n  afterimage namespaces update team-a --budget-usd none")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "Namespace.") var namespace: String
         @OptionGroup var limits: LimitOptions

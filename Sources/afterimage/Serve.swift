@@ -7,7 +7,7 @@ import Logging
 
 /// `afterimage serve`: runs the HTTP server.
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the gateway's HTTP server.")
+    static let configuration = CommandConfiguration(abstract: "Run the gateway's HTTP server.", discussion: "EXAMPLES\n  AFTERIMAGE_ADMIN_KEY=… OPENAI_API_KEY=… afterimage serve\n  afterimage serve --config Config/afterimage.yaml")
 
     @OptionGroup var options: ConfigOptions
 
