@@ -22,7 +22,12 @@ import Testing
         Task { try? await Task.sleep(for: .seconds(4)); release.set() }
         await #expect(throws: DeadlineExceeded.self) {
             try await withDeadline(.milliseconds(100)) {
-                while !release.value { try? await Task.sleep(for: .milliseconds(10)) }
+                // A wait that cancellation cannot cut short (and that never spins a thread).
+                while !release.value {
+                    await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
+                        DispatchQueue.global().asyncAfter(deadline: .now() + 0.01) { resume.resume() }
+                    }
+                }
                 ended.set()
                 return 1
             }
