@@ -75,6 +75,40 @@ import Testing
         if let failure { throw failure }
     }
 
+    @Test func aNamespaceBudgetAlertsForItsKeysTogether() async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        var failure: (any Error)?
+        do {
+            try await withFixture(configure: { configuration in
+                configuration.alerts.budgetThresholds = [2]
+                configuration.alerts.webhooks = [Self.hook(receiver, events: [.budget])]
+            }) { f in
+                let probe = try await f.generate(["model": "gpt-image-1", "prompt": "namespace probe"])
+                let probeRow = try await f.gateway.ledgerRow(try #require(probe.headers.first(name: "x-request-id")))
+                let cost = try #require(probeRow?.cost)
+                #expect(try await f.admin(.PATCH, "/admin/namespaces/design", ["budget_usd": .string((cost * 100).usdString), "budget_period": "day"]).status == 200)
+                // Two keys of the namespace, neither with a budget of its own: 1% each, 2% together.
+                let (_, first) = try await f.gateway.createKey(name: "design-a", namespace: "design")
+                let (_, second) = try await f.gateway.createKey(name: "design-b", namespace: "design")
+                #expect(try await f.generate(["model": "gpt-image-1", "prompt": "design one"], key: first).status == 200)
+                try await Task.sleep(for: .milliseconds(1500))
+                #expect(receiver.received.isEmpty, "1% is below every threshold")
+                #expect(try await f.generate(["model": "gpt-image-1", "prompt": "design two"], key: second).status == 200)
+                let delivered = try await receiver.wait(for: 1)
+                #expect(delivered.count == 1)
+                #expect(delivered.first?.json["data"]?["namespace"] == "design")
+                #expect(delivered.first?.json["data"]?["threshold_percent"] == 2)
+                #expect(delivered.first?.json["data"]?["period"] == "day")
+                #expect(delivered.first?.json["data"]?["key_id"] == nil, "a namespace alert names the namespace, not a key")
+            }
+        } catch {
+            failure = error
+        }
+        await receiver.stop()
+        if let failure { throw failure }
+    }
+
     @Test func expiryFailoverAndFalseHitReachASlackHookThroughRetries() async throws {
         let receiver = WebhookReceiver(failFirst: 2)
         try await receiver.start()
