@@ -181,12 +181,13 @@ public final class AlertCenter: Service, Sendable {
         }
     }
 
-    /// At start and every `expiryInterval`: keys expiring within `key_expiry_days`; old claims pruned.
+    /// At start and every `expiryInterval`: old claims pruned (whatever the events, so the
+    /// claims table stays bounded) and keys expiring within `key_expiry_days` announced.
     func expiryLoop() async {
-        guard settings.keyExpiryDays > 0, wants(.keyExpiry) else { return }
+        let announceExpiry = settings.keyExpiryDays > 0 && wants(.keyExpiry)
         while !Task.isCancelled {
-            await checkExpiry(now: Date())
             try? await claims.prune(before: Date().addingTimeInterval(-Self.claimRetention))
+            if announceExpiry { await checkExpiry(now: Date()) }
             do { try await Task.sleep(for: expiryInterval) } catch { return }
         }
     }

@@ -101,6 +101,11 @@ public struct AfterimageError: Error, Sendable, Equatable, CustomStringConvertib
         .init(status: 404, code: .notFound, message: message)
     }
 
+    /// A text input holding U+0000, named by `param`.
+    public static func nulCharacters(param: String) -> Self {
+        invalidPayload("'\(param)' must not contain NUL characters.", param: param)
+    }
+
     public static func payloadTooLarge(limit: Int) -> Self {
         .init(status: 413, code: .payloadTooLarge, message: "Request body exceeds the limit of \(limit) bytes.")
     }

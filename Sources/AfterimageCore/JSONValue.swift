@@ -130,10 +130,15 @@ extension JSONValue {
     /// hold it; the edges refuse it so both backends answer the same).
     public var containsNUL: Bool {
         switch self {
-        case .string(let text): return text.utf8.contains(0)
+        case .string(let text): return text.containsNUL
         case .array(let items): return items.contains { $0.containsNUL }
-        case .object(let members): return members.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        case .object(let members): return members.contains { $0.key.containsNUL || $0.value.containsNUL }
         default: return false
         }
     }
+}
+
+extension StringProtocol {
+    /// Whether the text contains U+0000 (refused at every edge: PostgreSQL text cannot hold it).
+    public var containsNUL: Bool { utf8.contains(0) }
 }

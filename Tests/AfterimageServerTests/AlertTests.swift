@@ -254,6 +254,24 @@ import Testing
         #expect(hook.secret == "s3cret" && hook.format == .slack && hook.maxAttempts == 3)
     }
 
+    /// Claims are once-only until pruned (the center prunes those older than 400 days hourly,
+    /// whatever events its webhooks take); on the gateway's backend (SQLite, or PostgreSQL in pass 3).
+    @Test func claimsAreOnceOnlyUntilPruned() async throws {
+        try await withFixture { f in
+            let claims = f.gateway.stores.alerts
+            let now = Date()
+            #expect(try await claims.claim("budget:key:x:day:2026-12-04:50", now: now))
+            #expect(try await !claims.claim("budget:key:x:day:2026-12-04:50", now: now))
+            let huge = String(repeating: "k", count: 100_000)
+            #expect(try await claims.claim(huge, now: now), "a hostile key is stored bounded")
+            #expect(try await !claims.claim(huge, now: now))
+            try await claims.prune(before: now.addingTimeInterval(-60))
+            #expect(try await !claims.claim("budget:key:x:day:2026-12-04:50", now: now), "recent claims stay")
+            try await claims.prune(before: now.addingTimeInterval(60))
+            #expect(try await claims.claim("budget:key:x:day:2026-12-04:50", now: now), "pruned claims can be made again")
+        }
+    }
+
     @Test func signaturesAndShares() {
         // RFC-style known value: HMAC-SHA256("secret", "hello").
         #expect(WebhookSender.signature(Data("hello".utf8), secret: "secret") == "sha256=88aab3ede8d3adf94d26ab90d3bafd4a2083070c3bcce9c014ee04a443847c0b")

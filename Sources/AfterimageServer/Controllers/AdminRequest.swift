@@ -15,8 +15,8 @@ enum AdminRequest {
         guard let object = (try? JSONParser.parse(Data(buffer: buffer)))?.objectValue else {
             throw AfterimageError.invalidPayload("Request body must be a JSON object.")
         }
-        for (name, value) in object where name.utf8.contains(0) || value.containsNUL {
-            throw AfterimageError.invalidPayload("'\(LogText.echo(name))' must not contain NUL characters.", param: LogText.echo(name))
+        for (name, value) in object where name.containsNUL || value.containsNUL {
+            throw AfterimageError.nulCharacters(param: LogText.echo(name))
         }
         return object
     }
@@ -29,9 +29,7 @@ enum AdminRequest {
             guard allowed.contains(key) else {
                 throw AfterimageError.invalidPayload("Unknown query parameter '\(key)'; use \(allowed.sorted().joined(separator: ", ")).", param: key)
             }
-            guard !value.utf8.contains(0) else {
-                throw AfterimageError.invalidPayload("Query parameter '\(key)' must not contain NUL characters.", param: key)
-            }
+            guard !value.containsNUL else { throw AfterimageError.nulCharacters(param: key) }
             values[key] = String(value)
         }
         return values
@@ -39,16 +37,14 @@ enum AdminRequest {
 
     /// A path parameter; nil when absent or when it holds a NUL character (no stored name can).
     static func pathParameter(_ context: AfterimageRequestContext, _ name: String) -> String? {
-        guard let value = context.parameters.get(name), !value.utf8.contains(0) else { return nil }
+        guard let value = context.parameters.get(name), !value.containsNUL else { return nil }
         return value
     }
 
     /// A path parameter that names something to create or change: a NUL character is a 400.
     static func requiredPathParameter(_ context: AfterimageRequestContext, _ name: String) throws -> String {
         let value = context.parameters.get(name) ?? ""
-        guard !value.utf8.contains(0) else {
-            throw AfterimageError.invalidPayload("'\(name)' must not contain NUL characters.", param: name)
-        }
+        guard !value.containsNUL else { throw AfterimageError.nulCharacters(param: name) }
         return value
     }
 

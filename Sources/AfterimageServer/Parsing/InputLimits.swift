@@ -53,9 +53,7 @@ struct InputLimits: Sendable {
         }
         for (name, value) in fields {
             try check("field name", name, max: maxOptionBytes)
-            if name.utf8.contains(0) || value.containsNUL {
-                throw AfterimageError.invalidPayload("'\(LogText.echo(name))' must not contain NUL characters.", param: LogText.echo(name))
-            }
+            if name.containsNUL || value.containsNUL { throw AfterimageError.nulCharacters(param: LogText.echo(name)) }
             guard let text = value.stringValue else {
                 if depth(value) > 8 { throw AfterimageError.invalidPayload("'\(LogText.echo(name))' is nested too deeply.", param: LogText.echo(name)) }
                 continue
