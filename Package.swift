@@ -47,7 +47,7 @@ let libraryTargets: [Target] = [
     ),
     .target(
         name: "AfterimageIndex",
-        dependencies: ["CBLAS", "CKernels", "AfterimageCore"],
+        dependencies: ["CBLAS", "CKernels", "AfterimageCore", .product(name: "Crypto", package: "swift-crypto")],
         // Optimised in debug builds too: the graph's int8 kernels are 50x slower unoptimised,
         // and the test suite builds in debug.
         swiftSettings: swiftSettings + [

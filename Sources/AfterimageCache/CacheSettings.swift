@@ -28,6 +28,15 @@ public struct CacheSettings: Sendable {
     /// Candidates the graph keeps while searching (`cache.index.ef_search`, 8–1,000, default 100):
     /// recall against latency in very large partitions (README, "Index speed").
     public var annEfSearch = 100
+    /// Whether the server keeps the graphs' snapshots in `<data_dir>/index-snapshots`
+    /// (`cache.index.snapshots`, default true), so a restart does not rebuild them.
+    public var indexSnapshots = true
+    /// The snapshots' directory (the server sets it from `data_dir` when `indexSnapshots` is on);
+    /// nil rebuilds graphs from the rows at every start.
+    public var indexSnapshotDirectory: String?
+    /// What, besides the embedder's provider, model and dimension, decides its vectors (MiniLM's
+    /// weight precision): a snapshot written under another is not used.
+    public var embedderVariant = ""
     /// Nearest candidates above the threshold the guard looks at (`cache.candidates`).
     public var candidates = 5
     /// Entry lifetime (`cache.ttl_seconds`, default 30 days).

@@ -51,31 +51,71 @@ public final class SemanticCache: Sendable {
     /// path and flushed before anything reads or depends on them; a crash loses at most the last
     /// 20 ms of counts — statistics, never a ledger row.
     let hits: BatchedWriter<CacheHit>
+    let lastRestore = Mutex(GraphSnapshotStore.Restored())
 
     public init(settings: CacheSettings, store: any CacheStore, embedder: any Embedder, vocabulary: GuardVocabulary) {
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.index = VectorIndex(
-            dimension: embedder.dimension, annMinEntries: settings.annMinEntries, graphParameters: HNSWGraph.Parameters(efSearch: settings.annEfSearch)
+            dimension: embedder.dimension, annMinEntries: settings.annMinEntries, graphParameters: HNSWGraph.Parameters(efSearch: settings.annEfSearch),
+            snapshots: settings.indexSnapshotDirectory.map {
+                GraphSnapshotStore(
+                    directory: URL(fileURLWithPath: $0, isDirectory: true),
+                    identity: "\(embedder.provider)/\(embedder.modelID)/\(settings.embedderVariant)/\(embedder.dimension)"
+                )
+            }
         )
         self.matcher = CacheMatcher(vocabulary: vocabulary, embedder: embedder, wordSimilarity: settings.wordSimilarity)
         self.hits = BatchedWriter { try await store.recordHits($0) }
     }
 
-    /// Loads every unexpired entry's vector from SQLite into the index; returns how many.
+    /// Loads every unexpired entry's vector from the store into the index; returns how many.
+    /// Partitions with a snapshot start from their saved graph, which the rows then confirm
+    /// (entries added since are inserted, entries gone are dropped: `VectorIndex.restoreSnapshots`).
     @discardableResult
     public func loadIndex(now: Date = Date(), pageSize: Int = 10_000) async throws -> Int {
         index.removeAll()
         let current = try await store.totals(now: now)
         totals.withLock { $0 = current }
+        var restored = index.restoreSnapshots()
         // Page by page: a million vectors are never all held at once besides the index.
-        return try await store.forEachVectorPage(now: now, pageSize: pageSize) { page in
+        let count = try await store.forEachVectorPage(now: now, pageSize: pageSize) { page in
             for vector in page where vector.embedding.count == index.dimension {
                 index.upsert(.init(namespace: vector.namespace, partition: vector.partitionKey), id: vector.id, vector: vector.embedding)
             }
         }
+        restored.dropped = index.finishRestore()
+        lastRestore.withLock { $0 = restored }
+        return count
     }
+
+    /// What the last `loadIndex` took from graph snapshots (nothing when they are off).
+    public var snapshotRestore: GraphSnapshotStore.Restored { lastRestore.withLock { $0 } }
+
+    /// The in-memory index at a glance (`GET /admin/cache/stats` → `index`): entries, partitions
+    /// searched through a graph, builds running, and what the last start took from snapshots.
+    public var indexStatus: JSONValue {
+        let restored = snapshotRestore
+        return .object([
+            "entries": .integer(Int64(index.count)),
+            "graph_partitions": .integer(Int64(index.graphPartitions)),
+            "pending_builds": .integer(Int64(index.pendingBuilds)),
+            "bytes": .integer(Int64(index.approximateBytes)),
+            "snapshots": .object([
+                "enabled": .bool(index.snapshots != nil),
+                "restored_partitions": .integer(Int64(restored.partitions)),
+                "restored_nodes": .integer(Int64(restored.nodes)),
+                "dropped_nodes": .integer(Int64(restored.dropped)),
+                "rejected_files": .integer(Int64(restored.rejected.count)),
+                "failed_writes": .integer(Int64(index.failedSnapshotWrites)),
+            ]),
+        ])
+    }
+
+    /// Writes the snapshot of every graph that changed since its last one (at shutdown).
+    @discardableResult
+    public func writeIndexSnapshots() async -> Int { await index.writeSnapshots() }
 
     /// The unexpired entry with the same direct key (`CacheKeys.directKey`), namespace and partition.
     public func lookupDirect(namespace: String, partitionKey: String, directKey: String, now: Date = Date()) async throws -> CacheEntry? {

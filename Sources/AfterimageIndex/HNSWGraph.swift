@@ -44,7 +44,7 @@ public struct HNSWGraph: Sendable {
     var entry: Int32 = -1
     var topLevel = 0
     var random = SplitMix64(seed: 0x5EED_1234_ABCD_0001)
-    public private(set) var tombstones = 0
+    public internal(set) var tombstones = 0
     /// Visit stamps reused by inserts (a search bumps the generation instead of clearing).
     var insertVisits = StampVisits()
 
@@ -114,6 +114,28 @@ public struct HNSWGraph: Sendable {
             topLevel = level
             entry = node
         }
+    }
+
+    /// The node of `id` when its stored codes and scale are what `vector` quantises to (an
+    /// upsert of the same vector then changes nothing), else nil.
+    public func node(of id: Int64, matching vector: [Float]) -> Int32? {
+        guard let node = positions[id], vector.count == dimension else { return nil }
+        let (code, scale) = Self.quantize(vector)
+        guard scale == scales[Int(node)] else { return nil }
+        let start = Int(node) * dimension
+        return codes.withUnsafeBufferPointer { all in
+            code.withUnsafeBufferPointer { mine in memcmp(all.baseAddress! + start, mine.baseAddress!, dimension) == 0 }
+        } ? node : nil
+    }
+
+    /// Nodes ever inserted, tombstones included (node numbers run below this).
+    public var nodeCount: Int { ids.count }
+
+    /// Marks node number `node` deleted; returns whether it was live.
+    @discardableResult
+    public mutating func remove(node: Int) -> Bool {
+        guard node >= 0, node < ids.count, !deleted[node] else { return false }
+        return remove(id: ids[node])
     }
 
     /// Marks `id` deleted; returns whether it was live.
@@ -276,6 +298,6 @@ public struct HNSWGraph: Sendable {
     /// A level with P(level ≥ l) = m^-l (seeded: builds are reproducible).
     mutating func drawLevel() -> Int {
         let uniform = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
-        return min(16, Int(-log(uniform) / log(Double(parameters.m))))
+        return min(Int(Self.maxLevel), Int(-log(uniform) / log(Double(parameters.m))))
     }
 }

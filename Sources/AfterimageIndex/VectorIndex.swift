@@ -32,10 +32,18 @@ public final class VectorIndex: Sendable {
     /// Graph shape and effort for every partition's graph.
     public let graphParameters: HNSWGraph.Parameters
 
-    public init(dimension: Int, annMinEntries: Int = 0, graphParameters: HNSWGraph.Parameters = HNSWGraph.Parameters()) {
+    /// Where graphs are kept across restarts (nil: rebuilt from the rows at every start).
+    public let snapshots: GraphSnapshotStore?
+    /// Snapshot writes that failed (a full disk, a read-only directory): the graph still works.
+    private let snapshotFailures = Atomic<Int>(0)
+
+    public init(
+        dimension: Int, annMinEntries: Int = 0, graphParameters: HNSWGraph.Parameters = HNSWGraph.Parameters(), snapshots: GraphSnapshotStore? = nil
+    ) {
         self.dimension = dimension
         self.annMinEntries = annMinEntries
         self.graphParameters = graphParameters
+        self.snapshots = annMinEntries > 0 ? snapshots : nil
     }
 
     public func upsert(_ partition: PartitionID, id: Int64, vector: [Float]) {
@@ -49,7 +57,10 @@ public final class VectorIndex: Sendable {
     public func remove(_ partition: PartitionID, id: Int64) {
         let source = partitions.write { all -> VectorPartition.BuildSource? in
             all[partition]?.remove(id: id)
-            if all[partition]?.count == 0 { all[partition] = nil }
+            if all[partition]?.count == 0 {
+                if all[partition]!.snapshotRevision != nil { snapshots?.remove(partition) }
+                all[partition] = nil
+            }
             return all[partition]?.wantsBuild == true ? all[partition]!.beginBuild() : nil
         }
         if let source { startBuild(partition, source) }
@@ -70,12 +81,33 @@ public final class VectorIndex: Sendable {
         let dimension = self.dimension, parameters = graphParameters
         builder.submit { [self] in
             var graph = VectorPartition.buildGraph(from: source, dimension: dimension, parameters: parameters)
+            // The snapshot is written from the builder's own graph before it is installed: no
+            // copy of a graph that searches share, and what changes meanwhile is caught up below.
+            var written: UInt64?
+            if let snapshots {
+                while true {
+                    let taken = partitions.write { all in all[partition].map { ($0.revision, all[partition]!.takeChanges()) } }
+                    guard let (revision, changes) = taken else { break }
+                    VectorPartition.apply(changes, to: &graph)
+                    guard changes.count > Self.replayUnderLock else {
+                        do {
+                            if graph.count > 0 {
+                                try snapshots.write(graph, for: partition)
+                                written = revision
+                            }
+                        } catch {
+                            snapshotFailures.wrappingAdd(1, ordering: .relaxed)
+                        }
+                        break
+                    }
+                }
+            }
             // Catch up outside the lock while many changes arrived meanwhile (a startup load
             // streams a whole partition in during the first build); install once few are left.
             while true {
                 let changes = partitions.write { all -> [(id: Int64, vector: [Float]?)]? in
                     guard all[partition] != nil, all[partition]!.pendingChanges > Self.replayUnderLock else {
-                        all[partition]?.finishBuild(graph)
+                        all[partition]?.finishBuild(graph, snapshotRevision: written)
                         return nil
                     }
                     return all[partition]!.takeChanges()
@@ -111,7 +143,80 @@ public final class VectorIndex: Sendable {
     /// Entries in all partitions.
     public var count: Int { partitions.read { $0.values.reduce(0) { $0 + $1.count } } }
 
+    /// Partitions searched through a graph.
+    public var graphPartitions: Int { partitions.read { $0.values.reduce(0) { $0 + ($1.usesGraph ? 1 : 0) } } }
+
     public func removeAll() {
         partitions.write { $0.removeAll() }
     }
+
+    // MARK: - Snapshots
+
+    /// Installs the graphs of the snapshot directory as their partitions' graphs (the index is
+    /// expected empty: call before loading the rows). Each restored partition is then reconciled
+    /// with the rows loaded next (`upsert`: an unchanged vector confirms its node, a changed or new
+    /// one is inserted online) and `finishRestore` drops what no row confirmed. A startup with
+    /// snapshots therefore searches through graphs at once instead of building them again.
+    @discardableResult
+    public func restoreSnapshots() -> GraphSnapshotStore.Restored {
+        guard let snapshots else { return .init() }
+        var restored = snapshots.readAll(dimension: dimension, parameters: graphParameters)
+        partitions.write { all in
+            for (partition, graph) in restored.graphs {
+                var fresh = VectorPartition(dimension: dimension, annMinEntries: annMinEntries, graphParameters: graphParameters, buildsInline: false)
+                fresh.restore(graph)
+                all[partition] = fresh
+            }
+        }
+        // The graphs now live in the partitions only (no second reference to copy on write).
+        restored.partitions = restored.graphs.count
+        restored.nodes = restored.graphs.reduce(0) { $0 + $1.graph.count }
+        restored.graphs = []
+        return restored
+    }
+
+    /// Ends the reconciliation `restoreSnapshots` began: removes every restored node no loaded
+    /// row confirmed and drops partitions left empty (and their files); returns the nodes removed.
+    @discardableResult
+    public func finishRestore() -> Int {
+        let (removed, builds) = partitions.write { all -> (Int, [(PartitionID, VectorPartition.BuildSource)]) in
+            var removed = 0
+            var builds = [(PartitionID, VectorPartition.BuildSource)]()
+            for key in Array(all.keys) {
+                removed += all[key]!.finishRestore()
+                if all[key]!.count == 0 {
+                    snapshots?.remove(key)
+                    all[key] = nil
+                } else if all[key]!.wantsBuild {
+                    builds.append((key, all[key]!.beginBuild()))
+                }
+            }
+            return (removed, builds)
+        }
+        for (partition, source) in builds { startBuild(partition, source) }
+        return removed
+    }
+
+    /// Writes the snapshot of every partition whose graph changed since its snapshot (at
+    /// shutdown); returns how many were written. Waits for running builds first.
+    @discardableResult
+    public func writeSnapshots() async -> Int {
+        guard let snapshots else { return 0 }
+        await waitForBuilds()
+        let stale = partitions.read { all in all.compactMap { key, value in value.snapshotIsStale ? (key, value.graph!, value.revision) : nil } }
+        var written = 0
+        for (partition, graph, revision) in stale {
+            do {
+                try snapshots.write(graph, for: partition)
+                partitions.write { $0[partition]?.snapshotWritten(at: revision) }
+                written += 1
+            } catch {
+                snapshotFailures.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
+        return written
+    }
+
+    /// Snapshot writes that failed since start.
+    public var failedSnapshotWrites: Int { snapshotFailures.load(ordering: .relaxed) }
 }

@@ -24,6 +24,13 @@ public struct VectorPartition: Sendable {
     public let buildsInline: Bool
     /// Ids upserted or removed since `beginBuild`; nil when no build is running.
     private var changedDuringBuild: Set<Int64>?
+    /// Counts changes (upserts that change something, removals); a snapshot records the revision
+    /// it holds, so the partition knows whether its snapshot is stale.
+    public private(set) var revision: UInt64 = 0
+    /// The revision the partition's snapshot file holds (nil: none written or restored).
+    public private(set) var snapshotRevision: UInt64?
+    /// While a restored graph is reconciled with the rows: which of its nodes a row confirmed.
+    private var confirmedNodes: [Bool]?
 
     /// What a build starts from: the exact rows (the first graph) or the current graph (a
     /// compaction, rebuilt from its codes).
@@ -47,6 +54,37 @@ public struct VectorPartition: Sendable {
 
     /// Whether searches go through the approximate graph.
     public var usesGraph: Bool { graph != nil }
+
+    /// Whether the partition has a graph its snapshot file does not hold.
+    public var snapshotIsStale: Bool { graph != nil && snapshotRevision != revision }
+
+    /// Records that a snapshot of the graph at `revision` was written.
+    public mutating func snapshotWritten(at revision: UInt64) { snapshotRevision = revision }
+
+    /// Starts from a graph read from a snapshot: the rows loaded next confirm its nodes
+    /// (`upsert` of an unchanged vector) or change it; `finishRestore` then drops the nodes no
+    /// row confirmed (entries deleted or expired since it was written).
+    public mutating func restore(_ restored: HNSWGraph) {
+        graph = restored
+        rows = []
+        ids = []
+        positions = [:]
+        changedDuringBuild = nil
+        confirmedNodes = [Bool](repeating: false, count: restored.nodeCount)
+        snapshotRevision = revision
+    }
+
+    /// Ends a restore: removes the restored nodes no row confirmed; returns how many.
+    @discardableResult
+    public mutating func finishRestore() -> Int {
+        guard let confirmed = confirmedNodes, graph != nil else { return 0 }
+        confirmedNodes = nil
+        var removed = 0
+        for node in confirmed.indices where !confirmed[node] && graph!.remove(node: node) { removed += 1 }
+        if removed > 0 { revision &+= 1 }
+        maintainGraph()
+        return removed
+    }
 
     /// Bytes held for the vectors (rows, or the graph's codes and links), without allocator overhead.
     public var approximateBytes: Int {
@@ -114,12 +152,14 @@ public struct VectorPartition: Sendable {
 
     /// Installs a graph built from `beginBuild`'s source after replaying what changed since, and
     /// releases the float32 rows. An empty partition keeps no graph.
-    public mutating func finishBuild(_ built: HNSWGraph) {
+    /// `snapshotRevision`: the revision of the snapshot written from `built` during the build, if any.
+    public mutating func finishBuild(_ built: HNSWGraph, snapshotRevision written: UInt64? = nil) {
         guard changedDuringBuild != nil else { return }
         var fresh = built
         Self.apply(takeChanges(), to: &fresh)
         changedDuringBuild = nil
         guard fresh.count > 0 else { return }
+        if let written { snapshotRevision = written }
         graph = fresh
         rows = []
         ids = []
@@ -136,7 +176,13 @@ public struct VectorPartition: Sendable {
     /// Adds or replaces the vector of `id`.
     public mutating func upsert(id: Int64, vector: [Float]) {
         precondition(vector.count == dimension, "vector dimension \(vector.count) != \(dimension)")
+        if let node = graph?.node(of: id, matching: vector) {
+            // Unchanged (a restore's rows confirm the snapshot's nodes this way).
+            if confirmedNodes != nil, Int(node) < confirmedNodes!.count { confirmedNodes![Int(node)] = true }
+            return
+        }
         changedDuringBuild?.insert(id)
+        revision &+= 1
         if graph != nil {
             graph!.insert(id: id, vector: vector)
             maintainGraph()
@@ -158,6 +204,7 @@ public struct VectorPartition: Sendable {
         if graph != nil {
             guard graph!.remove(id: id) else { return false }
             changedDuringBuild?.insert(id)
+            revision &+= 1
             maintainGraph()
             return true
         }
@@ -172,6 +219,7 @@ public struct VectorPartition: Sendable {
         ids.removeLast()
         rows.removeLast(dimension)
         changedDuringBuild?.insert(id)
+        revision &+= 1
         return true
     }
 

@@ -69,7 +69,12 @@ public enum AfterimageApp {
         var indexServices = [any Service]()
         if configuration.cache.enabled {
             let vocabulary = try GuardVocabulary.load(settings: configuration.cache)
-            let semantic = SemanticCache(settings: configuration.cache, store: cacheStore, embedder: embedder, vocabulary: vocabulary)
+            var settings = configuration.cache
+            if settings.indexSnapshots {
+                settings.indexSnapshotDirectory = configuration.dataDirectoryURL.appendingPathComponent("index-snapshots", isDirectory: true).path
+            }
+            settings.embedderVariant = configuration.embedder.kind == .minilm ? configuration.embedder.precision.rawValue : ""
+            let semantic = SemanticCache(settings: settings, store: cacheStore, embedder: embedder, vocabulary: vocabulary)
             if let feed = stores.cacheChanges {
                 // Other replicas write too: load at a feed position, then follow it.
                 let follower = CacheIndexFollower(cache: semantic, feed: feed, logger: logger)
@@ -77,6 +82,14 @@ public enum AfterimageApp {
                 indexServices.append(CacheFollowService(follower: follower, feed: feed, logger: logger))
             } else {
                 try await semantic.loadIndex()
+            }
+            let restored = semantic.snapshotRestore
+            for (file, reason) in restored.rejected.prefix(20) { logger.warning("index snapshot not used; its partition is rebuilt from the rows", metadata: ["file": "\(file.prefix(200))", "reason": "\(reason.prefix(300))"]) }
+            if restored.partitions > 0 {
+                logger.info("index graphs restored from snapshots", metadata: [
+                    "partitions": "\(restored.partitions)", "nodes": "\(restored.nodes)", "dropped": "\(restored.dropped)",
+                    "bytes": "\(restored.bytes)", "seconds": "\(String(format: "%.2f", restored.seconds))",
+                ])
             }
             cache = semantic
         }
@@ -184,6 +197,8 @@ public enum AfterimageApp {
                 ClosingService(name: "upstream-http-client") { try await upstream.shutdown() },
                 ClosingService(name: "embedder") { try await embedder.shutdown() }, sweeper, unauthenticated, watchdog,
                 ClosingService(name: "data-directory-lock") { directoryLock.release() },
+                // After the lock in the list, so it shuts down first: graphs saved while the data directory is ours.
+                ClosingService(name: "index-snapshots") { [cache] in await cache?.writeIndexSnapshots() },
                 // Prices reload within a second of the file changing.
                 PeriodicService(interval: .seconds(1)) { pricing.reloadIfChanged() },
             ],

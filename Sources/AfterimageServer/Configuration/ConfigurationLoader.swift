@@ -173,6 +173,7 @@ public enum ConfigurationLoader {
         var indexSection = try cache.section("index")
         config.cache.annMinEntries = try indexSection.int("ann_min_entries", range: 0...1_000_000_000) ?? config.cache.annMinEntries
         config.cache.annEfSearch = try indexSection.int("ef_search", range: 8...1_000) ?? config.cache.annEfSearch
+        config.cache.indexSnapshots = try indexSection.bool("snapshots") ?? config.cache.indexSnapshots
         try indexSection.finish()
         config.cache.ttlSeconds = try cache.int("ttl_seconds", range: 1...(3650 * 86_400)) ?? config.cache.ttlSeconds
         config.cache.maxEntries = try cache.int("max_entries", range: 1...Int(Int32.max)) ?? config.cache.maxEntries

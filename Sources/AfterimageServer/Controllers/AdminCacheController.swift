@@ -12,7 +12,9 @@ struct AdminCacheController: Sendable {
     func addRoutes(to group: RouterGroup<AfterimageRequestContext>) {
         group.get("cache/stats") { request, _ in
             let stats = if let cache { try await cache.stats() } else { try await store.stats(now: Date()) }
-            return JSONResponse.make(stats.json)
+            var json = stats.json.objectValue ?? [:]
+            json["index"] = cache?.indexStatus ?? .null
+            return JSONResponse.make(.object(json))
         }
         group.delete("cache/entries") { request, _ in
             let filter = try Self.filter(request)
