@@ -17,7 +17,8 @@ public struct VectorPartition: Sendable {
     private(set) var rows: [Float] = []
     private(set) var ids: [Int64] = []
     private var positions: [Int64: Int] = [:]
-    private(set) var graph: HNSWGraph?
+    /// The graph, once the partition has one.
+    public private(set) var graph: HNSWGraph?
     /// Whether graph builds and compactions run inside the mutation that calls for them (true), or
     /// are left to the owner (`wantsBuild` / `beginBuild` / `finishBuild`, as `VectorIndex` does
     /// on a background thread while searches keep using the exact scan or the old graph).

@@ -85,6 +85,37 @@ struct BenchIndex: AsyncParsableCommand {
                 size, build, row.exactMedian, row.graphMedian, row.graphP99, row.recall, Double(graphed.approximateBytes) / 1_048_576, resident
             ))
             print("  recall@1 re-ranking more candidates / searching wider: \(row.deeper)")
+            if let graph = graphed.graph { Self.benchSnapshot(graph, vectors: vectors) }
+        }
+    }
+
+    /// A restart with a snapshot instead of a build: writing the graph's file, reading and
+    /// checking it, and reconciling it with every row (what a start does besides reading the rows).
+    static func benchSnapshot(_ graph: HNSWGraph, vectors: [[Float]]) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("afterimage-bench-snapshot-\(getpid())", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = GraphSnapshotStore(directory: directory, identity: "bench")
+        let partition = VectorIndex.PartitionID(namespace: "bench", partition: "p")
+        do {
+            var start = DispatchTime.now().uptimeNanoseconds
+            try store.write(graph, for: partition)
+            let written = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: store.url(for: partition).path)[.size] as? Int) ?? 0
+            start = DispatchTime.now().uptimeNanoseconds
+            let read = try GraphSnapshot.read(from: store.url(for: partition), identity: "bench", dimension: graph.dimension, parameters: graph.parameters)
+            let readSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            start = DispatchTime.now().uptimeNanoseconds
+            var restored = VectorPartition(dimension: graph.dimension, annMinEntries: 1, graphParameters: graph.parameters, buildsInline: false)
+            restored.restore(read.graph)
+            for (id, vector) in vectors.enumerated() { restored.upsert(id: Int64(id), vector: vector) }
+            let dropped = restored.finishRestore()
+            let reconciled = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            print(String(
+                format: "  snapshot: %.0f MiB, written in %.2f s, read and checked in %.2f s, reconciled with %d rows in %.2f s (%d dropped, %d live)",
+                Double(bytes) / 1_048_576, written, readSeconds, vectors.count, reconciled, dropped, restored.count
+            ))
+        } catch {
+            print("  snapshot: failed: \(error)")
         }
     }
 
