@@ -38,14 +38,14 @@ public struct FileBlobStore: BlobStore {
                 if !FileManager.default.fileExists(atPath: url.path) { try DurableFile.write(data, to: url) }
             }
             let now = Date()
+            let stamp = DatabaseDate.text(now)
             try await database.writer.write { db in
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO images (id, format, width, height, byte_count, created_at, last_used_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_used_at = excluded.last_used_at
-                        """,
-                    arguments: [image.id, image.format.rawValue, image.width, image.height, image.byteCount, now, now]
-                )
+                        """
+                ).execute(arguments: [image.id, image.format.rawValue, image.width, image.height, image.byteCount, stamp, stamp])
             }
         }
         return image
