@@ -23,6 +23,7 @@ struct BenchIndex: AsyncParsableCommand {
     @Option(help: "Also measure the graph's recall@1 on MiniLM embeddings of this many generated prompts (0 skips; needs the model).")
     var real = 0
     @Option(help: "Model directory for --real.") var modelDir = MiniLMManifest.defaultDirectory
+    @Option(help: "Embedding threads for --real (1–8; the graph is still built and searched on one).") var embedThreads = 1
     @Option(help: "Graph links per node (tuning; the index uses the default).") var m = HNSWGraph.Parameters().m
     @Option(help: "Graph candidates kept while inserting (tuning).") var efConstruction = HNSWGraph.Parameters().efConstruction
     @Option(help: "Graph candidates kept while searching (tuning).") var efSearch = HNSWGraph.Parameters().efSearch
@@ -189,7 +190,8 @@ struct BenchIndex: AsyncParsableCommand {
     /// (subjects, colours, places, styles, times, moods), queried with prompts from the same grammar
     /// that are not in the set; recall@1 and latency against the exact scan.
     func benchRealEmbeddings(_ count: Int, modelDirectory: String) async throws {
-        let model = try MiniLMEmbedder(directory: modelDirectory)
+        guard (1...8).contains(embedThreads) else { throw ValidationError("--embed-threads must be 1–8") }
+        let model = try MiniLMEmbedder(directory: modelDirectory, executor: EmbeddingExecutor(workers: embedThreads))
         let colours = ["red", "blue", "green", "yellow", "white", "black", "orange", "purple", "grey", "golden", "pink", "teal"]
         let subjects = ["fox", "owl", "cat", "horse", "heron", "otter", "whale", "tiger", "rabbit", "deer", "lighthouse", "tram", "kettle",
                         "violin", "bicycle", "castle", "sailboat", "teapot", "robot", "dragon"]
@@ -197,10 +199,15 @@ struct BenchIndex: AsyncParsableCommand {
                       "beach", "subway station", "mountain pass"]
         let styles = ["watercolour", "oil painting", "pencil sketch", "photo", "3d render", "pixel art", "ink drawing", "poster"]
         let times = ["at dawn", "at dusk", "at night", "in the rain", "in the snow", "at noon", "in fog", "under stars"]
+        // Moods and lights from 200,000 prompts on (the grammar without them has 230,400 scenes).
+        let moods = ["calm", "stormy", "joyful", "eerie", "cosy", "lonely", "vibrant", "misty", "dramatic", "serene"]
+        let lights = ["soft light", "harsh light", "neon light", "candlelight", "backlight"]
+        let rich = count > 200_000
         var generator = SplitMix64(seed: 0xBE4C_0001)
         func prompt() -> String {
             func pick(_ list: [String]) -> String { list[Int(generator.next() % UInt64(list.count))] }
-            return "a \(pick(styles)) of a \(pick(colours)) \(pick(subjects)) in a \(pick(places)) \(pick(times))"
+            guard rich else { return "a \(pick(styles)) of a \(pick(colours)) \(pick(subjects)) in a \(pick(places)) \(pick(times))" }
+            return "a \(pick(styles)) of a \(pick(moods)) \(pick(colours)) \(pick(subjects)) in a \(pick(places)) \(pick(times)), \(pick(lights))"
         }
         var seen = Set<String>()
         var texts = [String]()
@@ -214,9 +221,25 @@ struct BenchIndex: AsyncParsableCommand {
             if seen.insert(text).inserted { queryTexts.append(text) }
         }
         let start = DispatchTime.now().uptimeNanoseconds
+        // Chunks of 256, `embedThreads` at a time, kept in order.
         var vectors = [[Float]]()
-        for chunk in stride(from: 0, to: texts.count, by: 256) {
-            vectors += try await model.embed(Array(texts[chunk..<min(chunk + 256, texts.count)])).map(\.vector)
+        vectors.reserveCapacity(texts.count)
+        let chunks = Array(stride(from: 0, to: texts.count, by: 256))
+        for wave in stride(from: 0, to: chunks.count, by: embedThreads) {
+            let starts = chunks[wave..<min(wave + embedThreads, chunks.count)]
+            let embedded = try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
+                for chunk in starts {
+                    let slice = Array(texts[chunk..<min(chunk + 256, texts.count)])
+                    group.addTask { (chunk, try await model.embed(slice).map(\.vector)) }
+                }
+                var parts = [(Int, [[Float]])]()
+                for try await part in group { parts.append(part) }
+                return parts.sorted { $0.0 < $1.0 }
+            }
+            for (_, part) in embedded { vectors += part }
+            if vectors.count / 50_000 != (vectors.count - embedded.reduce(0) { $0 + $1.1.count }) / 50_000 {
+                FileHandle.standardError.write(Data("embedded \(vectors.count) of \(texts.count)\n".utf8))
+            }
         }
         let queryVectors = try await model.embed(queryTexts).map(\.vector)
         let embedSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
