@@ -42,11 +42,7 @@ public struct RetryPolicy: Sendable, Equatable {
             guard seconds >= 0, !seconds.isNaN else { return nil }
             return min(seconds, maxRetryAfterSeconds)
         }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: trimmed) else { return nil }
+        guard let date = HTTPDate.parse(trimmed) else { return nil }
         return min(max(0, date.timeIntervalSince(now)), maxRetryAfterSeconds)
     }
 }

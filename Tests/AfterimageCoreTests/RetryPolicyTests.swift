@@ -13,6 +13,31 @@ import Testing
         #expect(RetryPolicy.parseRetryAfter("-1") == nil)
     }
 
+    /// The HTTP date parser against Foundation's formatter on random instants, and hostile values.
+    @Test func httpDatesParseLikeAFormatterAndRefuseGarbage() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        var random = SplitMix64(seed: 9)
+        for _ in 0..<2_000 {
+            let instant = Date(timeIntervalSince1970: TimeInterval(Int64(random.next() % 8_000_000_000) - 2_000_000_000))
+            let text = formatter.string(from: instant)
+            #expect(HTTPDate.parse(text) == instant, "\(text)")
+        }
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == Date(timeIntervalSince1970: 784_111_777))
+        #expect(HTTPDate.parse("Thu, 29 Feb 2024 00:00:00 GMT") != nil)
+        for hostile in [
+            "", "Sun, 06 Nov 1994 08:49:37 UTC", "Mon, 06 Nov 1994 08:49:37 GMT", "Wed, 29 Feb 2023 00:00:00 GMT",
+            "Sun, 31 Apr 1994 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:61:00 GMT",
+            "Sun, -6 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 0994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ",
+            "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun, 06 Nvv 1994 08:49:37 GMT",
+            String(repeating: "9", count: 10_000), "Sun, 06 Nov 1994 08:49:3\u{0}GMT",
+        ] {
+            #expect(HTTPDate.parse(hostile) == nil, "\(hostile.prefix(40))")
+        }
+    }
+
     @Test func backoffGrowsAndIsCapped() {
         let policy = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(400), maxTotal: .seconds(60))
         for _ in 0..<50 {
