@@ -67,7 +67,7 @@ struct ImagePipeline: Sendable {
             if record.keyID == nil, failure.statusCode == 401 || failure.code == .rateLimited {
                 // No key, no row: counted per minute and client address instead (a flood of
                 // unauthenticated requests cannot fill the ledger or fsync once each).
-                await unauthenticated.count(source: context.clientAddress)
+                unauthenticated.count(source: context.clientAddress)
                 throw failure
             }
             // Failures are metered too, before the error goes out.
@@ -113,7 +113,7 @@ struct ImagePipeline: Sendable {
         // 1. Auth: before the body is read, so an unknown caller cannot make us buffer anything;
         //    one address sending too many requests without a valid key is throttled first.
         let key = try await tracer.span("auth") { _ in
-            try await unauthenticated.admit(source: context.clientAddress)
+            try unauthenticated.admit(source: context.clientAddress)
             return try await authenticator.authenticate(request.headers)
         }
         context.info.update { $0.keyID = key.id }
