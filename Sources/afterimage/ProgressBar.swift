@@ -13,13 +13,17 @@ final class ProgressBar: @unchecked Sendable {
         self.enabled = enabled
     }
 
-    /// Enabled when stdout and stderr are both terminals (`AFTERIMAGE_PROGRESS=0` turns it off,
-    /// `=1` forces it, for scripts that want it on a pipe).
-    static func forTerminal() -> ProgressBar {
+    /// Enabled when stdout and stderr are both terminals — or, for a command whose output is
+    /// data meant for a file (`outputIsData`: `usage export`), when stdout is redirected and
+    /// stderr is a terminal. `AFTERIMAGE_PROGRESS=0` turns it off, `=1` forces it (scripts that
+    /// want it on a pipe).
+    static func forTerminal(outputIsData: Bool = false) -> ProgressBar {
         switch ProcessInfo.processInfo.environment["AFTERIMAGE_PROGRESS"] {
         case "0": return ProgressBar(enabled: false)
         case "1": return ProgressBar(enabled: true)
-        default: return ProgressBar(enabled: isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1)
+        default:
+            let stdout = isatty(STDOUT_FILENO) == 1, stderr = isatty(STDERR_FILENO) == 1
+            return ProgressBar(enabled: stderr && (outputIsData ? !stdout : stdout))
         }
     }
 

@@ -77,7 +77,7 @@ struct Usage: AsyncParsableCommand {
             let output = FileHandle.standardOutput
             if format == "csv" { output.write(Data(CSV.line(UsageRecord.exportColumns).utf8)) }
             // The rows go to stdout (usually a file); the count to a watching terminal on stderr.
-            let bar = isatty(STDOUT_FILENO) == 1 ? ProgressBar(enabled: false) : ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
+            let bar = ProgressBar.forTerminal(outputIsData: true)
             defer { bar.finish() }
             var rows = 0
             try await Usage.ledger(options).export(from: start, to: end, pageSize: 1000) { page in

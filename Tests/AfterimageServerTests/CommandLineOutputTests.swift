@@ -79,6 +79,21 @@ import Testing
         #expect(terminal.stdout.contains("recall"), "the result follows the bar")
     }
 
+    /// `usage export` writes data to stdout: its row count goes to stderr only when asked
+    /// (`AFTERIMAGE_PROGRESS=1`) or when a person watches stderr, never by default into a pipe.
+    @Test func exportProgressFollowsTheProgressSetting() async throws {
+        try CommandLineTests.requireBinary()
+        try await withFixture { f in
+            _ = try await f.generate(["model": "gpt-image-1", "prompt": "a lighthouse to export"])
+            let arguments = ["usage", "export", "--from", "2000-01-01", "--to", "2100-01-01"]
+            let quiet = try await cli(arguments, f.gateway.cliEnvironment)
+            #expect(quiet.status == 0 && !quiet.stderr.contains("\u{1B}[K"), "\(quiet.stderr)")
+            let forced = try await cli(arguments, f.gateway.cliEnvironment.merging(["AFTERIMAGE_PROGRESS": "1"]) { a, _ in a })
+            #expect(forced.status == 0 && forced.stderr.contains("\u{1B}[Krows 1"), "\(forced.stderr)")
+            #expect(forced.stdout == quiet.stdout && forced.stdout.contains("a lighthouse to export") == false && !forced.stdout.isEmpty, "the same data either way")
+        }
+    }
+
     @Test func badOutputValuesAreRefusedAndHelpShowsExamples() async throws {
         try CommandLineTests.requireBinary()
         let bad = try await cli(["keys", "list", "--output", "xml"])
