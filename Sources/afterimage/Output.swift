@@ -19,11 +19,26 @@ struct OutputOptions: ParsableArguments {
     /// Prints `value` as JSON, `table()` as text, or `csv` (default: `value` flattened into
     /// `field,value` rows).
     func emit(_ value: JSONValue, csv: TextTable? = nil, table: () -> String) {
+        emit(value, csvText: (csv ?? TextTable.flattening(value)).csv, table: table)
+    }
+
+    /// As `emit`, with CSV text the caller renders itself (a report with its own columns).
+    func emit(_ value: JSONValue, csvText: @autoclosure () -> String, table: () -> String) {
         switch format {
         case .json: print(String(decoding: JSONWriter.data(value), as: UTF8.self))
-        case .csv: FileHandle.standardOutput.write(Data((csv ?? TextTable.flattening(value)).csv.utf8))
+        case .csv: FileHandle.standardOutput.write(Data(csvText().utf8))
         case .table: print(table(), terminator: "")
         }
+    }
+
+    /// These options with an older command-specific spelling applied (`usage report --format`).
+    func overridden(byLegacyFormat legacy: String?) throws -> OutputOptions {
+        guard let legacy else { return self }
+        guard let value = OutputFormat(rawValue: legacy) else { throw ValidationError("--format must be table, csv or json, got '\(legacy)'.") }
+        var options = self
+        options.output = value
+        options.json = false
+        return options
     }
 }
 

@@ -41,16 +41,7 @@ struct Usage: AsyncParsableCommand {
             let dimensions: [UsageDimension]
             do { dimensions = try UsageDimension.parseList(groupBy) } catch let error as AfterimageError { throw ValidationError(error.message) }
             let report = try await Usage.ledger(options).report(from: start, to: end, groupBy: dimensions)
-            var chosen = output.format
-            if let format {
-                guard let value = OutputFormat(rawValue: format) else { throw ValidationError("--format must be table, csv or json, got '\(format)'.") }
-                chosen = value
-            }
-            switch chosen {
-            case .json: try Keys.printJSON(report.json)
-            case .csv: FileHandle.standardOutput.write(Data(report.csv.utf8))
-            case .table: print(report.table, terminator: "")
-            }
+            try output.overridden(byLegacyFormat: format).emit(report.json, csvText: report.csv, table: { report.table })
         }
     }
 
