@@ -62,7 +62,9 @@ public final class SemanticCache: Sendable {
             snapshots: settings.indexSnapshotDirectory.map {
                 GraphSnapshotStore(
                     directory: URL(fileURLWithPath: $0, isDirectory: true),
-                    identity: "\(embedder.provider)/\(embedder.modelID)/\(settings.embedderVariant)/\(embedder.dimension)"
+                    identity: "\(embedder.provider)/\(embedder.modelID)/\(settings.embedderVariant)/\(embedder.dimension)",
+                    // Live entries never exceed max_entries; tombstones add at most a third before compaction.
+                    maxNodes: settings.maxEntries.multipliedReportingOverflow(by: 2).overflow ? Int(Int32.max) : max(1_000, settings.maxEntries * 2)
                 )
             }
         )
@@ -112,6 +114,9 @@ public final class SemanticCache: Sendable {
             ]),
         ])
     }
+
+    /// Snapshot writes that failed since start (a full disk, a read-only directory).
+    public var failedSnapshotWrites: Int { index.failedSnapshotWrites }
 
     /// Writes the snapshot of every graph that changed since its last one (at shutdown).
     @discardableResult

@@ -93,7 +93,9 @@ public struct GraphSnapshot: Sendable {
     /// Reads and checks the snapshot at `url`; `identity`, `dimension` and `parameters` (its
     /// `m` and `efConstruction`) must be the ones it was written with. The graph takes
     /// `parameters` (a changed `ef_search` applies at once).
-    public static func read(from url: URL, identity: String, dimension: Int, parameters: HNSWGraph.Parameters) throws -> GraphSnapshot {
+    /// `maxNodes` bounds the graph a file may hold (the cache's entry limit with room for
+    /// tombstones): a larger count is refused before anything is allocated for it.
+    public static func read(from url: URL, identity: String, dimension: Int, parameters: HNSWGraph.Parameters, maxNodes: Int = Int(Int32.max)) throws -> GraphSnapshot {
         let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw GraphSnapshotError.io("\(url.path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
@@ -110,6 +112,7 @@ public struct GraphSnapshot: Sendable {
             throw GraphSnapshotError.mismatch("m \(m) / ef_construction \(efConstruction), expected \(parameters.m) / \(parameters.efConstruction)")
         }
         let nodeCount = try reader.read(UInt64.self)
+        guard nodeCount <= UInt64(max(0, maxNodes)) else { throw GraphSnapshotError.corrupt("\(nodeCount) nodes (at most \(maxNodes))") }
         let entry = try reader.read(Int32.self), topLevel = Int(try reader.read(UInt32.self)), randomState = try reader.read(UInt64.self)
         let storedIdentity = try reader.readString(maxBytes: maxNameBytes)
         guard storedIdentity == identity else { throw GraphSnapshotError.mismatch("embedder '\(storedIdentity.prefix(200))', expected '\(identity)'") }

@@ -7,12 +7,15 @@ public struct GraphSnapshotStore: Sendable {
     public let directory: URL
     /// The embedder that made the vectors (`GraphSnapshot.identity`).
     public let identity: String
+    /// Most nodes one file may hold (refused before allocation when larger).
+    public let maxNodes: Int
     /// Most snapshot files read at startup (more are left alone and reported).
     static let maxFiles = 100_000
 
-    public init(directory: URL, identity: String) {
+    public init(directory: URL, identity: String, maxNodes: Int = Int(Int32.max)) {
         self.directory = directory
         self.identity = identity
+        self.maxNodes = maxNodes
     }
 
     /// What a startup read found.
@@ -62,7 +65,7 @@ public struct GraphSnapshotStore: Sendable {
                 continue
             }
             do {
-                let snapshot = try GraphSnapshot.read(from: url, identity: identity, dimension: dimension, parameters: parameters)
+                let snapshot = try GraphSnapshot.read(from: url, identity: identity, dimension: dimension, parameters: parameters, maxNodes: maxNodes)
                 let partition = VectorIndex.PartitionID(namespace: snapshot.namespace, partition: snapshot.partition)
                 guard self.url(for: partition).lastPathComponent == name else { throw GraphSnapshotError.corrupt("the file name does not match its partition") }
                 restored.graphs.append((partition, snapshot.graph))

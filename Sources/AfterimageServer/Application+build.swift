@@ -198,7 +198,13 @@ public enum AfterimageApp {
                 ClosingService(name: "embedder") { try await embedder.shutdown() }, sweeper, unauthenticated, watchdog,
                 ClosingService(name: "data-directory-lock") { directoryLock.release() },
                 // After the lock in the list, so it shuts down first: graphs saved while the data directory is ours.
-                ClosingService(name: "index-snapshots") { [cache] in await cache?.writeIndexSnapshots() },
+                ClosingService(name: "index-snapshots") { [cache, logger] in
+                    guard let cache else { return }
+                    let written = await cache.writeIndexSnapshots(), failed = cache.failedSnapshotWrites
+                    if written > 0 || failed > 0 {
+                        logger.info("index graphs saved for the next start", metadata: ["snapshots": "\(written)", "failed_writes_since_start": "\(failed)"])
+                    }
+                },
                 // Prices reload within a second of the file changing.
                 PeriodicService(interval: .seconds(1)) { pricing.reloadIfChanged() },
             ],

@@ -107,6 +107,11 @@ import Testing
         try Self.tamper(url) { bytes in
             for i in 0..<8 { bytes[8 + 16 + i] = i < 4 ? 0xFF : (i == 4 ? 0x7F : 0) }
         }
+        #expect(refusal() == .corrupt("549755813887 nodes (at most 2147483647)"))
+        try fresh()
+        try Self.tamper(url) { bytes in
+            for i in 0..<8 { bytes[8 + 16 + i] = [0x40, 0x42, 0x0F, 0, 0, 0, 0, 0][i] }  // 1,000,000 nodes in a 400-node file
+        }
         #expect(refusal() == .truncated)
         let body = Self.bodyOffset(namespace: "n", partition: "p"), nodes = 400
         let layer0 = body + nodes * Self.dimension + nodes * 4 + nodes * 8 + nodes + nodes
@@ -130,6 +135,14 @@ import Testing
             for i in 0..<4 { bytes[nameLength + i] = [0x00, 0xCA, 0x9A, 0x3B][i] }
         }
         #expect(refusal() == .corrupt("a name of 1000000000 bytes (at most 4096)"))
+        // More nodes than the cache may hold: refused from the header alone.
+        try fresh()
+        do {
+            _ = try GraphSnapshot.read(from: url, identity: Self.identity, dimension: Self.dimension, parameters: .init(), maxNodes: 399)
+            Issue.record("a graph above maxNodes must be refused")
+        } catch let error as GraphSnapshotError {
+            #expect(error == .corrupt("400 nodes (at most 399)"))
+        }
     }
 
     @Test func aRestoredIndexIsReconciledWithTheRows() async throws {
