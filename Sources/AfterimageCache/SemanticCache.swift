@@ -120,7 +120,11 @@ public final class SemanticCache: Sendable {
 
     /// Writes the snapshot of every graph that changed since its last one (at shutdown).
     @discardableResult
-    public func writeIndexSnapshots() async -> Int { await index.writeSnapshots() }
+    public func writeIndexSnapshots() async -> Int {
+        let index = index
+        // File writes leave the concurrency pool (a 1M-entry graph is ~0.5 GB).
+        return (try? await BlockingExecutor.io.run { index.writeSnapshots() }) ?? 0
+    }
 
     /// The unexpired entry with the same direct key (`CacheKeys.directKey`), namespace and partition.
     public func lookupDirect(namespace: String, partitionKey: String, directKey: String, now: Date = Date()) async throws -> CacheEntry? {

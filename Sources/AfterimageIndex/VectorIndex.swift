@@ -55,14 +55,17 @@ public final class VectorIndex: Sendable {
     }
 
     public func remove(_ partition: PartitionID, id: Int64) {
+        var emptiedWithSnapshot = false
         let source = partitions.write { all -> VectorPartition.BuildSource? in
             all[partition]?.remove(id: id)
             if all[partition]?.count == 0 {
-                if all[partition]!.snapshotRevision != nil { snapshots?.remove(partition) }
+                emptiedWithSnapshot = all[partition]!.snapshotRevision != nil
                 all[partition] = nil
             }
             return all[partition]?.wantsBuild == true ? all[partition]!.beginBuild() : nil
         }
+        // The file goes outside the lock (searches never wait for the disk).
+        if emptiedWithSnapshot { snapshots?.remove(partition) }
         if let source { startBuild(partition, source) }
     }
 
@@ -86,7 +89,10 @@ public final class VectorIndex: Sendable {
             var written: UInt64?
             if let snapshots {
                 while true {
-                    let taken = partitions.write { all in all[partition].map { ($0.revision, all[partition]!.takeChanges()) } }
+                    let taken = partitions.write { all -> (UInt64, [(id: Int64, vector: [Float]?)])? in
+                        guard all[partition] != nil else { return nil }
+                        return (all[partition]!.revision, all[partition]!.takeChanges())
+                    }
                     guard let (revision, changes) = taken else { break }
                     VectorPartition.apply(changes, to: &graph)
                     guard changes.count > Self.replayUnderLock else {
@@ -179,30 +185,33 @@ public final class VectorIndex: Sendable {
     /// row confirmed and drops partitions left empty (and their files); returns the nodes removed.
     @discardableResult
     public func finishRestore() -> Int {
-        let (removed, builds) = partitions.write { all -> (Int, [(PartitionID, VectorPartition.BuildSource)]) in
+        let (removed, emptied, builds) = partitions.write { all -> (Int, [PartitionID], [(PartitionID, VectorPartition.BuildSource)]) in
             var removed = 0
+            var emptied = [PartitionID]()
             var builds = [(PartitionID, VectorPartition.BuildSource)]()
             for key in Array(all.keys) {
                 removed += all[key]!.finishRestore()
                 if all[key]!.count == 0 {
-                    snapshots?.remove(key)
+                    emptied.append(key)
                     all[key] = nil
                 } else if all[key]!.wantsBuild {
                     builds.append((key, all[key]!.beginBuild()))
                 }
             }
-            return (removed, builds)
+            return (removed, emptied, builds)
         }
+        for partition in emptied { snapshots?.remove(partition) }
         for (partition, source) in builds { startBuild(partition, source) }
         return removed
     }
 
-    /// Writes the snapshot of every partition whose graph changed since its snapshot (at
-    /// shutdown); returns how many were written. Waits for running builds first.
+    /// Writes the snapshot of every installed graph that changed since its snapshot (at
+    /// shutdown); returns how many were written. A build still running is not waited for (a
+    /// first build of a huge partition takes minutes): its partition keeps its older file, or
+    /// none, and the next start reconciles or builds as usual.
     @discardableResult
-    public func writeSnapshots() async -> Int {
+    public func writeSnapshots() -> Int {
         guard let snapshots else { return 0 }
-        await waitForBuilds()
         let stale = partitions.read { all in all.compactMap { key, value in value.snapshotIsStale ? (key, value.graph!, value.revision) : nil } }
         var written = 0
         for (partition, graph, revision) in stale {

@@ -159,8 +159,8 @@ import Testing
         // The build wrote the snapshot; shutdown writes it again only if something changed since.
         #expect(FileManager.default.fileExists(atPath: store.url(for: partition).path))
         first.upsert(partition, id: 1_000, vector: vectors[1_000])
-        #expect(await first.writeSnapshots() == 1)
-        #expect(await first.writeSnapshots() == 0, "nothing changed since the last write")
+        #expect(first.writeSnapshots() == 1)
+        #expect(first.writeSnapshots() == 0, "nothing changed since the last write")
 
         // A restart: rows 0..<900 still stored, 900...1000 deleted meanwhile, 1001..<1200 new,
         // row 5 stored again with another vector.
