@@ -123,7 +123,7 @@ public final class SemanticCache: Sendable {
     public func writeIndexSnapshots() async -> Int {
         let index = index
         // File writes leave the concurrency pool (a 1M-entry graph is ~0.5 GB).
-        return (try? await BlockingExecutor.io.run { index.writeSnapshots() }) ?? 0
+        return await BlockingExecutor.io.run { index.writeSnapshots() }
     }
 
     /// The unexpired entry with the same direct key (`CacheKeys.directKey`), namespace and partition.
