@@ -109,6 +109,36 @@ import Testing
         if let failure { throw failure }
     }
 
+    /// A streamed miss spends like a JSON one: its key's budget is checked and alerts.
+    @Test func aStreamedMissTriggersTheBudgetCheck() async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        var failure: (any Error)?
+        do {
+            try await withFixture(configure: { configuration in
+                configuration.alerts.budgetThresholds = [1]
+                configuration.alerts.webhooks = [Self.hook(receiver, events: [.budget])]
+            }) { f in
+                let request: [String: JSONValue] = ["model": "gpt-image-1", "prompt": "a streamed probe", "stream": true, "partial_images": 1]
+                let probe = try await f.generate(request)
+                let probeRow = try await f.gateway.ledgerRow(try #require(probe.headers.first(name: "x-request-id")))
+                let cost = try #require(probeRow?.cost)
+                let (key, secret) = try await f.gateway.createKey(name: "streamer", limits: SpendLimits(budget: cost * 50, budgetPeriod: .day))
+                var streamed = request
+                streamed["prompt"] = "a streamed paper boat"
+                let reply = try await f.generate(streamed, key: secret)
+                #expect(reply.status == 200 && reply.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true)
+                let delivered = try await receiver.wait(for: 1)
+                #expect(delivered.first?.json["data"]?["key_id"]?.stringValue == key.id)
+                #expect(delivered.first?.json["data"]?["threshold_percent"] == 1)
+            }
+        } catch {
+            failure = error
+        }
+        await receiver.stop()
+        if let failure { throw failure }
+    }
+
     @Test func expiryFailoverAndFalseHitReachASlackHookThroughRetries() async throws {
         let receiver = WebhookReceiver(failFirst: 2)
         try await receiver.start()

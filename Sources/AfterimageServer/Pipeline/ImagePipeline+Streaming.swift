@@ -52,7 +52,7 @@ extension ImagePipeline {
     /// ordinary JSON errors); from then on the response is SSE and this writes the ledger row.
     func streamMiss(
         _ plan: Plan, lookup: CacheLookup, record: UsageRecord, reservation: BudgetReservation?,
-        started: ContinuousClock.Instant, context: AfterimageRequestContext, attempts: AttemptLog
+        started: ContinuousClock.Instant, context: AfterimageRequestContext, attempts: AttemptLog, scopes: Meter.Scopes
     ) async throws -> Response {
         let embedding = startStoreEmbedding(lookup)
         let result: DispatchResult
@@ -76,7 +76,7 @@ extension ImagePipeline {
             record.attempts = attempts.outcomes
             return await finishStream(
                 capture, clientGone: clientGone, plan: plan, lookup: lookup, result: result, embedding: embedding, record: record,
-                reservation: reservation, started: started
+                reservation: reservation, started: started, scopes: scopes
             )
         }
         // Exactly one of the body writer and the watchdog consumes the stream. If the client left
@@ -139,7 +139,7 @@ extension ImagePipeline {
     /// it; returns the events still to send (the held-back completed events, or an error event).
     func finishStream(
         _ capture: StreamCapture, clientGone: Bool, plan: Plan, lookup: CacheLookup, result: DispatchResult, embedding: StoreEmbedding,
-        record base: UsageRecord, reservation: BudgetReservation?, started: ContinuousClock.Instant
+        record base: UsageRecord, reservation: BudgetReservation?, started: ContinuousClock.Instant, scopes: Meter.Scopes
     ) async -> Data {
         let target = result.target
         var record = base
@@ -190,6 +190,8 @@ extension ImagePipeline {
         if let failure = await meter.close(record, reservation: reservation) {
             closing = capture.errorEvent(Self.withheld(failure))
         }
+        // A streamed answer spends like any other: its scopes' budgets are checked for alerts.
+        if (record.cost ?? .zero) > .zero { alerts.spentMoney(scopes) }
         metrics.recordUpstream(model: target.model.id, duration: ContinuousClock.now - started)
         return closing
     }

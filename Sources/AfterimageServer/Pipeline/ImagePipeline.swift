@@ -40,8 +40,8 @@ struct ImagePipeline: Sendable {
     var flightMaxWait: Duration = .seconds(360)
     /// Spans for each step below (off unless `tracing.enabled`).
     var tracer = RequestTracer.off
-    /// Budget and failover alerts (nil in tests that build a pipeline without them).
-    var alerts: AlertCenter?
+    /// Budget and failover alerts (an `AlertCenter` without webhooks does nothing).
+    var alerts: AlertCenter
 
     /// The models to try, validated, and the request as it will be forwarded.
     struct Plan: Sendable {
@@ -179,7 +179,9 @@ struct ImagePipeline: Sendable {
 
         // 6s. `stream=true`: Server-Sent Events straight from the upstream (ImagePipeline+Streaming).
         if plan.request.isStream {
-            let response = try await streamMiss(plan, lookup: lookup, record: record, reservation: reservation, started: started, context: context, attempts: attempts)
+            let response = try await streamMiss(
+                plan, lookup: lookup, record: record, reservation: reservation, started: started, context: context, attempts: attempts, scopes: scopes
+            )
             return response
         }
 
@@ -196,7 +198,11 @@ struct ImagePipeline: Sendable {
             }
         } catch let paid as PaidFailure {
             // Only the request that made the call (its attempts are logged) pays for it.
-            if !attempts.outcomes.isEmpty { record.apply(paid: paid) }
+            if !attempts.outcomes.isEmpty {
+                record.apply(paid: paid)
+                // Committed on the way out; the budget check (within a second) reads it.
+                if (record.cost ?? .zero) > .zero { alerts.spentMoney(scopes) }
+            }
             throw paid.error
         }
         // Another request (here or on another replica) made the call: its stored answer is a direct hit.
@@ -237,10 +243,8 @@ struct ImagePipeline: Sendable {
             since: started, debug: debug, attempts: miss.attempts
         )
         try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
-        if let alerts {
-            if (record.cost ?? .zero) > .zero { alerts.spentMoney(scopes) }
-            if miss.target.model.id != primary.id { alerts.raise(.failover(from: primary.id, to: miss.target.model.id, attempts: miss.attempts)) }
-        }
+        if (record.cost ?? .zero) > .zero { alerts.spentMoney(scopes) }
+        if miss.target.model.id != primary.id { alerts.raise(.failover(from: primary.id, to: miss.target.model.id, attempts: miss.attempts)) }
         return JSONResponse.make(.object(body), headers: debug.headers)
     }
 
