@@ -3,9 +3,11 @@ import AfterimageIndex
 
 extension CrossValidation {
     /// Judges every pair once per guard variant of `grid` (the prompts are embedded once) and
-    /// cross-validates over `folds` folds.
+    /// cross-validates over `folds` folds. `progress` hears (phase, done, total): `pairs` while
+    /// embedding, then `variants` while judging them.
     public static func run(
-        pairs: [CacheEvaluation.Pair], folds: Int, grid: Grid, vocabulary: GuardVocabulary, embedder: any Embedder
+        pairs: [CacheEvaluation.Pair], folds: Int, grid: Grid, vocabulary: GuardVocabulary, embedder: any Embedder,
+        progress: (String, Int, Int) -> Void = { _, _, _ in }
     ) async throws -> CrossValidation {
         guard (2...20).contains(folds) else { throw AfterimageError.invalidPayload("--folds must be between 2 and 20") }
         guard pairs.count >= folds else { throw AfterimageError.invalidPayload("\(pairs.count) pairs cannot fill \(folds) folds") }
@@ -17,7 +19,9 @@ extension CrossValidation {
             var partition = VectorPartition(dimension: embedder.dimension)
             partition.upsert(id: 1, vector: vectors[0].vector)
             similarities.append(partition.search(vectors[1].vector, k: 1).candidates.first?.score ?? 0)
+            progress("pairs", similarities.count, analyses.count)
         }
+        let variants = grid.hypernymDepths.count * grid.oneSidedVerbs.count * grid.wordSimilarities.count
         var allowed = [Setting: [Bool]]()
         let words = WordEmbeddings(embedder: embedder)
         for depth in grid.hypernymDepths {
@@ -32,6 +36,7 @@ extension CrossValidation {
                         verdicts.append(await judge.verdict(cached: a, incoming: b, wordSimilarity: similarity).allowed)
                     }
                     allowed[Setting(threshold: 0, wordSimilarity: similarity, hypernymDepth: depth, oneSidedVerbs: verbs)] = verdicts
+                    progress("variants", allowed.count, variants)
                 }
             }
         }

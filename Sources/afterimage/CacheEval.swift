@@ -42,9 +42,13 @@ struct CacheEval: AsyncParsableCommand {
             let names = Set(tune.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
             do {
                 let grid = try CrossValidation.Grid(tuning: names, base: base)
+                let bar = ProgressBar.forTerminal()
                 let validation = try await Embed.using(embedder) {
-                    try await CrossValidation.run(pairs: list, folds: folds, grid: grid, vocabulary: vocabulary, embedder: embedder)
+                    try await CrossValidation.run(pairs: list, folds: folds, grid: grid, vocabulary: vocabulary, embedder: embedder) { phase, done, total in
+                        bar.update(phase, done, total)
+                    }
                 }
+                bar.finish()
                 try printValidation(validation)
             } catch let error as AfterimageError {
                 throw ValidationError(error.message)

@@ -77,6 +77,11 @@ import Testing
         #expect(terminal.status == 0, "\(terminal.stdout)\(terminal.stderr)")
         #expect(terminal.stdout.contains("\u{1B}[Kpairs 40/40 [##############################] 100%"), "\(terminal.stdout.prefix(500))")
         #expect(terminal.stdout.contains("recall"), "the result follows the bar")
+        // Cross-validation draws its two phases: embedding the pairs, judging the guard variants.
+        let folds = ([CommandLineTests.binary] + arguments + ["--folds", "2"]).map { "'\($0)'" }.joined(separator: " ")
+        let validated = try await ChildProcess.run("/usr/bin/script", ["-qec", folds, "/dev/null"], environment: ["PATH": "/usr/bin:/bin", "TERM": "dumb"], directory: directory)
+        #expect(validated.status == 0, "\(validated.stdout)\(validated.stderr)")
+        #expect(validated.stdout.contains("\u{1B}[Kpairs 40/40") && validated.stdout.contains("\u{1B}[Kvariants "), "\(validated.stdout.prefix(800))")
     }
 
     /// `usage export` writes data to stdout: its row count goes to stderr only when asked
