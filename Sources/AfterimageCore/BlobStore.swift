@@ -25,9 +25,26 @@ public struct StoredImage: Sendable, Equatable, Codable {
 public protocol BlobStore: Sendable {
     /// Stores the bytes (durably) and returns their record; storing the same bytes twice is a no-op.
     func put(_ data: Data, info: ImageInfo) async throws -> StoredImage
+    /// As `put`; with `deferRecord`, a store that can leave the record of *new* bytes (no record
+    /// of them can exist yet, so nothing can sweep them meanwhile) to the transaction that stores
+    /// the cache entry using them does so and answers `recordPending: true`. The caller then has
+    /// it written: by the cache store's `insert` of an entry with this image (the SQLite pair), or
+    /// by `writeRecords` when no entry is stored after all.
+    func put(_ data: Data, info: ImageInfo, deferRecord: Bool) async throws -> (image: StoredImage, recordPending: Bool)
+    /// Writes records `put(_:info:deferRecord:)` left pending.
+    func writeRecords(_ images: [StoredImage]) async throws
     /// The record and bytes of an image, or nil.
     func get(id: String) async throws -> (StoredImage, Data)?
     /// Deletes images no cache entry uses and nobody stored or served since `cutoff` (so every
     /// signed URL handed out for them has expired); returns how many and their bytes.
     func sweepUnreferenced(unusedSince cutoff: Date) async throws -> (images: Int, bytes: Int)
+}
+
+extension BlobStore {
+    /// Stores that cannot defer a record write it at once.
+    public func put(_ data: Data, info: ImageInfo, deferRecord: Bool) async throws -> (image: StoredImage, recordPending: Bool) {
+        (try await put(data, info: info), false)
+    }
+
+    public func writeRecords(_ images: [StoredImage]) async throws {}
 }

@@ -27,28 +27,47 @@ public struct FileBlobStore: BlobStore {
     }
 
     public func put(_ data: Data, info: ImageInfo) async throws -> StoredImage {
+        try await put(data, info: info, deferRecord: false).image
+    }
+
+    /// Writes the file (unless it exists) before the record. With `deferRecord`, the record of a
+    /// file written just now is left to `SQLiteCacheStore.insert` (the entry's transaction):
+    /// without a record the sweeper never looks at the file, so nothing can delete it meanwhile.
+    /// An existing file's record is always written here, under the image's lock, as the sweeper
+    /// could otherwise delete both between this check and a later write.
+    public func put(_ data: Data, info: ImageInfo, deferRecord: Bool) async throws -> (image: StoredImage, recordPending: Bool) {
         let image = StoredImage(
             id: data.sha256Hex, format: info.format, width: info.dimensions.width,
             height: info.dimensions.height, byteCount: data.count
         )
         let url = fileURL(id: image.id, format: image.format)
         let database = database
-        try await lock.withLock(image.id) {
-            try await BlockingExecutor.io.run {
-                if !FileManager.default.fileExists(atPath: url.path) { try DurableFile.write(data, to: url) }
+        return try await lock.withLock(image.id) {
+            let wrote = try await BlockingExecutor.io.run { () throws -> Bool in
+                if FileManager.default.fileExists(atPath: url.path) { return false }
+                try DurableFile.write(data, to: url)
+                return true
             }
-            let now = Date()
-            let stamp = DatabaseDate.text(now)
-            try await database.writer.write { db in
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO images (id, format, width, height, byte_count, created_at, last_used_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_used_at = excluded.last_used_at
-                        """
-                ).execute(arguments: [image.id, image.format.rawValue, image.width, image.height, image.byteCount, stamp, stamp])
-            }
+            if deferRecord, wrote { return (image, true) }
+            try await database.writer.write { db in try Self.upsertRecord(image, now: Date(), db) }
+            return (image, false)
         }
-        return image
+    }
+
+    public func writeRecords(_ images: [StoredImage]) async throws {
+        guard !images.isEmpty else { return }
+        try await database.writer.write { db in
+            for image in images { try Self.upsertRecord(image, now: Date(), db) }
+        }
+    }
+
+    /// Inserts an image's record, or (`touch`) marks an existing one used now; statements
+    /// prepared once per connection.
+    static func upsertRecord(_ image: StoredImage, now: Date, touch: Bool = true, _ db: Database) throws {
+        let stamp = DatabaseDate.text(now)
+        let insert = "INSERT INTO images (id, format, width, height, byte_count, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        try db.cachedStatement(sql: insert + (touch ? "ON CONFLICT(id) DO UPDATE SET last_used_at = excluded.last_used_at" : "ON CONFLICT(id) DO NOTHING"))
+            .execute(arguments: [image.id, image.format.rawValue, image.width, image.height, image.byteCount, stamp, stamp])
     }
 
     public func sweepUnreferenced(unusedSince cutoff: Date) async throws -> (images: Int, bytes: Int) {

@@ -52,8 +52,12 @@ public struct SQLiteCacheStore: CacheStore {
         ]
         try db.cachedStatement(sql: insertSQL).execute(arguments: StatementArguments(values))
         let id = db.lastInsertedRowID
+        // The images' records in the entry's transaction (a miss's new images leave theirs to
+        // it: `FileBlobStore.put(_:info:deferRecord:)`), then the entry's links to them.
+        let now = Date()
         let imageStatement = try db.cachedStatement(sql: "INSERT INTO cache_entry_images (entry_id, position, image_id) VALUES (?, ?, ?)")
         for (position, image) in images.enumerated() {
+            try FileBlobStore.upsertRecord(image, now: now, touch: false, db)
             try imageStatement.execute(arguments: [id, position, image.id])
         }
         if countingMiss { try count(db, column: "misses", namespace: row.namespace, model: row.model) }

@@ -122,4 +122,30 @@ import Testing
         let again = try await image(s, seed: "orphan")
         #expect(try await s.blobs.get(id: again.id)?.1.count == orphan.byteCount)
     }
+
+    /// A miss's new image leaves its record to the entry's transaction; an image whose file
+    /// exists is recorded at once (the sweeper could otherwise delete it in between); a record
+    /// left pending when no entry is stored is written by `writeRecords`.
+    @Test func newImagesRecordsRideWithTheEntry() async throws {
+        let s = try setUp()
+        let data = TestImages.png(width: 32, height: 32, seed: "deferred")
+        let info = try #require(ImageInfo.read(data))
+        let (image, pending) = try await s.blobs.put(data, info: info, deferRecord: true)
+        #expect(pending, "new bytes: the record is left to the entry")
+        #expect(try await s.blobs.get(id: image.id) == nil, "no record yet (the file is durable)")
+        _ = try await s.store.insert(entry("with a new image", images: [image]))
+        #expect(try await s.blobs.get(id: image.id)?.1 == data, "the entry's transaction recorded it")
+
+        let (again, pendingAgain) = try await s.blobs.put(data, info: info, deferRecord: true)
+        #expect(again == image && !pendingAgain, "an existing file is recorded under its lock at once")
+
+        let lone = TestImages.png(width: 16, height: 16, seed: "no entry after all")
+        let (loneImage, lonePending) = try await s.blobs.put(lone, info: try #require(ImageInfo.read(lone)), deferRecord: true)
+        let loneRecord = try await s.blobs.get(id: loneImage.id)
+        #expect(lonePending && loneRecord == nil)
+        try await s.blobs.writeRecords([loneImage])
+        #expect(try await s.blobs.get(id: loneImage.id)?.1 == lone)
+        // A recorded image is only swept once unused past the cutoff, like any other.
+        #expect(try await s.blobs.sweepUnreferenced(unusedSince: Date().addingTimeInterval(-3600)).images == 0)
+    }
 }

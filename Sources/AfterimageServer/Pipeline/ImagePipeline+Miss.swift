@@ -77,12 +77,14 @@ extension ImagePipeline {
         let target = result.target
         let top: [String: JSONValue]
         let outputs: [ImageResponseAssembler.Output]
+        // New images' records go into the cache entry's transaction when one will be stored.
+        let deferRecords = cache != nil && lookup.shouldStore
         do {
             switch answer {
             case .body(let data):
-                (top, outputs) = try await assembler.store(upstreamBody: data, provider: target.provider, expected: plan.request.imageCount)
+                (top, outputs) = try await assembler.store(upstreamBody: data, provider: target.provider, expected: plan.request.imageCount, deferRecords: deferRecords)
             case .object(let object):
-                (top, outputs) = try await assembler.store(object: object, provider: target.provider, expected: plan.request.imageCount)
+                (top, outputs) = try await assembler.store(object: object, provider: target.provider, expected: plan.request.imageCount, deferRecords: deferRecords)
             }
         } catch {
             let reported: [String: JSONValue] = switch answer {
@@ -98,6 +100,15 @@ extension ImagePipeline {
         meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: partialImages, into: &charge)
         let computed = await embedding?.value ?? nil
         let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: lookup.embedding ?? computed?.vector, cost: charge.cost)
+        if entry == nil, outputs.contains(where: \.recordPending) {
+            // The entry was not stored after all: its images' records are written on their own,
+            // before the answer hands out their URLs.
+            do {
+                try await assembler.writePendingRecords(outputs)
+            } catch {
+                throw PaidFailure(error: AfterimageError.from(error), model: target.model, charge: charge)
+            }
+        }
         return MissResult(
             target: target, top: top, outputs: outputs, attempts: result.attempts, upstreamDuration: result.duration,
             timeToFirstByte: result.timeToFirstByte, charge: charge, embeddingTokens: computed?.tokens ?? 0, entry: entry

@@ -21,20 +21,29 @@ struct ImageResponseAssembler: Sendable {
         var data: Data
         /// The upstream item's other fields (e.g. `revised_prompt`).
         var extra: [String: JSONValue]
+        /// The image's record is left to the cache entry's transaction (`BlobStore.put(_:info:deferRecord:)`).
+        var recordPending = false
     }
 
     /// Parses the upstream body and stores its images. Throws 503 `upstream_unavailable` when the
     /// body or an image is unusable.
-    func store(upstreamBody: Data, provider: ProviderEndpoint, expected: Int) async throws -> (top: [String: JSONValue], outputs: [Output]) {
+    /// `deferRecords`: a cache entry will be stored with these images, in whose transaction the
+    /// records of new images are written (one commit fewer per miss).
+    func store(upstreamBody: Data, provider: ProviderEndpoint, expected: Int, deferRecords: Bool = false) async throws -> (top: [String: JSONValue], outputs: [Output]) {
         guard let object = (try? JSONParser.parse(upstreamBody))?.objectValue else {
             throw AfterimageError.upstreamUnavailable("The upstream answered 200 without a usable 'data' list.")
         }
-        return try await store(object: object, provider: provider, expected: expected)
+        return try await store(object: object, provider: provider, expected: expected, deferRecords: deferRecords)
+    }
+
+    /// Writes the records `store` left pending (when no cache entry was stored after all).
+    func writePendingRecords(_ outputs: [Output]) async throws {
+        try await blobs.writeRecords(outputs.filter(\.recordPending).map(\.image))
     }
 
     /// Stores the images of an already decoded answer (`data` plus top-level fields). An answer
     /// with more images than the `expected` (the request's `n`) is refused, not stored.
-    func store(object: [String: JSONValue], provider: ProviderEndpoint, expected: Int) async throws -> (top: [String: JSONValue], outputs: [Output]) {
+    func store(object: [String: JSONValue], provider: ProviderEndpoint, expected: Int, deferRecords: Bool = false) async throws -> (top: [String: JSONValue], outputs: [Output]) {
         guard let items = object["data"]?.arrayValue, !items.isEmpty else {
             throw AfterimageError.upstreamUnavailable("The upstream answered 200 without a usable 'data' list.")
         }
@@ -45,20 +54,22 @@ struct ImageResponseAssembler: Sendable {
         var policy = downloads
         policy.allowedHosts = provider.imageHosts
         let rules = policy
+        var top = object
+        top.removeValue(forKey: "data")
+        // One image (the usual answer) without a child task.
+        if items.count == 1 { return (top, [try await storeItem(items[0], index: 0, policy: rules, deferRecord: deferRecords)]) }
         let outputs = try await withThrowingTaskGroup(of: (Int, Output).self) { group in
             for (index, item) in items.enumerated() {
-                group.addTask { (index, try await self.storeItem(item, index: index, policy: rules)) }
+                group.addTask { (index, try await self.storeItem(item, index: index, policy: rules, deferRecord: deferRecords)) }
             }
             var results = [(Int, Output)]()
             for try await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        var top = object
-        top.removeValue(forKey: "data")
         return (top, outputs)
     }
 
-    func storeItem(_ item: JSONValue, index: Int, policy: ImageDownloadPolicy) async throws -> Output {
+    func storeItem(_ item: JSONValue, index: Int, policy: ImageDownloadPolicy, deferRecord: Bool) async throws -> Output {
         guard var fields = item.objectValue else {
             throw AfterimageError.upstreamUnavailable("The upstream's data[\(index)] is not an object.")
         }
@@ -78,8 +89,8 @@ struct ImageResponseAssembler: Sendable {
         guard let info = ImageInfo.read(data) else {
             throw AfterimageError.upstreamUnavailable("The upstream's image data[\(index)] is not a PNG, JPEG or WebP image.")
         }
-        let image = try await blobs.put(data, info: info)
-        return Output(image: image, data: data, extra: fields)
+        let (image, pending) = try await blobs.put(data, info: info, deferRecord: deferRecord)
+        return Output(image: image, data: data, extra: fields, recordPending: pending)
     }
 
     /// Downloads with a few quick retries (the URL is short-lived, so it is fetched at once); a
