@@ -1,4 +1,5 @@
 import AfterimageCore
+import AfterimageTesting
 import Foundation
 import Testing
 
@@ -24,7 +25,7 @@ import Testing
         await #expect(throws: DeadlineExceeded.self) {
             try await withDeadline(.milliseconds(100)) {
                 // A wait that cancellation cannot cut short (and that never spins a thread).
-                while !release.value {
+                while !release.isSet {
                     await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
                         DispatchQueue.global().asyncAfter(deadline: .now() + 0.01) { resume.resume() }
                     }
@@ -34,10 +35,10 @@ import Testing
             }
         }
         #expect(clock.now - started < .seconds(10), "answered at the deadline, not when the work ended")
-        #expect(!ended.value)
+        #expect(!ended.isSet)
         release.set()
-        for _ in 0..<500 where !ended.value { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(ended.value, "the work still ends on its own")
+        for _ in 0..<500 where !ended.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(ended.isSet, "the work still ends on its own")
     }
 
     @Test func cancellingTheCallerCancelsTheWork() async throws {
@@ -51,8 +52,8 @@ import Testing
         try await Task.sleep(for: .milliseconds(50))
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        for _ in 0..<200 where !sawCancellation.value { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(sawCancellation.value)
+        for _ in 0..<200 where !sawCancellation.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(sawCancellation.isSet)
     }
 
     @Test func manyConcurrentDeadlinesResolveEachExactlyOnce() async throws {
@@ -74,12 +75,4 @@ import Testing
             #expect(answered == 500)
         }
     }
-}
-
-/// A flag set once from another task.
-final class TestFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var state = false
-    func set() { lock.withLock { state = true } }
-    var value: Bool { lock.withLock { state } }
 }

@@ -28,7 +28,7 @@ import Testing
         if let gateway {
             // A server that went through an outage still shuts down (on SIGTERM in production).
             // Watched rather than awaited: a hang fails this test instead of the whole run.
-            let stopped = DoneFlag()
+            let stopped = TestFlag()
             Task { await gateway.stop(); stopped.set() }
             for _ in 0..<450 where !stopped.isSet { try? await Task.sleep(for: .milliseconds(100)) }
             #expect(stopped.isSet, "the gateway shuts down within 45 s after the outage")
@@ -85,12 +85,4 @@ import Testing
             #expect(try await gateway.ledgerRow(id) != nil, "a success has its ledger row")
         }
     }
-}
-
-/// A flag set once from another task.
-final class DoneFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
 }
