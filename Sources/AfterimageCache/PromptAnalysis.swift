@@ -64,16 +64,23 @@ public struct PromptAnalyzer: Sendable {
     }
 
     public func analyze(_ prompt: String) -> PromptAnalysis {
-        var text = prompt.precomposedStringWithCompatibilityMapping.lowercased()
+        // ASCII is its own compatibility normal form, and has no curly quotes to straighten.
+        let ascii = prompt.utf8.allSatisfy { $0 < 0x80 }
+        var text = ascii ? prompt.lowercased() : prompt.precomposedStringWithCompatibilityMapping.lowercased()
             .replacingOccurrences(of: "\u{2019}", with: "'").replacingOccurrences(of: "\u{201C}", with: "\"")
             .replacingOccurrences(of: "\u{201D}", with: "\"")
-        let quoted = Self.matches(Self.quoteExpression, in: text).compactMap { $0[1] }.sorted()
+        // The quote and parameter expressions cannot match without a quote or a `--`.
+        let hasQuotes = text.utf8.contains(UInt8(ascii: "'")) || text.utf8.contains(UInt8(ascii: "\""))
+        let hasParameters = text.contains("--")
+        let quoted = hasQuotes ? Self.matches(Self.quoteExpression, in: text).compactMap { $0[1] }.sorted() : []
         var parameters = [String: String]()
-        for match in Self.matches(Self.parameterExpression, in: text) {
-            if let name = match[1] { parameters[name] = match[2] ?? "" }
+        if hasParameters {
+            for match in Self.matches(Self.parameterExpression, in: text) {
+                if let name = match[1] { parameters[name] = match[2] ?? "" }
+            }
+            text = Self.replace(Self.parameterExpression, in: text, with: " ")
         }
-        text = Self.replace(Self.parameterExpression, in: text, with: " ")
-        text = Self.replace(Self.quoteExpression, in: text, with: " ")
+        if hasQuotes { text = Self.replace(Self.quoteExpression, in: text, with: " ") }
         for filler in vocabulary.fillers { text = Self.replace(filler, in: text, with: " ") }
         for (phrase, expression, replacement) in vocabulary.phrases where text.contains(phrase) {
             text = Self.replace(expression, in: text, with: replacement)
@@ -90,7 +97,7 @@ public struct PromptAnalyzer: Sendable {
         for word in words {
             if let value = vocabulary.numbers[word] {
                 numbers.append(value)
-            } else if word.first?.isNumber == true, word.range(of: #"^\d+(s|th|st|nd|rd|mm|k)?$"#, options: .regularExpression) != nil {
+            } else if Self.isNumeral(word) {
                 numbers.append(word)
             }
         }
@@ -113,6 +120,16 @@ public struct PromptAnalyzer: Sendable {
     }
 
     func canonical(_ word: String) -> String { vocabulary.canonical[word] ?? word }
+
+    /// `^\d+(s|th|st|nd|rd|mm|k)?$` without compiling a regular expression per word: ASCII
+    /// digits (as ICU's `\d` also takes other scripts' digits, those too), then one of the suffixes.
+    public static func isNumeral(_ word: String) -> Bool {
+        var digits = word.unicodeScalars.startIndex
+        let scalars = word.unicodeScalars
+        while digits < scalars.endIndex, scalars[digits].properties.numericType == .decimal { digits = scalars.index(after: digits) }
+        guard digits > scalars.startIndex else { return false }
+        return ["", "s", "th", "st", "nd", "rd", "mm", "k"].contains(String(scalars[digits...]))
+    }
 
     /// Canonical form, then WordNet's noun base form (`geese` → `goose`, `bookshelves` →
     /// `bookshelf`; a word the noun index has as it is stays), then canonical again. Words the

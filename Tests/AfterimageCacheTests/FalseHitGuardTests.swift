@@ -119,4 +119,15 @@ import Testing
             #expect("\(error)".contains("filler.txt"))
         }
     }
+
+    /// The numeral check that replaced a regular expression compiled per word agrees with it.
+    @Test func numeralsAsTheOldExpressionSawThem() {
+        var random = SplitMix64(seed: 21)
+        let pieces = ["1", "2", "0", "9", "٣", "७", "s", "th", "st", "nd", "rd", "mm", "k", "x", "a", "½", "Ⅻ", "-", "'", "m", "t", "h"]
+        for _ in 0..<5_000 {
+            let word = (0..<Int(random.next() % 5)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            let old = word.first?.isNumber == true && word.range(of: #"^\d+(s|th|st|nd|rd|mm|k)?$"#, options: .regularExpression) != nil
+            #expect(PromptAnalyzer.isNumeral(word) == old, "\(word)")
+        }
+    }
 }
