@@ -12,6 +12,8 @@ import Testing
         #expect(configuration.cache.annMinEntries == 20_000 && configuration.cache.annEfSearch == 100)
         let tuned = try ConfigurationLoader.parse(yaml: "cache:\n  index:\n    ef_search: 400\n", environment: [:])
         #expect(tuned.cache.annEfSearch == 400)
+        #expect(configuration.cache.indexSnapshots, "the example keeps graph snapshots")
+        #expect(try !ConfigurationLoader.parse(yaml: "cache:\n  index:\n    snapshots: false\n", environment: [:]).cache.indexSnapshots)
     }
 
     @Test func environmentOverrides() throws {
@@ -66,6 +68,7 @@ import Testing
         ("cache:\n  index:\n    ann_min_entries: 99999999999999\n", "cache.index.ann_min_entries"),
         ("cache:\n  index:\n    ef_search: 7\n", "cache.index.ef_search"),
         ("cache:\n  index:\n    ef_search: 1000000\n", "cache.index.ef_search"),
+        ("cache:\n  index:\n    snapshots: maybe\n", "cache.index.snapshots"),
         ("cache:\n  embedder:\n    precision: int4\n", "cache.embedder.precision"),
         ("cache:\n  embedder:\n    precision: [bfloat16]\n", "cache.embedder.precision"),
         ("cache:\n  index:\n    ef: 5\n", "cache.index.ef"),
