@@ -28,6 +28,9 @@ extension StubUpstream {
                 data["type"] = .string("\(prefix).partial_image")
                 data["partial_image_index"] = .integer(Int64(index))
                 try await writer.write(ByteBuffer(data: try Self.event("\(prefix).partial_image", data)))
+                if index == 0 {
+                    for _ in 0..<6_000 where self.state.withLock({ $0.holdingStreams }) { try await Task.sleep(for: .milliseconds(10)) }
+                }
             }
             if fault?.breakStreamAfter == partials { throw CancellationError() }
             try await Task.sleep(for: gap)

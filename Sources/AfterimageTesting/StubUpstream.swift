@@ -90,6 +90,8 @@ public final class StubUpstream: Sendable {
         var fileRequests = 0
         var sendsUsage = true
         var streamGap: Duration = .milliseconds(30)
+        /// Streams wait after their first event while set (`holdStreamsAfterFirstEvent`).
+        var holdingStreams = false
     }
 
     let state = Mutex(State())
@@ -136,6 +138,12 @@ public final class StubUpstream: Sendable {
     /// Pause between streamed events (default 30 ms).
     public func setStreamGap(_ gap: Duration) {
         state.withLock { $0.streamGap = gap }
+    }
+
+    /// While on, every stream stops after its first event until it is turned off (at most 60 s):
+    /// a test can hang up mid-stream deterministically, however loaded the machine is.
+    public func holdStreamsAfterFirstEvent(_ on: Bool) {
+        state.withLock { $0.holdingStreams = on }
     }
 
     /// Whether GPT image answers carry a `usage` block (default true).

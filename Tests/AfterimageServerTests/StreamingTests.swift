@@ -117,7 +117,10 @@ import Testing
 
     @Test func aClientThatDisconnectsStillGetsTheAnswerCachedAndMetered() async throws {
         try await withFixture { f in
-            // Slow events, so the hang-up lands mid-stream even on a loaded machine.
+            // The stub holds every stream after its first event until released, so the hang-up
+            // lands mid-stream however loaded the machine is (a 400 ms gap alone was not enough in
+            // a loaded CI pass: the whole stream was written before the client's close was seen).
+            f.stub.holdStreamsAfterFirstEvent(true)
             f.stub.setStreamGap(.milliseconds(400))
             var request = HTTPClientRequest(url: "\(f.base)/v1/images/generations")
             request.method = .POST
@@ -131,6 +134,7 @@ import Testing
             var iterator = response.body.makeAsyncIterator()
             _ = try await iterator.next() // the first partial image, then hang up
             try await client.shutdown()
+            f.stub.holdStreamsAfterFirstEvent(false)
 
             var row: UsageRecord?
             for _ in 0..<100 where row == nil {
@@ -138,13 +142,15 @@ import Testing
                 row = try await f.gateway.ledgerRow(requestID)
             }
             let recorded = try #require(row, "the disconnected stream has a ledger row")
-            #expect(recorded.status == 499 && recorded.errorCode == "client_disconnected")
+            #expect(recorded.status == 499 && recorded.errorCode == "client_disconnected", "status \(recorded.status), \(recorded.errorCode ?? "-")")
             #expect(recorded.imageOutputTokens == 1356 && recorded.cost != nil, "the upstream was finished and billed")
             let hit = try await f.generate(["model": "gpt-image-1", "prompt": "a kite in a storm"])
             #expect(hit.headers.first(name: "x-afterimage-cache") == "hit-direct", "it is already paid for, so it was stored")
 
             // With no-store there is nothing to keep: the upstream call is cancelled.
+            f.stub.holdStreamsAfterFirstEvent(true)
             let cancelled = try await disconnectAfterFirstEvent(f, ["model": "gpt-image-1", "prompt": "a kite in the fog", "stream": true, "partial_images": 3], headers: [("Cache-Control", "no-store")])
+            f.stub.holdStreamsAfterFirstEvent(false)
             var cancelledRow: UsageRecord?
             for _ in 0..<100 where cancelledRow == nil {
                 try await Task.sleep(for: .milliseconds(100))
