@@ -1,6 +1,7 @@
 import AfterimageCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// `BlobStore` keeping bytes in content-addressed files under `{dataDir}/images/ab/{sha256}.{ext}`
 /// and metadata in the `images` table. The file is written to a temporary name, fsynced and renamed
@@ -11,6 +12,12 @@ public struct FileBlobStore: BlobStore {
     let database: AppDatabase
     let root: URL
     let lock = KeyedLock<String>()
+    /// Which of the 256 image directories the next sweep checks for unrecorded files.
+    let orphanCursor = OrphanCursor()
+
+    final class OrphanCursor: Sendable {
+        let next = Atomic<Int>(0)
+    }
 
     /// `sweepTemporaryFiles`: remove `*.tmp` files a crash left behind (only the process that
     /// holds the data directory's lock may: another one's writes are in flight).
@@ -98,7 +105,51 @@ public struct FileBlobStore: BlobStore {
                 swept.bytes += bytes
             }
         }
+        // Files without a record (a crash between a file and its record, or before a miss's
+        // entry committed) would never be swept above: each sweep checks one of the 256
+        // directories in turn (bounded work) and deletes such files once older than the cutoff.
+        let directory = orphanCursor.next.wrappingAdd(1, ordering: .relaxed).oldValue & 0xFF
+        let orphans = try await sweepUnrecordedFiles(inDirectory: directory, olderThan: min(cutoff, Date().addingTimeInterval(-3_600)))
+        swept.images += orphans.files
+        swept.bytes += orphans.bytes
         return swept
+    }
+
+    /// Deletes the files of image directory `index` (0–255, `images/00`…`images/ff`) that have
+    /// no record and were last modified before `cutoff`; returns how many and their bytes.
+    public func sweepUnrecordedFiles(inDirectory index: Int, olderThan cutoff: Date) async throws -> (files: Int, bytes: Int) {
+        guard (0...255).contains(index) else { return (0, 0) }
+        let directory = root.appendingPathComponent(String(format: "%02x", index), isDirectory: true)
+        // Content-addressed names only ("<64 hex>.<ext>"); anything else is left alone.
+        let candidates: [(id: String, url: URL, bytes: Int)] = await BlockingExecutor.io.run {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            return names.prefix(100_000).compactMap { name in
+                let parts = name.split(separator: ".")
+                guard parts.count == 2, parts[0].count == 64, parts[0].allSatisfy(\.isHexDigit), ImageFormat.allCases.contains(where: { $0.fileExtension == parts[1] }) else { return nil }
+                let url = directory.appendingPathComponent(name)
+                guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+                      let modified = attributes[.modificationDate] as? Date, modified < cutoff else { return nil }
+                return (String(parts[0]), url, (attributes[.size] as? Int) ?? 0)
+            }
+        }
+        var removed = (files: 0, bytes: 0)
+        let database = database
+        for candidate in candidates {
+            // Under the image's lock and after a fresh look at its record: a store of the same
+            // bytes in between keeps its file.
+            let deleted: Bool = try await lock.withLock(candidate.id) {
+                let recorded = try await database.writer.read { db in
+                    try Int.fetchOne(db, sql: "SELECT 1 FROM images WHERE id = ?", arguments: [candidate.id]) != nil
+                }
+                guard !recorded else { return false }
+                return await BlockingExecutor.io.run { (try? FileManager.default.removeItem(at: candidate.url)) != nil }
+            }
+            if deleted {
+                removed.files += 1
+                removed.bytes += candidate.bytes
+            }
+        }
+        return removed
     }
 
     public func get(id: String) async throws -> (StoredImage, Data)? {

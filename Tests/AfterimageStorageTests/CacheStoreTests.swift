@@ -148,4 +148,32 @@ import Testing
         // A recorded image is only swept once unused past the cutoff, like any other.
         #expect(try await s.blobs.sweepUnreferenced(unusedSince: Date().addingTimeInterval(-3600)).images == 0)
     }
+
+    /// Image files without a record (a crash between file and record) are swept once old enough;
+    /// recorded files, recent files and names that are not content addresses stay.
+    @Test func unrecordedImageFilesAreSweptOnceOld() async throws {
+        let s = try setUp()
+        let recorded = try await image(s, seed: "recorded")
+        let orphanBytes = TestImages.png(width: 8, height: 8, seed: "orphan after a crash")
+        let (orphan, pending) = try await s.blobs.put(orphanBytes, info: try #require(ImageInfo.read(orphanBytes)), deferRecord: true)
+        #expect(pending, "its record was never written (as after a crash)")
+        let root = s.directory.appendingPathComponent("images")
+        func url(_ image: StoredImage) -> URL { root.appendingPathComponent(String(image.id.prefix(2))).appendingPathComponent(image.fileName) }
+        let stray = root.appendingPathComponent(String(orphan.id.prefix(2))).appendingPathComponent("notes.txt")
+        try Data("not an image".utf8).write(to: stray)
+        let old = Date().addingTimeInterval(-7_200)
+        for file in [url(recorded), url(orphan), stray] { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: file.path) }
+
+        // Too recent for the cutoff: kept.
+        let early = try await s.blobs.sweepUnrecordedFiles(inDirectory: Int(orphan.id.prefix(2), radix: 16)!, olderThan: old.addingTimeInterval(-60))
+        #expect(early.files == 0 && FileManager.default.fileExists(atPath: url(orphan).path))
+        for index in Set([Int(orphan.id.prefix(2), radix: 16)!, Int(recorded.id.prefix(2), radix: 16)!]) {
+            _ = try await s.blobs.sweepUnrecordedFiles(inDirectory: index, olderThan: Date())
+        }
+        #expect(!FileManager.default.fileExists(atPath: url(orphan).path), "the unrecorded file is gone")
+        let recordedStill = try await s.blobs.get(id: recorded.id)
+        #expect(FileManager.default.fileExists(atPath: url(recorded).path) && recordedStill != nil)
+        #expect(FileManager.default.fileExists(atPath: stray.path), "a name that is not a content address is left alone")
+        #expect(try await s.blobs.sweepUnrecordedFiles(inDirectory: 256, olderThan: Date()).files == 0, "out-of-range directory: nothing")
+    }
 }
