@@ -28,6 +28,12 @@ struct BenchIndex: AsyncParsableCommand {
     @Option(help: "Graph candidates kept while inserting (tuning).") var efConstruction = HNSWGraph.Parameters().efConstruction
     @Option(help: "Graph candidates kept while searching (tuning).") var efSearch = HNSWGraph.Parameters().efSearch
 
+    /// Bounds checked before any benchmark starts (not after minutes of scans).
+    func validate() throws {
+        guard (0...1_000_000).contains(real) else { throw ValidationError("--real must be 0–1000000") }
+        guard (1...8).contains(embedThreads) else { throw ValidationError("--embed-threads must be 1–8") }
+    }
+
     var graphParameters: HNSWGraph.Parameters { HNSWGraph.Parameters(m: m, efConstruction: efConstruction, efSearch: efSearch) }
 
     func run() async throws {
@@ -55,7 +61,6 @@ struct BenchIndex: AsyncParsableCommand {
         }
         let annSizes = ann.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
         if !annSizes.isEmpty { benchGraph(annSizes, &generator) }
-        guard (0...1_000_000).contains(real) else { throw ValidationError("--real must be 0–1000000") }
         if real > 0 { try await benchRealEmbeddings(real, modelDirectory: modelDir) }
         if load > 0 { try await benchLoad(&generator) }
     }
@@ -190,7 +195,6 @@ struct BenchIndex: AsyncParsableCommand {
     /// (subjects, colours, places, styles, times, moods), queried with prompts from the same grammar
     /// that are not in the set; recall@1 and latency against the exact scan.
     func benchRealEmbeddings(_ count: Int, modelDirectory: String) async throws {
-        guard (1...8).contains(embedThreads) else { throw ValidationError("--embed-threads must be 1–8") }
         let model = try MiniLMEmbedder(directory: modelDirectory, executor: EmbeddingExecutor(workers: embedThreads))
         let colours = ["red", "blue", "green", "yellow", "white", "black", "orange", "purple", "grey", "golden", "pink", "teal"]
         let subjects = ["fox", "owl", "cat", "horse", "heron", "otter", "whale", "tiger", "rabbit", "deer", "lighthouse", "tram", "kettle",

@@ -103,6 +103,10 @@ import Testing
         try CommandLineTests.requireBinary()
         let bad = try await cli(["keys", "list", "--output", "xml"])
         #expect(bad.status != 0 && bad.stderr.contains("--output"), "\(bad.stderr)")
+        for (option, value) in [("--embed-threads", "0"), ("--embed-threads", "1000000"), ("--real", "-1"), ("--real", "99999999999")] {
+            let refused = try await cli(["bench", "index", option, value])
+            #expect(refused.status != 0 && refused.stderr.contains(option), "\(option) \(value): \(refused.stderr)")
+        }
         let badFormat = try await cli(["usage", "report", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "yaml"])
         #expect(badFormat.status != 0 && badFormat.stderr.contains("--format"))
         for command in [["--help"], ["keys", "create", "--help"], ["keys", "list", "--help"], ["usage", "report", "--help"], ["cache", "stats", "--help"]] {
