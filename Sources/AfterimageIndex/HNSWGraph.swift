@@ -81,6 +81,8 @@ public struct HNSWGraph: Sendable {
         if positions[id] != nil { remove(id: id) }
         let (code, scale) = Self.quantize(vector)
         let node = Int32(ids.count)
+        HugePages.reserve(&codes, capacity: codes.count + dimension)
+        HugePages.reserve(&layer0, capacity: layer0.count + maxLinks0)
         codes.append(contentsOf: code)
         scales.append(scale)
         ids.append(id)

@@ -115,13 +115,11 @@ struct SnapshotReader {
     }
 
     /// `count` elements, refused before allocation when the file cannot hold them.
-    mutating func read<T>(array _: T.Type, count: Int) throws -> [T] {
+    mutating func read<T: BitwiseCopyable>(array _: T.Type, count: Int) throws -> [T] {
         let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
         guard count >= 0, !overflow, bytes <= remaining else { throw GraphSnapshotError.truncated }
-        return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            try read(into: UnsafeMutableRawBufferPointer(buffer))
-            initialized = count
-        }
+        // Codes and links are searched at random: on huge pages (`HugePages`) like a built graph's.
+        return try HugePages.array(count: count) { buffer in try read(into: UnsafeMutableRawBufferPointer(buffer)) }
     }
 
     mutating func readString(maxBytes: Int) throws -> String {

@@ -34,7 +34,10 @@ struct StampVisits: VisitSet, Sendable {
     var generation: UInt32 = 0
 
     mutating func begin(nodes: Int) {
-        if stamps.count < nodes { stamps.append(contentsOf: repeatElement(0, count: nodes - stamps.count)) }
+        if stamps.count < nodes {
+            HugePages.reserve(&stamps, capacity: nodes)
+            stamps.append(contentsOf: repeatElement(0, count: nodes - stamps.count))
+        }
         if generation == .max {
             for index in stamps.indices { stamps[index] = 0 }
             generation = 0
