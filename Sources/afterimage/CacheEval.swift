@@ -30,9 +30,7 @@ struct CacheEval: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: pairs) else { throw ValidationError("cannot read \(pairs)") }
         let list: [CacheEvaluation.Pair]
         do { list = try CacheEvaluation.loadPairs(data, name: pairs) } catch let error as AfterimageError { throw ValidationError(error.message) }
-        let stores = try await Stores.open(configuration)
-        let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: Logger(label: "afterimage.eval"))
-        let settings = await tuner.resolve(namespace: namespace ?? "", model: model ?? "")
+        let settings = try await Self.settings(configuration, namespace: namespace ?? "", model: model ?? "")
         let chosen = threshold ?? settings.threshold
         if let folds {
             let base = CrossValidation.Setting(
@@ -79,6 +77,19 @@ struct CacheEval: AsyncParsableCommand {
             let s = evaluation.summary(at: t)
             print(String(format: "%9.2f  %6.3f  %14.3f  %9.3f", t, s.recall, s.falseHitRate, s.precision))
         }
+    }
+
+    /// The settings in force, run-time ones included. A SQLite data directory without a database
+    /// holds no run-time settings: the configured ones apply and nothing is created.
+    static func settings(_ configuration: AfterimageConfiguration, namespace: String, model: String) async throws -> TunedSettings {
+        let database = configuration.dataDirectoryURL.appendingPathComponent("afterimage.sqlite").path
+        if configuration.storage.backend == .sqlite, !FileManager.default.fileExists(atPath: database) {
+            return TunedSettings(threshold: configuration.cache.threshold(for: namespace), wordSimilarity: configuration.cache.wordSimilarity)
+        }
+        let stores = try await Stores.open(configuration)
+        defer { stores.close() }
+        let tuner = CacheTuner(base: configuration.cache, store: stores.cacheSettings, log: stores.lookupLog, logger: Logger(label: "afterimage.eval"))
+        return await tuner.resolve(namespace: namespace, model: model)
     }
 
     func printValidation(_ validation: CrossValidation) throws {

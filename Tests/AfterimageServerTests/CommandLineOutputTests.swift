@@ -72,6 +72,8 @@ import Testing
         let piped = try await cli(arguments)
         #expect(piped.status == 0, "\(piped.stderr)")
         #expect(!piped.stderr.contains("\u{1B}[K") && !piped.stdout.contains("\u{1B}[K"), "no progress into a pipe")
+        // Without a database there are no run-time settings to read: eval creates nothing.
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("data").path), "eval made a data directory")
         let command = ([CommandLineTests.binary] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let terminal = try await ChildProcess.run("/usr/bin/script", ["-qec", command, "/dev/null"], environment: ["PATH": "/usr/bin:/bin", "TERM": "dumb"], directory: directory)
         #expect(terminal.status == 0, "\(terminal.stdout)\(terminal.stderr)")
