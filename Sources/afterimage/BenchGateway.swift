@@ -144,7 +144,11 @@ struct BenchGateway: AsyncParsableCommand {
             let label = backend.padding(toLength: 11, withPad: " ", startingAt: 0)
             if loadGenerator != "builtin", let wrk = WrkLoad.executable() {
                 let body = #"{"model":"gpt-image-1","prompt":"\#(stored)","response_format":"url"}"#
-                let result = try WrkLoad.run(wrk, url: url, body: body, secret: secret, connections: connections, threads: 1, seconds: throughputSeconds)
+                // wrk is waited for on a blocking thread: the server's requests run on this process's event loops.
+                let (connections, seconds) = (connections, throughputSeconds)
+                let result = try await BlockingExecutor.io.run {
+                    try WrkLoad.run(wrk, url: url, body: body, secret: secret, connections: connections, threads: 1, seconds: seconds)
+                }
                 guard result.failures == 0 else { throw ValidationError("\(result.failures) throughput requests did not succeed") }
                 lines.append(label + String(format: "direct hits/s at %d connections (wrk, 1 thread): %.0f; latency p50 %@, p99 %@",
                                             connections, result.requestsPerSecond, result.p50, result.p99))

@@ -9,7 +9,7 @@ import Glibc
 /// a hit, so on 2 cores it would measure the client as much as the server.
 struct WrkLoad {
     /// What one `wrk` run reported.
-    struct Result {
+    struct Result: Sendable {
         var requestsPerSecond: Double
         var p50: String
         var p99: String
