@@ -152,13 +152,16 @@ public struct HNSWGraph: Sendable {
     /// Whether tombstones are a large share of the nodes (time for `compacted()`).
     public var needsCompaction: Bool { tombstones > 1_000 && tombstones * 4 > ids.count }
 
-    /// A graph of the live vectors only (rebuilt from their quantised codes).
+    /// A graph of the live vectors only (rebuilt from their quantised codes, in `InsertionOrder`).
     public func compacted() -> HNSWGraph {
         var fresh = HNSWGraph(dimension: dimension, parameters: parameters)
-        for node in ids.indices where !deleted[node] {
+        let live = ids.indices.filter { !deleted[$0] }
+        func vector(_ node: Int) -> [Float] {
             let scale = scales[node]
-            fresh.insert(id: ids[node], vector: (0..<dimension).map { Float(codes[node * dimension + $0]) * scale })
+            return (0..<dimension).map { Float(codes[node * dimension + $0]) * scale }
         }
+        let order = InsertionOrder.order(count: live.count, dimension: dimension) { index, body in vector(live[index]).withUnsafeBufferPointer(body) }
+        for index in order { fresh.insert(id: ids[live[index]], vector: vector(live[index])) }
         return fresh
     }
 
