@@ -28,8 +28,9 @@ public protocol BlobStore: Sendable {
     /// As `put`; with `deferRecord`, a store that can leave the record of *new* bytes (no record
     /// of them can exist yet, so nothing can sweep them meanwhile) to the transaction that stores
     /// the cache entry using them does so and answers `recordPending: true`. The caller then has
-    /// it written: by the cache store's `insert` of an entry with this image (the SQLite pair), or
-    /// by `writeRecords` when no entry is stored after all.
+    /// it written: by the cache store's `insert` of an entry with this image (the SQLite pair), by
+    /// the ledger row's transaction when no entry takes it (`UsageRecord.pendingImageRecords`), or
+    /// by `writeRecords`.
     func put(_ data: Data, info: ImageInfo, deferRecord: Bool) async throws -> (image: StoredImage, recordPending: Bool)
     /// Writes records `put(_:info:deferRecord:)` left pending.
     func writeRecords(_ images: [StoredImage]) async throws

@@ -44,6 +44,12 @@ public struct UsageRecord: Sendable, Equatable {
     /// The pricing file version the cost was computed with.
     public var priceVersion: String?
     public var cacheEntryID: Int64?
+    /// Not a ledger column: records of images this request wrote and no cache entry took
+    /// (`BlobStore.put(_:info:deferRecord:)`), committed in the same transaction as the row — the
+    /// response that hands out their URLs waits for that commit anyway, so a bypass or a miss that
+    /// stores nothing commits once. At most the request's image count; empty on PostgreSQL (its
+    /// blob store never defers).
+    public var pendingImageRecords: [StoredImage] = []
 
     public init(requestID: String, createdAt: Date, endpoint: ImageEndpoint, status: Int = 200) {
         self.requestID = requestID

@@ -32,6 +32,8 @@ public struct SQLiteUsageLedger: UsageLedgerStore {
     static let insertSQL = "INSERT INTO usage_ledger (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
 
     static func insert(_ r: UsageRecord, _ db: Database) throws {
+        // The images first, as a cache entry's transaction does: the row's answer links to them.
+        for image in r.pendingImageRecords { try FileBlobStore.upsertRecord(image, now: Date(), db) }
         let values: [(any DatabaseValueConvertible)?] = [
             r.requestID, DatabaseDate.text(r.createdAt), r.keyID, r.keyName, r.namespace, r.endpoint.rawValue, r.provider, r.modelRequested, r.modelUsed,
             r.status, r.errorCode, r.cache?.rawValue, r.similarity, r.images, r.size, r.quality, r.textInputTokens, r.cachedTextInputTokens,

@@ -125,7 +125,7 @@ import Testing
 
     /// A miss's new image leaves its record to the entry's transaction; an image whose file
     /// exists is recorded at once (the sweeper could otherwise delete it in between); a record
-    /// left pending when no entry is stored is written by `writeRecords`.
+    /// left pending when no entry is stored is written by `writeRecords`, or with the ledger row.
     @Test func newImagesRecordsRideWithTheEntry() async throws {
         let s = try setUp()
         let data = TestImages.png(width: 32, height: 32, seed: "deferred")
@@ -145,6 +145,16 @@ import Testing
         #expect(lonePending && loneRecord == nil)
         try await s.blobs.writeRecords([loneImage])
         #expect(try await s.blobs.get(id: loneImage.id)?.1 == lone)
+
+        // No entry takes it (a bypass, `no-store`): the record rides with the request's ledger row.
+        let bypassed = TestImages.png(width: 24, height: 24, seed: "bypass")
+        let (bypassImage, bypassPending) = try await s.blobs.put(bypassed, info: try #require(ImageInfo.read(bypassed)), deferRecord: true)
+        let unrecorded = try await s.blobs.get(id: bypassImage.id)
+        #expect(bypassPending && unrecorded == nil)
+        var row = UsageRecord(requestID: "req-bypass", createdAt: Date(), endpoint: .generations)
+        row.pendingImageRecords = [bypassImage]
+        try await SQLiteUsageLedger(database: s.database).record(row)
+        #expect(try await s.blobs.get(id: bypassImage.id)?.1 == bypassed, "committed with the ledger row")
         // A recorded image is only swept once unused past the cutoff, like any other.
         #expect(try await s.blobs.sweepUnreferenced(unusedSince: Date().addingTimeInterval(-3600)).images == 0)
     }

@@ -77,8 +77,9 @@ extension ImagePipeline {
         let target = result.target
         let top: [String: JSONValue]
         let outputs: [ImageResponseAssembler.Output]
-        // New images' records go into the cache entry's transaction when one will be stored.
-        let deferRecords = cache != nil && lookup.shouldStore
+        // New images' records go into the transaction of the cache entry when one is stored, else
+        // into the ledger row's (`UsageRecord.pendingImageRecords`).
+        let deferRecords = true
         do {
             switch answer {
             case .body(let data):
@@ -100,15 +101,6 @@ extension ImagePipeline {
         meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: partialImages, into: &charge)
         let computed = await embedding?.value ?? nil
         let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: lookup.embedding ?? computed?.vector, cost: charge.cost)
-        if entry == nil, outputs.contains(where: \.recordPending) {
-            // The entry was not stored after all: its images' records are written on their own,
-            // before the answer hands out their URLs.
-            do {
-                try await assembler.writePendingRecords(outputs)
-            } catch {
-                throw PaidFailure(error: AfterimageError.from(error), model: target.model, charge: charge)
-            }
-        }
         return MissResult(
             target: target, top: top, outputs: outputs, attempts: result.attempts, upstreamDuration: result.duration,
             timeToFirstByte: result.timeToFirstByte, charge: charge, embeddingTokens: computed?.tokens ?? 0, entry: entry
@@ -149,6 +141,9 @@ extension UsageRecord {
         upstreamLatencyMs = RequestLogMiddleware.milliseconds(miss.timeToFirstByte)
         embeddingTokens += miss.embeddingTokens
         cacheEntryID = miss.entry?.id
+        // No entry took the new images' records: they ride with this row (committed before the
+        // answer hands out their URLs).
+        pendingImageRecords = miss.entry == nil ? miss.outputs.filter(\.recordPending).map(\.image) : []
     }
 
     /// The ledger row of a request that failed after the upstream answered.

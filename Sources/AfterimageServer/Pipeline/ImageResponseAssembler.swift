@@ -36,11 +36,6 @@ struct ImageResponseAssembler: Sendable {
         return try await store(object: object, provider: provider, expected: expected, deferRecords: deferRecords)
     }
 
-    /// Writes the records `store` left pending (when no cache entry was stored after all).
-    func writePendingRecords(_ outputs: [Output]) async throws {
-        try await blobs.writeRecords(outputs.filter(\.recordPending).map(\.image))
-    }
-
     /// Stores the images of an already decoded answer (`data` plus top-level fields). An answer
     /// with more images than the `expected` (the request's `n`) is refused, not stored.
     func store(object: [String: JSONValue], provider: ProviderEndpoint, expected: Int, deferRecords: Bool = false) async throws -> (top: [String: JSONValue], outputs: [Output]) {
