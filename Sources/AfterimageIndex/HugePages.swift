@@ -40,14 +40,22 @@ enum HugePages {
     /// Advises the 2 MiB-aligned part of `buffer` when it spans at least two huge pages.
     static func advise<T>(_ buffer: UnsafeMutableBufferPointer<T>) {
         let (bytes, overflow) = buffer.count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
-        guard !overflow, bytes >= 2 * pageBytes, let base = buffer.baseAddress else { return }
-        let mask = UInt(pageBytes - 1)
-        let first = UInt(bitPattern: base), (last, wrapped) = first.addingReportingOverflow(UInt(bytes))
-        guard !wrapped else { return }
-        let start = (first + mask) & ~mask, end = last & ~mask
-        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        guard !overflow, let base = buffer.baseAddress, let range = advisedRange(start: UInt(bitPattern: base), bytes: bytes),
+              let pointer = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { return }
         #if canImport(Glibc)
-        _ = madvise(pointer, Int(end - start), MADV_HUGEPAGE)
+        _ = madvise(pointer, Int(range.upperBound - range.lowerBound), MADV_HUGEPAGE)
         #endif
+    }
+
+    /// The whole huge pages inside `bytes` bytes from `start`, or nil when the buffer is smaller
+    /// than two huge pages (too little to gain) or its end wraps around.
+    static func advisedRange(start first: UInt, bytes: Int) -> Range<UInt>? {
+        guard bytes >= 2 * pageBytes else { return nil }
+        let mask = UInt(pageBytes - 1)
+        let (last, wrapped) = first.addingReportingOverflow(UInt(bytes))
+        let (rounded, roundWrapped) = first.addingReportingOverflow(mask)
+        guard !wrapped, !roundWrapped else { return nil }
+        let start = rounded & ~mask, end = last & ~mask
+        return end > start ? start..<end : nil
     }
 }
