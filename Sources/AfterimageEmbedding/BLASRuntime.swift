@@ -5,7 +5,7 @@ import Foundation
 ///
 /// OpenBLAS's own thread pool must not be used while several threads call BLAS at once (the
 /// server's request tasks do): that can deadlock. Every entry point sets the thread count first
-/// (`setThreads(1)` unless configured), before any BLAS call.
+/// (`setThreads(1)`), before any BLAS call; parallelism comes from the embedding lanes.
 public enum BLASRuntime {
     private typealias SetThreads = @convention(c) (Int32) -> Void
     private typealias GetConfig = @convention(c) () -> UnsafePointer<CChar>?

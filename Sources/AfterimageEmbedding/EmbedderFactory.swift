@@ -44,7 +44,7 @@ public enum EmbedderFactory {
                 throw EmbedderUnavailable(description: problem)
             }
             do {
-                return try MiniLMEmbedder(directory: settings.modelDirectory, executor: EmbeddingExecutor(workers: settings.threads), blasThreads: settings.threads, precision: settings.precision)
+                return try MiniLMEmbedder(directory: settings.modelDirectory, executor: EmbeddingExecutor(workers: settings.threads), precision: settings.precision)
             } catch let error as Safetensors.FormatError {
                 throw EmbedderUnavailable(description: "model file \(error.description); fetch the default model with: \(MiniLMManifest.fetchCommand)")
             }

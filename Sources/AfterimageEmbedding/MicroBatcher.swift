@@ -15,10 +15,14 @@ final class MicroBatcher: Sendable {
     private struct State {
         var pending: [Job] = []
         var pendingSequences = 0
-        var running = 0
+        /// Lanes with no drain running (a drain is only ever submitted to one of these: a lane
+        /// chosen in turn could be the busy one, and two drains would then share one core).
+        var idleLanes: [Int]
+        /// Lanes woken whose drain has not taken its first batch yet.
+        var startingLanes = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let executor: EmbeddingExecutor
     /// Most sequences one pass encodes (a larger single call is encoded in several passes).
     let maxSequences: Int
@@ -28,6 +32,7 @@ final class MicroBatcher: Sendable {
 
     init(executor: EmbeddingExecutor, maxSequences: Int, encode: @escaping @Sendable ([String]) -> [Embedding]) {
         self.executor = executor
+        self.state = Mutex(State(idleLanes: Array((0..<executor.workers).reversed())))
         self.maxSequences = max(1, maxSequences)
         self.encode = encode
     }
@@ -36,39 +41,50 @@ final class MicroBatcher: Sendable {
     func embed(_ texts: [String]) async -> [Embedding] {
         guard !texts.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
-            let startLane = state.withLock { state -> Bool in
+            let freeLane = state.withLock { state -> Int? in
                 state.pending.append(Job(texts: texts, continuation: continuation))
                 state.pendingSequences += texts.count
-                guard state.running < executor.workers else { return false }
-                state.running += 1
-                return true
+                guard let lane = state.idleLanes.popLast() else { return nil }
+                state.startingLanes += 1
+                return lane
             }
-            if startLane { executor.submit { [self] in drain() } }
+            if let freeLane { executor.submit(toLane: freeLane) { [self] in drain(lane: freeLane) } }
         }
     }
 
     /// (passes, sequences) so far: sequences / passes is the mean batch size.
     var statistics: (passes: Int, sequences: Int) { counters.withLock { $0 } }
 
-    /// Runs on an embedding lane: takes whole queued calls up to `maxSequences` per pass (at least
-    /// one call), encodes them together, answers each, until nothing is queued.
-    private func drain() {
+    /// Runs on an embedding lane: takes whole queued calls up to its share of the queue (at most
+    /// `maxSequences` per pass, at least one call), wakes an idle lane for what it leaves, encodes
+    /// its calls together, answers each, until nothing is queued.
+    private func drain(lane: Int) {
+        var first = true
         while true {
-            let batch = state.withLock { state -> [Job] in
+            let (batch, wake) = state.withLock { state -> ([Job], Int?) in
+                if first { state.startingLanes -= 1 }
                 guard !state.pending.isEmpty else {
-                    state.running -= 1
-                    return []
+                    state.idleLanes.append(lane)
+                    return ([], nil)
                 }
+                // This lane's share: the queue split over itself, the lanes starting and the idle
+                // ones, so a burst keeps every core busy instead of one lane taking all of it.
+                let lanes = 1 + state.startingLanes + state.idleLanes.count
+                let share = min(maxSequences, (state.pendingSequences + lanes - 1) / lanes)
                 var taken = 0, count = 0
-                while count < state.pending.count, taken == 0 || taken + state.pending[count].texts.count <= maxSequences {
+                while count < state.pending.count, taken == 0 || taken + state.pending[count].texts.count <= share {
                     taken += state.pending[count].texts.count
                     count += 1
                 }
                 state.pendingSequences -= taken
                 let batch = Array(state.pending.prefix(count))
                 state.pending.removeFirst(count)
-                return batch
+                guard !state.pending.isEmpty, let wake = state.idleLanes.popLast() else { return (batch, nil) }
+                state.startingLanes += 1
+                return (batch, wake)
             }
+            first = false
+            if let wake { executor.submit(toLane: wake) { [self] in drain(lane: wake) } }
             if batch.isEmpty { return }
             let all = batch.flatMap(\.texts)
             var vectors = [Embedding]()

@@ -17,8 +17,9 @@ public final class MiniLMEmbedder: Embedder {
     public static let requiredFiles = ["config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors", "1_Pooling/config.json"]
 
     /// Loads a model directory. Errors name the file and the problem.
-    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 32, blasThreads: Int = 1, precision: WeightPrecision = .bfloat16) throws {
-        BLASRuntime.setThreads(blasThreads)
+    public init(directory: String, executor: EmbeddingExecutor = EmbeddingExecutor(), batchSize: Int = 32, precision: WeightPrecision = .bfloat16) throws {
+        // Each lane calls BLAS on its own thread: OpenBLAS's pool stays at one thread.
+        BLASRuntime.setThreads(1)
         let root = URL(fileURLWithPath: directory)
         func path(_ name: String) -> String { root.appendingPathComponent(name).path }
         for name in Self.requiredFiles where !FileManager.default.fileExists(atPath: path(name)) {

@@ -26,8 +26,9 @@ public enum AfterimageApp {
         var logger = logger ?? Logger(label: "afterimage")
         if logger.logLevel == .info, let level = Logger.Level(rawValue: configuration.logLevel) { logger.logLevel = level }
 
-        // Before any BLAS call: OpenBLAS's own threads deadlock under concurrent callers.
-        BLASRuntime.setThreads(configuration.embedder.threads)
+        // Before any BLAS call: OpenBLAS's own threads deadlock under concurrent callers, and the
+        // embedding lanes (`cache.embedder.threads`) already call it from several threads.
+        BLASRuntime.setThreads(1)
         let metrics = ServerMetrics()
         // One server per data directory (budgets and limits live in this process's memory).
         let directoryLock: DataDirectoryLock

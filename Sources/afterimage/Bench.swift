@@ -68,16 +68,20 @@ struct BenchEmbed: AsyncParsableCommand {
             batchTimes.sort()
             print(String(format: "%@ batch of 16 × 32 tokens: %.0f prompts/s (median %.1f ms per batch)", precision.rawValue, 16 / Self.median(batchTimes), Self.median(batchTimes) * 1000))
         }
-        try await Self.concurrency(models[1].1, tokenizer: tokenizer, runs: runs)
+        Self.rawPasses(models[1].1, tokenizer: tokenizer)
+        try await Self.concurrency(directory: directory, tokenizer: tokenizer, runs: runs)
         print(String(format: "resident memory at end: %.1f MiB", Self.residentMiB()))
     }
 
-    /// Throughput of the shipped embedder's `embed` (the server's path) with 1 and 16 concurrent
-    /// callers on one embedding thread: micro-batching turns concurrency into larger passes.
-    static func concurrency(_ model: MiniLMEmbedder, tokenizer: WordPieceTokenizer, runs: Int) async throws {
+    /// Throughput of the shipped embedder's `embed` (the server's path): one caller, then 16
+    /// concurrent callers on one embedding lane and on two (`cache.embedder.threads: 2`) —
+    /// micro-batching turns concurrency into larger passes, the second lane adds the second core.
+    static func concurrency(directory: String, tokenizer: WordPieceTokenizer, runs: Int) async throws {
         let prompts = (0..<64).map { prompt(tokens: 12, tokenizer: tokenizer, salt: $0) }
-        var rates = [Int: Double]()
-        for callers in [1, 16] {
+        var rates = [Double](), batches = [Double]()
+        for (callers, lanes) in [(1, 1), (16, 1), (16, 2)] {
+            let model = try MiniLMEmbedder(directory: directory, executor: EmbeddingExecutor(workers: lanes))
+            for warm in 0..<4 { _ = try await model.embed([prompts[warm]]) }
             let perCaller = max(8, runs / (callers == 1 ? 2 : 8))
             let start = DispatchTime.now().uptimeNanoseconds
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -89,12 +93,34 @@ struct BenchEmbed: AsyncParsableCommand {
                 try await group.waitForAll()
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            rates[callers] = Double(callers * perCaller) / seconds
+            rates.append(Double(callers * perCaller) / seconds)
+            let statistics = model.batchStatistics
+            batches.append(Double(statistics.texts) / Double(max(1, statistics.passes)))
         }
         print(String(
-            format: "embed() of 12-token prompts, one thread: 1 caller %.0f/s, 16 concurrent callers %.0f/s (%.1fx)",
-            rates[1]!, rates[16]!, rates[16]! / rates[1]!
+            format: "embed() of 12-token prompts: 1 caller %.0f/s; 16 concurrent callers, one lane %.0f/s (%.1fx, %.1f prompts per pass), two lanes %.0f/s (%.1fx, %.1f per pass)",
+            rates[0], rates[1], rates[1] / rates[0], batches[1], rates[2], rates[2] / rates[0], batches[2]
         ))
+    }
+
+    /// Encoder passes of 1, 4, 8 and 16 twelve-token prompts, on one thread and on two at once:
+    /// the ceiling micro-batching and a second lane can reach.
+    static func rawPasses(_ model: MiniLMEmbedder, tokenizer: WordPieceTokenizer) {
+        let ids = (0..<16).map { tokenizer.encode(prompt(tokens: 12, tokenizer: tokenizer, salt: $0)) }
+        var line = "encoder passes of 12-token prompts, prompts/s (one thread / two threads at once):"
+        for size in [1, 4, 8, 16] {
+            let passes = max(4, 64 / size)
+            var rates = [Double]()
+            for threads in [1, 2] {
+                let start = DispatchTime.now().uptimeNanoseconds
+                DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                    for pass in 0..<passes { _ = model.encoder.encode((0..<size).map { ids[(pass + $0) % ids.count] }) }
+                }
+                rates.append(Double(threads * passes * size) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            }
+            line += String(format: "  %d: %.0f / %.0f", size, rates[0], rates[1])
+        }
+        print(line)
     }
 
     static func median(_ sorted: [Double]) -> Double { sorted[sorted.count / 2] }
