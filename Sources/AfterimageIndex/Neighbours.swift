@@ -35,11 +35,13 @@ public struct Neighbours: Sendable {
     }
 
     /// Partial selection of the best `k`, best first (a small buffer kept sorted by binary insertion).
+    /// A NaN score (a vector with a NaN component) is never a neighbour: it compares with nothing,
+    /// and kept it would stick wherever it first landed.
     static func topK(_ scores: [Float], ids: [Int64], k: Int) -> [(id: Int64, score: Float)] {
         var best: [(id: Int64, score: Float)] = []
         guard k > 0 else { return best }
         best.reserveCapacity(k + 1)
-        for (index, score) in scores.enumerated() {
+        for (index, score) in scores.enumerated() where !score.isNaN {
             if best.count == k, let worst = best.last, score <= worst.score { continue }
             var low = 0, high = best.count
             while low < high {

@@ -1,7 +1,5 @@
-import CBLAS
-
-/// One partition's vectors. Below `annMinEntries` live vectors: contiguous float32 rows searched
-/// exactly with `cblas_sgemv`. From there on: an `HNSWGraph` over int8 codes only — the float32
+/// One partition's vectors. Below `annMinEntries` live vectors: `ExactRows`, searched exactly
+/// (a first pass over int8 codes bounds every score; float32 only where the bound cannot decide). From there on: an `HNSWGraph` over int8 codes only — the float32
 /// rows are released (a million 384-dim rows are 1.5 GB; the graph holds them in ~0.55 GB) and
 /// searches return approximate candidates for the caller to re-rank exactly against the stored
 /// vectors (`Neighbours.reranked`). A neighbour the graph misses is a miss, never a wrong hit: the
@@ -14,9 +12,7 @@ public struct VectorPartition: Sendable {
     public let annMinEntries: Int
     public let graphParameters: HNSWGraph.Parameters
     /// Exact mode only (empty once a graph is installed).
-    private(set) var rows: [Float] = []
-    private(set) var ids: [Int64] = []
-    private var positions: [Int64: Int] = [:]
+    private var exact: ExactRows
     /// The graph, once the partition has one.
     public private(set) var graph: HNSWGraph?
     /// Whether graph builds and compactions run inside the mutation that calls for them (true), or
@@ -45,13 +41,14 @@ public struct VectorPartition: Sendable {
         self.annMinEntries = max(0, annMinEntries)
         self.graphParameters = graphParameters
         self.buildsInline = buildsInline
+        self.exact = ExactRows(dimension: dimension)
     }
 
     /// Live vectors.
-    public var count: Int { graph?.count ?? ids.count }
+    public var count: Int { graph?.count ?? exact.count }
 
     /// Whether `id` is in the partition.
-    public func positionsContain(_ id: Int64) -> Bool { graph?.contains(id) ?? (positions[id] != nil) }
+    public func positionsContain(_ id: Int64) -> Bool { graph?.contains(id) ?? exact.contains(id) }
 
     /// Whether searches go through the approximate graph.
     public var usesGraph: Bool { graph != nil }
@@ -67,9 +64,7 @@ public struct VectorPartition: Sendable {
     /// row confirmed (entries deleted or expired since it was written).
     public mutating func restore(_ restored: HNSWGraph) {
         graph = restored
-        rows = []
-        ids = []
-        positions = [:]
+        exact.removeAll()
         changedDuringBuild = nil
         confirmedNodes = [Bool](repeating: false, count: restored.nodeCount)
         snapshotRevision = revision
@@ -89,16 +84,16 @@ public struct VectorPartition: Sendable {
 
     /// Bytes held for the vectors (rows, or the graph's codes and links), without allocator overhead.
     public var approximateBytes: Int {
-        rows.count * 4 + ids.count * 8 + positions.count * 24 + (graph?.approximateBytes ?? 0)
+        exact.approximateBytes + (graph?.approximateBytes ?? 0)
     }
 
     /// Builds the graph once the partition reaches `annMinEntries`, or compacts it when tombstones
     /// pile up (inline builds only).
     private mutating func maintainGraph() {
         guard buildsInline else { return }
-        if graph == nil, annMinEntries > 0, ids.count >= annMinEntries {
+        if graph == nil, annMinEntries > 0, exact.count >= annMinEntries {
             changedDuringBuild = []
-            finishBuild(Self.buildGraph(from: .rows(ids: ids, rows: rows), dimension: dimension, parameters: graphParameters))
+            finishBuild(Self.buildGraph(from: .rows(ids: exact.ids, rows: exact.rows), dimension: dimension, parameters: graphParameters))
         } else if let current = graph, current.needsCompaction {
             graph = current.compacted()
         }
@@ -109,7 +104,7 @@ public struct VectorPartition: Sendable {
     public var wantsBuild: Bool {
         guard !buildsInline, changedDuringBuild == nil, annMinEntries > 0 else { return false }
         if let graph { return graph.needsCompaction }
-        return ids.count >= annMinEntries
+        return exact.count >= annMinEntries
     }
 
     /// Starts tracking changes and returns what to build from (copy-on-write: nothing is copied
@@ -117,7 +112,7 @@ public struct VectorPartition: Sendable {
     public mutating func beginBuild() -> BuildSource {
         changedDuringBuild = []
         if let graph { return .compaction(graph) }
-        return .rows(ids: ids, rows: rows)
+        return .rows(ids: exact.ids, rows: exact.rows)
     }
 
     /// A graph from `source` (the slow part of a build; call it outside any lock).
@@ -174,16 +169,13 @@ public struct VectorPartition: Sendable {
         guard fresh.count > 0 else { return }
         if let written { snapshotRevision = written }
         graph = fresh
-        rows = []
-        ids = []
-        positions = [:]
+        exact.removeAll()
     }
 
     /// The vector `id` has now (the exact row, or the graph's stored one), or nil if it is gone.
     private func currentVector(of id: Int64) -> [Float]? {
         if let graph { return graph.storedVector(of: id) }
-        guard let position = positions[id] else { return nil }
-        return Array(rows[position * dimension..<(position + 1) * dimension])
+        return exact.vector(of: id)
     }
 
     /// Adds or replaces the vector of `id`.
@@ -201,14 +193,9 @@ public struct VectorPartition: Sendable {
             maintainGraph()
             return
         }
-        if let position = positions[id] {
-            rows.replaceSubrange(position * dimension..<(position + 1) * dimension, with: vector)
-            return
-        }
-        positions[id] = ids.count
-        ids.append(id)
-        rows.append(contentsOf: vector)
-        maintainGraph()
+        let added = !exact.contains(id)
+        exact.upsert(id: id, vector: vector)
+        if added { maintainGraph() }
     }
 
     /// Removes `id` (exact mode: swap with the last row; graph: a tombstone); returns whether it was present.
@@ -221,23 +208,14 @@ public struct VectorPartition: Sendable {
             maintainGraph()
             return true
         }
-        guard let position = positions.removeValue(forKey: id) else { return false }
-        let last = ids.count - 1
-        if position != last {
-            let moved = ids[last]
-            ids[position] = moved
-            positions[moved] = position
-            for j in 0..<dimension { rows[position * dimension + j] = rows[last * dimension + j] }
-        }
-        ids.removeLast()
-        rows.removeLast(dimension)
+        guard exact.remove(id: id) else { return false }
         changedDuringBuild?.insert(id)
         revision &+= 1
         return true
     }
 
     /// The nearest vectors to `query` by dot product (cosine for unit vectors), best first: the
-    /// exact `k` best from the scan, or from a graph up to `Neighbours.rerankDepth(k)` candidates
+    /// exact `k` best (`ExactRows`), or from a graph up to `Neighbours.rerankDepth(k)` candidates
     /// with approximate scores, to re-rank.
     /// `depth` and `ef` override the candidates handed out and the graph's search effort (tuning).
     public func search(_ query: [Float], k: Int, depth: Int? = nil, ef: Int? = nil, entryEf: Int? = nil) -> Neighbours {
@@ -245,17 +223,6 @@ public struct VectorPartition: Sendable {
         if let graph {
             return Neighbours(candidates: Array(graph.candidates(query, k: k, ef: ef, entryEf: entryEf).prefix(max(k, depth ?? Neighbours.rerankDepth(k)))), exact: false)
         }
-        var scores = [Float](repeating: 0, count: ids.count)
-        rows.withUnsafeBufferPointer { matrix in
-            query.withUnsafeBufferPointer { vector in
-                scores.withUnsafeMutableBufferPointer { out in
-                    cblas_sgemv(
-                        CblasRowMajor, CblasNoTrans, Int32(ids.count), Int32(dimension), 1,
-                        matrix.baseAddress!, Int32(dimension), vector.baseAddress!, 1, 0, out.baseAddress!, 1
-                    )
-                }
-            }
-        }
-        return Neighbours(candidates: Neighbours.topK(scores, ids: ids, k: k), exact: true)
+        return Neighbours(candidates: exact.search(query, k: k), exact: true)
     }
 }

@@ -117,6 +117,11 @@ static inline void ak_prefetch_row(const int8_t *row, size_t dimension) {
     for (size_t line = 0; line < dimension; line += 64) __builtin_prefetch((const char *)row + line, 0, 3);
 }
 
+void ak_dot_i8_rows(const int8_t *query, const int8_t *base, size_t rows, size_t dimension, int path, int32_t *out) {
+    ak_dot_i8_fn dot = ak_dot_i8_for(path);
+    for (size_t i = 0; i < rows; i++) out[i] = dot(query, base + i * dimension, dimension);
+}
+
 void ak_dot_i8_gather(const int8_t *query, const int8_t *base, const int32_t *nodes, size_t count, size_t dimension, int path, int32_t *out) {
     ak_dot_i8_fn dot = ak_dot_i8_for(path);
     const size_t ahead = 3;

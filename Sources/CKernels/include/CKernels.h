@@ -52,6 +52,10 @@ void ak_gemm_bf16(const float *x, size_t rows, size_t inputs, const uint16_t *pa
 /// (`vpdpbusd`) where the CPU has it, else AVX-512BW.
 int32_t ak_dot_i8(const int8_t *a, const int8_t *b, size_t count, int path);
 
+/// `out[i]` = the dot product of `query` with row `i` of `base` (`rows` contiguous rows of
+/// `dimension` int8 codes): the first pass of an exact scan.
+void ak_dot_i8_rows(const int8_t *query, const int8_t *base, size_t rows, size_t dimension, int path, int32_t *out);
+
 /// `out[i]` = the dot product of `query` with row `nodes[i]` of `base` (rows of `dimension` int8
 /// codes), for `count` nodes — the rows a few ahead are prefetched, as a graph search's rows are
 /// scattered over memory far larger than the caches.
