@@ -1,5 +1,6 @@
 import AfterimageCore
 import Foundation
+import Synchronization
 
 /// Rate limits and spend budgets of keys and namespaces, enforced in this process (one server
 /// per data directory; replicas on PostgreSQL use `PostgresSpendLimiter` instead).
@@ -21,9 +22,15 @@ public actor LimitEnforcer: SpendLimiter {
         var limit: Money?
     }
 
+    /// Requests and images per scope in the last minute. Behind a lock rather than the actor:
+    /// every request is admitted (hits too), and a check this short is cheaper than an actor hop.
+    private struct RateWindows {
+        var requests: [Scope: [Date]] = [:]
+        var images: [Scope: [(at: Date, count: Int)]] = [:]
+    }
+
     let ledger: any UsageLedger
-    private var requests: [Scope: [Date]] = [:]
-    private var images: [Scope: [(at: Date, count: Int)]] = [:]
+    private let rates = Mutex(RateWindows())
     private var budgets: [Scope: Budget] = [:]
     private var loading: [Scope: Task<Money, any Error>] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -36,16 +43,22 @@ public actor LimitEnforcer: SpendLimiter {
     /// 429 naming the limit, with `Retry-After` until a slot frees.
     /// With `countsRequest` false only the images are checked and counted (the request was
     /// admitted earlier, before its body was read).
-    public func admit(_ scopes: [(Scope, SpendLimits)], imageCount: Int, countsRequest: Bool = true, now: Date = Date()) throws {
+    public nonisolated func admit(_ scopes: [(Scope, SpendLimits)], imageCount: Int, countsRequest: Bool = true, now: Date = Date()) throws {
+        try rates.withLock { windows in try Self.admit(scopes, imageCount: imageCount, countsRequest: countsRequest, now: now, into: &windows) }
+    }
+
+    private static func admit(
+        _ scopes: [(Scope, SpendLimits)], imageCount: Int, countsRequest: Bool, now: Date, into windows: inout RateWindows
+    ) throws {
         let windowStart = now.addingTimeInterval(-60)
         for (scope, limits) in scopes {
-            requests[scope]?.removeAll { $0 <= windowStart }
-            images[scope]?.removeAll { $0.at <= windowStart }
-            if countsRequest, let rpm = limits.requestsPerMinute, let times = requests[scope], times.count >= rpm {
+            windows.requests[scope]?.removeAll { $0 <= windowStart }
+            windows.images[scope]?.removeAll { $0.at <= windowStart }
+            if countsRequest, let rpm = limits.requestsPerMinute, let times = windows.requests[scope], times.count >= rpm {
                 throw LimitRefusal.requests(scope, rpm: rpm, wait: Self.seconds(until: times[times.count - rpm].addingTimeInterval(60), from: now))
             }
             if let ipm = limits.imagesPerMinute {
-                let events = images[scope] ?? []
+                let events = windows.images[scope] ?? []
                 var used = events.reduce(0) { $0 + $1.count }
                 if used + imageCount > ipm {
                     // Wait until enough old events leave the window.
@@ -59,8 +72,8 @@ public actor LimitEnforcer: SpendLimiter {
             }
         }
         for (scope, limits) in scopes {
-            if countsRequest, limits.requestsPerMinute != nil { requests[scope, default: []].append(now) }
-            if imageCount > 0, limits.imagesPerMinute != nil { images[scope, default: []].append((now, imageCount)) }
+            if countsRequest, limits.requestsPerMinute != nil { windows.requests[scope, default: []].append(now) }
+            if imageCount > 0, limits.imagesPerMinute != nil { windows.images[scope, default: []].append((now, imageCount)) }
         }
     }
 

@@ -81,13 +81,15 @@ public struct FileBlobStore: BlobStore {
         let unused = """
             COALESCE(last_used_at, created_at) < ? AND NOT EXISTS (SELECT 1 FROM cache_entry_images WHERE image_id = images.id)
             """
+        // Plain values out of the read (rows are not Sendable): the read runs on GRDB's reader, not here.
         let candidates = try await database.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, format FROM images WHERE \(unused)", arguments: [cutoff])
+            try Row.fetchAll(db, sql: "SELECT id, format FROM images WHERE \(unused)", arguments: [cutoff]).map { row -> (id: String, format: String) in
+                (row["id"], row["format"])
+            }
         }
         var swept = (images: 0, bytes: 0)
-        for row in candidates {
-            let id: String = row["id"]
-            guard let format = ImageFormat(rawValue: row["format"]) else { continue }
+        for (id, formatName) in candidates {
+            guard let format = ImageFormat(rawValue: formatName) else { continue }
             let url = fileURL(id: id, format: format)
             let database = database
             // Row first, then file: a crash in between leaves an orphan file, never a dangling row.
@@ -97,7 +99,7 @@ public struct FileBlobStore: BlobStore {
                     if bytes != nil { try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id]) }
                     return bytes
                 }
-                if deleted != nil { try await BlockingExecutor.io.run { try? FileManager.default.removeItem(at: url) } }
+                if deleted != nil { await BlockingExecutor.io.run { try? FileManager.default.removeItem(at: url) } }
                 return deleted
             }
             if let bytes {
@@ -154,13 +156,15 @@ public struct FileBlobStore: BlobStore {
 
     public func get(id: String) async throws -> (StoredImage, Data)? {
         guard id.count == 64, id.allSatisfy(\.isHexDigit) else { return nil }
-        let row = try await database.writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT format, width, height, byte_count FROM images WHERE id = ?", arguments: [id])
+        let found = try await database.writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT format, width, height, byte_count FROM images WHERE id = ?", arguments: [id]).map { row -> (format: String, width: Int, height: Int, bytes: Int) in
+                (row["format"], row["width"], row["height"], row["byte_count"])
+            }
         }
-        guard let row, let format = ImageFormat(rawValue: row["format"]) else { return nil }
-        let image = StoredImage(id: id, format: format, width: row["width"], height: row["height"], byteCount: row["byte_count"])
+        guard let found, let format = ImageFormat(rawValue: found.format) else { return nil }
+        let image = StoredImage(id: id, format: format, width: found.width, height: found.height, byteCount: found.bytes)
         let path = fileURL(id: id, format: format).path
-        guard let data = try await BlockingExecutor.io.run({ FileManager.default.contents(atPath: path) }) else { return nil }
+        guard let data = await BlockingExecutor.io.run({ FileManager.default.contents(atPath: path) }) else { return nil }
         return (image, data)
     }
 }

@@ -60,10 +60,10 @@ final class FixedLedger: UsageLedger {
         let enforcer = LimitEnforcer(ledger: FixedLedger(earlier: .zero))
         let now = Date()
         let limits = SpendLimits(requestsPerMinute: 2, imagesPerMinute: 5)
-        try await enforcer.admit([(key, limits)], imageCount: 2, now: now)
-        try await enforcer.admit([(key, limits)], imageCount: 2, now: now.addingTimeInterval(10))
+        try enforcer.admit([(key, limits)], imageCount: 2, now: now)
+        try enforcer.admit([(key, limits)], imageCount: 2, now: now.addingTimeInterval(10))
         do {
-            try await enforcer.admit([(key, limits)], imageCount: 1, now: now.addingTimeInterval(20))
+            try enforcer.admit([(key, limits)], imageCount: 1, now: now.addingTimeInterval(20))
             Issue.record("a third request in a minute must be refused")
         } catch let error as AfterimageError {
             #expect(error.statusCode == 429 && error.retryAfterSeconds == 40)
@@ -71,11 +71,11 @@ final class FixedLedger: UsageLedger {
         }
         // After the first leaves the window: one request fits, but not 2 more images (2 + 2 + 2 > 5).
         do {
-            try await enforcer.admit([(key, SpendLimits(imagesPerMinute: 5))], imageCount: 2, now: now.addingTimeInterval(30))
+            try enforcer.admit([(key, SpendLimits(imagesPerMinute: 5))], imageCount: 2, now: now.addingTimeInterval(30))
             Issue.record("images per minute must be refused")
         } catch let error as AfterimageError {
             #expect(error.message.contains("5 images per minute") && error.retryAfterSeconds == 30)
         }
-        try await enforcer.admit([(key, limits)], imageCount: 1, now: now.addingTimeInterval(61))
+        try enforcer.admit([(key, limits)], imageCount: 1, now: now.addingTimeInterval(61))
     }
 }
