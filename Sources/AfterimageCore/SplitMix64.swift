@@ -1,3 +1,5 @@
+import Foundation
+
 /// SplitMix64: a small, fast, seeded generator, so benchmarks, fuzzing and generated test pairs
 /// are reproducible run after run. Not for secrets.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
@@ -11,5 +13,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension SplitMix64 {
+    /// A standard normal draw (Box–Muller), for synthetic vectors and random projections.
+    public mutating func gaussian() -> Float {
+        let u = max(Double(next() >> 11) / Double(1 << 53), 1e-12), v = Double(next() >> 11) / Double(1 << 53)
+        return Float((-2 * log(u)).squareRoot() * cos(2 * .pi * v))
     }
 }

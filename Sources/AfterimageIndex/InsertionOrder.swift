@@ -49,7 +49,7 @@ enum InsertionOrder {
                     return 0
                 }
             }
-            for value in pivotCount * dimension..<columns * dimension { target[value] = gaussian(&random) }
+            for value in pivotCount * dimension..<columns * dimension { target[value] = random.gaussian() }
         }
         var keys = [UInt32](repeating: 0, count: rest.count)
         var block = [Float](repeating: 0, count: chunk * dimension), scores = [Float](repeating: 0, count: chunk * columns)
@@ -83,11 +83,5 @@ enum InsertionOrder {
         }
         let grouped = rest.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
         return skeleton + grouped.map { rest[$0] }
-    }
-
-    /// A standard normal draw (Box–Muller).
-    static func gaussian(_ random: inout SplitMix64) -> Float {
-        let u = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12), v = Double(random.next() >> 11) / Double(1 << 53)
-        return Float((-2 * log(u)).squareRoot() * cos(2 * .pi * v))
     }
 }

@@ -75,7 +75,7 @@ public struct Stores: Sendable {
     public static func openPostgres(_ settings: PostgresSettings, lookupLogMaxRows: Int = 100_000, diskCache: ImageDiskCache?, logger: Logger) async throws -> Stores {
         let database = try PostgresBackend(settings: settings, logger: logger)
         do {
-            try await withDeadline(.seconds(30)) { try await database.migrate() }
+            _ = try await withDeadline(.seconds(30)) { try await database.migrate() }
         } catch {
             database.shutdown()
             throw StorageUnavailable(reason: "PostgreSQL at \(settings.redactedDescription) did not accept the migrations: \(String(describing: error).prefix(300))")

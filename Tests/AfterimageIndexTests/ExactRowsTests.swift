@@ -13,11 +13,6 @@ import Testing
         return Neighbours.topK(scores, ids: rows.ids, k: k)
     }
 
-    static func gaussian(_ random: inout SplitMix64) -> Float {
-        let u = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12), v = Double(random.next() >> 11) / Double(1 << 53)
-        return Float(sqrt(-2 * log(u)) * cos(2 * .pi * v))
-    }
-
     static func unit(_ vector: [Float]) -> [Float] {
         let norm = sqrt(vector.reduce(0) { $0 + $1 * $1 })
         return vector.map { $0 / max(norm, 1e-9) }
@@ -33,7 +28,7 @@ import Testing
     @Test func boundedSearchIsTheFullScan() {
         var random = SplitMix64(seed: 31)
         let dimension = 384
-        let centres = (0..<40).map { _ in Self.unit((0..<dimension).map { _ in Self.gaussian(&random) }) }
+        let centres = (0..<40).map { _ in Self.unit((0..<dimension).map { _ in random.gaussian() }) }
         var rows = ExactRows(dimension: dimension)
         var stored = [[Float]]()
         for index in 0..<3_000 {
@@ -42,11 +37,11 @@ import Testing
                 vector = stored[index - 1]  // an exact duplicate
             } else if index % 10 == 7, index > 100 {
                 // Closer than the codes can tell apart: scores differ by less than the int8 error.
-                vector = Self.unit(stored[100].map { $0 + Self.gaussian(&random) * 2e-5 })
+                vector = Self.unit(stored[100].map { $0 + random.gaussian() * 2e-5 })
             } else if index % 10 == 8 {
-                vector = Self.unit(stored[index - 1].map { $0 + Self.gaussian(&random) * 0.001 })  // a near duplicate
+                vector = Self.unit(stored[index - 1].map { $0 + random.gaussian() * 0.001 })  // a near duplicate
             } else {
-                vector = Self.unit(zip(centres[index % centres.count], (0..<dimension).map { _ in Self.gaussian(&random) * 0.05 }).map(+))
+                vector = Self.unit(zip(centres[index % centres.count], (0..<dimension).map { _ in random.gaussian() * 0.05 }).map(+))
             }
             stored.append(vector)
             rows.upsert(id: Int64(index), vector: vector)
@@ -54,10 +49,10 @@ import Testing
         var scored = [Int]()
         for run in 0..<120 {
             let query: [Float] = switch run % 4 {
-            case 3: Self.unit(stored[100].map { $0 + Self.gaussian(&random) * 0.01 })
+            case 3: Self.unit(stored[100].map { $0 + random.gaussian() * 0.01 })
             case 0: stored[(run * 37) % stored.count]
-            case 1: Self.unit(stored[(run * 53) % stored.count].map { $0 + Self.gaussian(&random) * 0.02 })
-            default: Self.unit((0..<dimension).map { _ in Self.gaussian(&random) })
+            case 1: Self.unit(stored[(run * 53) % stored.count].map { $0 + random.gaussian() * 0.02 })
+            default: Self.unit((0..<dimension).map { _ in random.gaussian() })
             }
             for k in [1, 5, 13] {
                 Self.expectSame(rows.search(query, k: k), Self.reference(rows, query, k: k), "run \(run) k \(k)")
@@ -76,7 +71,7 @@ import Testing
         let dimension = 64
         var rows = ExactRows(dimension: dimension)
         for index in 0..<1_200 {
-            var vector = Self.unit((0..<dimension).map { _ in Self.gaussian(&random) })
+            var vector = Self.unit((0..<dimension).map { _ in random.gaussian() })
             switch index % 200 {
             case 10: vector[3] = .nan
             case 20: vector[5] = .infinity
@@ -88,7 +83,7 @@ import Testing
             }
             rows.upsert(id: Int64(index), vector: vector)
         }
-        var queries = (0..<20).map { _ in Self.unit((0..<dimension).map { _ in Self.gaussian(&random) }) }
+        var queries = (0..<20).map { _ in Self.unit((0..<dimension).map { _ in random.gaussian() }) }
         queries.append([Float](repeating: 0, count: dimension))
         queries.append((0..<dimension).map { $0 == 1 ? Float.nan : 0.1 })
         queries.append((0..<dimension).map { _ in 1e-38 })
@@ -115,7 +110,7 @@ import Testing
             if step % 4 == 3 {
                 #expect(rows.remove(id: id) == (live.removeValue(forKey: id) != nil))
             } else {
-                let vector = Self.unit((0..<dimension).map { _ in Self.gaussian(&random) })
+                let vector = Self.unit((0..<dimension).map { _ in random.gaussian() })
                 rows.upsert(id: id, vector: vector)
                 live[id] = vector
             }
@@ -123,7 +118,7 @@ import Testing
         #expect(rows.count == live.count)
         for (id, vector) in live { #expect(rows.vector(of: id) == vector) }
         for _ in 0..<30 {
-            let query = Self.unit((0..<dimension).map { _ in Self.gaussian(&random) })
+            let query = Self.unit((0..<dimension).map { _ in random.gaussian() })
             Self.expectSame(rows.search(query, k: 5), Self.reference(rows, query, k: 5), "after churn")
         }
         rows.removeAll()

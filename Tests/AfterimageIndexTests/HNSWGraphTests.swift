@@ -10,16 +10,12 @@ import Testing
 
     /// `count` unit vectors around `clusters` random centres (a realistic, hard case for a graph).
     static func clustered(_ count: Int, clusters: Int, _ random: inout SplitMix64) -> [[Float]] {
-        func gaussian() -> Float {
-            let u = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12), v = Double(random.next() >> 11) / Double(1 << 53)
-            return Float(sqrt(-2 * log(u)) * cos(2 * .pi * v))
-        }
         func unit(_ vector: [Float]) -> [Float] {
             let norm = sqrt(vector.reduce(0) { $0 + $1 * $1 })
             return vector.map { $0 / max(norm, 1e-9) }
         }
-        let centres = (0..<clusters).map { _ in unit((0..<dimension).map { _ in gaussian() }) }
-        return (0..<count).map { index in unit(zip(centres[index % clusters], (0..<dimension).map { _ in gaussian() * 0.25 }).map(+)) }
+        let centres = (0..<clusters).map { _ in unit((0..<dimension).map { _ in random.gaussian() }) }
+        return (0..<count).map { index in unit(zip(centres[index % clusters], (0..<dimension).map { _ in random.gaussian() * 0.25 }).map(+)) }
     }
 
     /// The stored vectors by id, as the cache store hands them out for re-ranking.
