@@ -147,7 +147,8 @@ public struct PromptAnalyzer: Sendable {
         }
         if word.count > 4, word.hasSuffix("ies") {
             word = String(word.dropLast(3)) + "y"
-        } else if word.count > 4, word.range(of: "(ss|x|ch|sh)es$", options: .regularExpression) != nil {
+        } else if word.count > 4, ["sses", "xes", "ches", "shes"].contains(where: word.hasSuffix) {
+            // `(ss|x|ch|sh)es$` without compiling a regular expression per word.
             word = String(word.dropLast(2))
         } else if word.count > 3, word.hasSuffix("s"), !word.hasSuffix("ss"), !word.hasSuffix("us") {
             word = String(word.dropLast())
