@@ -80,12 +80,19 @@ extension ImagePipeline {
         // New images' records go into the transaction of the cache entry when one is stored, else
         // into the ledger row's (`UsageRecord.pendingImageRecords`).
         let deferRecords = true
+        // Images no one will read back (no cache entry, a `b64_json` answer) are never written:
+        // `no-store` means what it says, and the answer skips a file and directory fsync.
+        let persist = (cache != nil && lookup.shouldStore) || plan.request.responseFormat == .url
         do {
             switch answer {
             case .body(let data):
-                (top, outputs) = try await assembler.store(upstreamBody: data, provider: target.provider, expected: plan.request.imageCount, deferRecords: deferRecords)
+                (top, outputs) = try await assembler.store(
+                    upstreamBody: data, provider: target.provider, expected: plan.request.imageCount, deferRecords: deferRecords, persist: persist
+                )
             case .object(let object):
-                (top, outputs) = try await assembler.store(object: object, provider: target.provider, expected: plan.request.imageCount, deferRecords: deferRecords)
+                (top, outputs) = try await assembler.store(
+                    object: object, provider: target.provider, expected: plan.request.imageCount, deferRecords: deferRecords, persist: persist
+                )
             }
         } catch {
             let reported: [String: JSONValue] = switch answer {

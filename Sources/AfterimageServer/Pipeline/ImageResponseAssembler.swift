@@ -29,16 +29,18 @@ struct ImageResponseAssembler: Sendable {
     /// body or an image is unusable.
     /// `deferRecords`: a cache entry will be stored with these images, in whose transaction the
     /// records of new images are written (one commit fewer per miss).
-    func store(upstreamBody: Data, provider: ProviderEndpoint, expected: Int, deferRecords: Bool = false) async throws -> (top: [String: JSONValue], outputs: [Output]) {
+    /// `persist` false: nothing will read the images back (no cache entry, a `b64_json` answer,
+    /// e.g. `Cache-Control: no-store`) — they are checked and described but never written.
+    func store(upstreamBody: Data, provider: ProviderEndpoint, expected: Int, deferRecords: Bool = false, persist: Bool = true) async throws -> (top: [String: JSONValue], outputs: [Output]) {
         guard let object = (try? JSONParser.parse(upstreamBody))?.objectValue else {
             throw AfterimageError.upstreamUnavailable("The upstream answered 200 without a usable 'data' list.")
         }
-        return try await store(object: object, provider: provider, expected: expected, deferRecords: deferRecords)
+        return try await store(object: object, provider: provider, expected: expected, deferRecords: deferRecords, persist: persist)
     }
 
     /// Stores the images of an already decoded answer (`data` plus top-level fields). An answer
     /// with more images than the `expected` (the request's `n`) is refused, not stored.
-    func store(object: [String: JSONValue], provider: ProviderEndpoint, expected: Int, deferRecords: Bool = false) async throws -> (top: [String: JSONValue], outputs: [Output]) {
+    func store(object: [String: JSONValue], provider: ProviderEndpoint, expected: Int, deferRecords: Bool = false, persist: Bool = true) async throws -> (top: [String: JSONValue], outputs: [Output]) {
         guard let items = object["data"]?.arrayValue, !items.isEmpty else {
             throw AfterimageError.upstreamUnavailable("The upstream answered 200 without a usable 'data' list.")
         }
@@ -52,10 +54,10 @@ struct ImageResponseAssembler: Sendable {
         var top = object
         top.removeValue(forKey: "data")
         // One image (the usual answer) without a child task.
-        if items.count == 1 { return (top, [try await storeItem(items[0], index: 0, policy: rules, deferRecord: deferRecords)]) }
+        if items.count == 1 { return (top, [try await storeItem(items[0], index: 0, policy: rules, deferRecord: deferRecords, persist: persist)]) }
         let outputs = try await withThrowingTaskGroup(of: (Int, Output).self) { group in
             for (index, item) in items.enumerated() {
-                group.addTask { (index, try await self.storeItem(item, index: index, policy: rules, deferRecord: deferRecords)) }
+                group.addTask { (index, try await self.storeItem(item, index: index, policy: rules, deferRecord: deferRecords, persist: persist)) }
             }
             var results = [(Int, Output)]()
             for try await result in group { results.append(result) }
@@ -64,7 +66,7 @@ struct ImageResponseAssembler: Sendable {
         return (top, outputs)
     }
 
-    func storeItem(_ item: JSONValue, index: Int, policy: ImageDownloadPolicy, deferRecord: Bool) async throws -> Output {
+    func storeItem(_ item: JSONValue, index: Int, policy: ImageDownloadPolicy, deferRecord: Bool, persist: Bool = true) async throws -> Output {
         guard var fields = item.objectValue else {
             throw AfterimageError.upstreamUnavailable("The upstream's data[\(index)] is not an object.")
         }
@@ -83,6 +85,10 @@ struct ImageResponseAssembler: Sendable {
         }
         guard let info = ImageInfo.read(data) else {
             throw AfterimageError.upstreamUnavailable("The upstream's image data[\(index)] is not a PNG, JPEG or WebP image.")
+        }
+        guard persist else {
+            let image = StoredImage(id: data.sha256Hex, format: info.format, width: info.dimensions.width, height: info.dimensions.height, byteCount: data.count)
+            return Output(image: image, data: data, extra: fields)
         }
         let (image, pending) = try await blobs.put(data, info: info, deferRecord: deferRecord)
         return Output(image: image, data: data, extra: fields, recordPending: pending)
