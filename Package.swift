@@ -231,7 +231,7 @@ let programAndTestTargets: [Target] = [
     .testTarget(
         name: "AfterimageServerTests",
         dependencies: [
-            "AfterimageAlerts",
+            "AfterimageAlerts", "AfterimageEmbedding",
             "AfterimageServer", "AfterimageTesting", "AfterimageCore", "AfterimageStorage", "AfterimagePostgres",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "GRDB", package: "GRDB.swift"),

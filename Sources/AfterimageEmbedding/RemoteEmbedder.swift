@@ -87,36 +87,51 @@ public final class RemoteEmbedder: Embedder {
         throw Failure(description: "embeddings API unavailable after \(retry.maxAttempts) attempts: \(lastProblem)")
     }
 
+    /// Most tokens one answer may report (larger or negative counts are not believed).
+    static let maxReportedTokens = 100_000_000
+
+    /// The answer's vectors, checked: one per text (each `index` exactly once), the configured
+    /// dimension, finite values (a number beyond Float's range is not), L2-normalised (in Double,
+    /// so large values cannot overflow the norm). The reported tokens are spread over the texts.
     func parse(_ data: Data, texts: [String]) throws -> [Embedding] {
         guard let json = try? JSONParser.parse(data), let items = json["data"]?.arrayValue, items.count == texts.count else {
             throw Failure(description: "embeddings API answer has no data list of \(texts.count) items")
         }
-        var vectors = [[Float]](repeating: [], count: texts.count)
+        var vectors = [[Float]?](repeating: nil, count: texts.count)
         for (position, item) in items.enumerated() {
-            let index = Int(item["index"]?.integerValue ?? Int64(position))
-            guard index >= 0, index < texts.count, let values = item["embedding"]?.arrayValue else {
-                throw Failure(description: "embeddings API answer has a malformed item \(position)")
+            let index = item["index"].map { $0.integerValue.map(Int.init) ?? -1 } ?? position
+            guard index >= 0, index < texts.count, vectors[index] == nil, let values = item["embedding"]?.arrayValue else {
+                throw Failure(description: "embeddings API answer has a malformed or repeated item \(position)")
             }
-            var vector = values.map { value -> Float in
-                switch value {
-                case .number(let n): return Float(n)
-                case .integer(let n): return Float(n)
-                default: return .nan
+            guard values.count == dimension else {
+                throw Failure(description: "embeddings API returned \(values.count) dimensions, configured \(dimension)")
+            }
+            var vector = [Float]()
+            vector.reserveCapacity(dimension)
+            var squares = 0.0
+            for value in values {
+                let number: Double? = switch value {
+                case .number(let n): n
+                case .integer(let n): Double(n)
+                default: nil
                 }
+                guard let number, Float(number).isFinite else {
+                    throw Failure(description: "embeddings API returned a value that is not a finite number in item \(position)")
+                }
+                vector.append(Float(number))
+                squares += number * number
             }
-            guard vector.count == dimension, !vector.contains(where: \.isNaN) else {
-                throw Failure(description: "embeddings API returned \(vector.count) dimensions, configured \(dimension)")
-            }
-            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            if norm > 0 { vector = vector.map { $0 / norm } }
+            let norm = squares.squareRoot()
+            if norm > 0 { vector = vector.map { Float(Double($0) / norm) } }
             vectors[index] = vector
         }
         // The API reports one total; spread it over the texts by length so the parts add up.
-        let total = Int(json["usage"]?["prompt_tokens"]?.integerValue ?? json["usage"]?["total_tokens"]?.integerValue ?? 0)
-        let lengths = texts.map { max(1, $0.utf8.count) }
+        let reported = json["usage"]?["prompt_tokens"]?.integerValue ?? json["usage"]?["total_tokens"]?.integerValue ?? 0
+        let total = Int(min(max(reported, 0), Int64(Self.maxReportedTokens)))
+        let lengths = texts.map { min(max(1, $0.utf8.count), 1 << 24) }
         let sum = lengths.reduce(0, +)
         var counts = lengths.map { total * $0 / sum }
         if let last = counts.indices.last { counts[last] += total - counts.reduce(0, +) }
-        return zip(vectors, counts).map { Embedding(vector: $0, tokenCount: $1) }
+        return zip(vectors, counts).map { Embedding(vector: $0 ?? [], tokenCount: $1) }
     }
 }

@@ -162,6 +162,7 @@ public final class StubUpstream: Sendable {
         let router = Router()
         router.post("v1/images/generations") { request, _ in try await self.generations(request) }
         router.post("v1/images/edits") { request, _ in try await self.edits(request) }
+        router.post("v1/embeddings") { request, _ in try await self.embeddings(request) }
         router.get("files/:name") { _, context in try self.file(context.parameters.get("name") ?? "") }
         router.get("redirect") { request, _ in
             self.state.withLock { $0.fileRequests += 1 }
