@@ -22,14 +22,9 @@ public final class EmbeddingExecutor: Sendable {
     /// Number of lanes (embeddings that can run at once).
     public var workers: Int { lanes.count }
 
-    /// Queues `work` on lane `lane` (0 ..< `workers`, taken modulo) without waiting for it.
+    /// Queues `work` on lane `lane` (0 ..< `workers`, taken modulo) without waiting for it; the
+    /// caller knows the lane is free (`MicroBatcher` keeps the idle ones).
     public func submit(toLane lane: Int, _ work: @escaping @Sendable () -> Void) {
         lanes[(lane & Int.max) % lanes.count].submit(work)
-    }
-
-    /// Queues `work` on the next lane without waiting for it.
-    public func submit(_ work: @escaping @Sendable () -> Void) {
-        let turn = next.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max
-        lanes[turn % lanes.count].submit(work)
     }
 }
