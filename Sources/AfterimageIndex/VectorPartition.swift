@@ -1,5 +1,6 @@
-/// One partition's vectors. Below `annMinEntries` live vectors: `ExactRows`, searched exactly
-/// (a first pass over int8 codes bounds every score; float32 only where the bound cannot decide). From there on: an `HNSWGraph` over int8 codes only — the float32
+/// One partition's vectors. Below `annMinEntries` live vectors: `ExactRows`, searched exactly (a
+/// first pass over int8 codes bounds every score; float32 only where the bound cannot decide).
+/// From there on: an `HNSWGraph` over int8 codes only — the float32
 /// rows are released (a million 384-dim rows are 1.5 GB; the graph holds them in ~0.55 GB) and
 /// searches return approximate candidates for the caller to re-rank exactly against the stored
 /// vectors (`Neighbours.reranked`). A neighbour the graph misses is a miss, never a wrong hit: the
