@@ -9,6 +9,12 @@ public struct StoredImage: Sendable, Equatable, Codable {
     public var height: Int
     public var byteCount: Int
 
+    /// Whether `id` can name a stored image: exactly 64 lower-case ASCII hex digits (no other
+    /// script's digits, no upper case — a file or row name is never anything else).
+    public static func isValidID<S: StringProtocol>(_ id: S) -> Bool {
+        id.utf8.count == 64 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     public init(id: String, format: ImageFormat, width: Int, height: Int, byteCount: Int) {
         self.id = id
         self.format = format

@@ -37,7 +37,7 @@ public struct PostgresBlobStore: BlobStore {
     }
 
     public func get(id: String) async throws -> (StoredImage, Data)? {
-        guard id.count == 64, id.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        guard StoredImage.isValidID(id) else { return nil }
         let meta = try await database.query("SELECT format, width, height, byte_count FROM images WHERE id = \(id)")
         var found: StoredImage?
         for try await (format, width, height, bytes) in meta.decode((String, Int32, Int32, Int64).self) {

@@ -127,7 +127,7 @@ public struct FileBlobStore: BlobStore {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
             return names.prefix(100_000).compactMap { name in
                 let parts = name.split(separator: ".")
-                guard parts.count == 2, parts[0].count == 64, parts[0].allSatisfy(\.isHexDigit), ImageFormat.allCases.contains(where: { $0.fileExtension == parts[1] }) else { return nil }
+                guard parts.count == 2, StoredImage.isValidID(parts[0]), ImageFormat.allCases.contains(where: { $0.fileExtension == parts[1] }) else { return nil }
                 let url = directory.appendingPathComponent(name)
                 guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
                       let modified = attributes[.modificationDate] as? Date, modified < cutoff else { return nil }
@@ -155,7 +155,7 @@ public struct FileBlobStore: BlobStore {
     }
 
     public func get(id: String) async throws -> (StoredImage, Data)? {
-        guard id.count == 64, id.allSatisfy(\.isHexDigit) else { return nil }
+        guard StoredImage.isValidID(id) else { return nil }
         let found = try await database.writer.read { db in
             try Row.fetchOne(db, sql: "SELECT format, width, height, byte_count FROM images WHERE id = ?", arguments: [id]).map { row -> (format: String, width: Int, height: Int, bytes: Int) in
                 (row["format"], row["width"], row["height"], row["byte_count"])
