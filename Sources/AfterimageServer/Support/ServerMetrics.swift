@@ -41,21 +41,22 @@ public final class ServerMetrics: MeteringMetrics {
         ("afterimage_unauthenticated_requests_total", "counter", "Requests refused for a missing or invalid API key (no ledger row each)."),
     ]
 
+    /// Each family's help text by name (not found by a linear search per event).
+    private static let helps: [String: String] = Dictionary(uniqueKeysWithValues: families.map { ($0.name, $0.help) })
+
     public init(maxLabelValues: Int = 100) {
         self.maxLabelValues = maxLabelValues
-        _ = registry.makeCounter(descriptor: .init(metricName: "afterimage_upstream_retries_total", helpText: Self.help("afterimage_upstream_retries_total")))
-        _ = registry.makeCounter(descriptor: .init(metricName: "afterimage_unauthenticated_requests_total", helpText: Self.help("afterimage_unauthenticated_requests_total")))
-        _ = registry.makeGauge(descriptor: .init(metricName: "afterimage_cache_entries", helpText: Self.help("afterimage_cache_entries")))
-        _ = registry.makeGauge(descriptor: .init(metricName: "afterimage_cache_bytes", helpText: Self.help("afterimage_cache_bytes")))
-        _ = registry.makeDurationHistogram(
-            descriptor: .init(metricName: "afterimage_embedding_duration_seconds", helpText: Self.help("afterimage_embedding_duration_seconds")),
-            buckets: Self.durationBuckets
-        )
+        _ = registry.makeCounter(descriptor: descriptor("afterimage_upstream_retries_total"))
+        _ = registry.makeCounter(descriptor: descriptor("afterimage_unauthenticated_requests_total"))
+        _ = registry.makeGauge(descriptor: descriptor("afterimage_cache_entries"))
+        _ = registry.makeGauge(descriptor: descriptor("afterimage_cache_bytes"))
+        _ = registry.makeDurationHistogram(descriptor: descriptor("afterimage_embedding_duration_seconds"), buckets: Self.durationBuckets)
     }
 
-    static func help(_ name: String) -> String { families.first { $0.name == name }?.help ?? "" }
-
-    func descriptor(_ name: String) -> MetricNameDescriptor { .init(metricName: name, helpText: Self.help(name)) }
+    /// The family's descriptor (the empty unit leaves the name as it is).
+    func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: Self.helps[name] ?? "")
+    }
 
     /// `value`, or `_other` once `label` has `maxLabelValues` other values.
     func bounded(_ label: String, _ value: String) -> String {
