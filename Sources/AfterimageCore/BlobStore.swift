@@ -15,6 +15,11 @@ public struct StoredImage: Sendable, Equatable, Codable {
         id.utf8.count == 64 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
+    /// The description of `data` as stored: its SHA-256 as id, its format and size from `info`.
+    public init(data: Data, info: ImageInfo) {
+        self.init(id: data.sha256Hex, format: info.format, width: info.dimensions.width, height: info.dimensions.height, byteCount: data.count)
+    }
+
     public init(id: String, format: ImageFormat, width: Int, height: Int, byteCount: Int) {
         self.id = id
         self.format = format

@@ -19,9 +19,7 @@ public struct PostgresBlobStore: BlobStore {
     }
 
     public func put(_ data: Data, info: ImageInfo) async throws -> StoredImage {
-        let image = StoredImage(
-            id: data.sha256Hex, format: info.format, width: info.dimensions.width, height: info.dimensions.height, byteCount: data.count
-        )
+        let image = StoredImage(data: data, info: info)
         let now = Date()
         // Known bytes are not sent again: marking the row used is enough.
         let touched = try await database.query("UPDATE images SET last_used_at = \(now) WHERE id = \(image.id) RETURNING id")

@@ -43,10 +43,7 @@ public struct FileBlobStore: BlobStore {
     /// An existing file's record is always written here, under the image's lock, as the sweeper
     /// could otherwise delete both between this check and a later write.
     public func put(_ data: Data, info: ImageInfo, deferRecord: Bool) async throws -> (image: StoredImage, recordPending: Bool) {
-        let image = StoredImage(
-            id: data.sha256Hex, format: info.format, width: info.dimensions.width,
-            height: info.dimensions.height, byteCount: data.count
-        )
+        let image = StoredImage(data: data, info: info)
         let url = fileURL(id: image.id, format: image.format)
         let database = database
         return try await lock.withLock(image.id) {

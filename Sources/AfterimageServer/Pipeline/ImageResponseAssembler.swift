@@ -87,8 +87,7 @@ struct ImageResponseAssembler: Sendable {
             throw AfterimageError.upstreamUnavailable("The upstream's image data[\(index)] is not a PNG, JPEG or WebP image.")
         }
         guard persist else {
-            let image = StoredImage(id: data.sha256Hex, format: info.format, width: info.dimensions.width, height: info.dimensions.height, byteCount: data.count)
-            return Output(image: image, data: data, extra: fields)
+            return Output(image: StoredImage(data: data, info: info), data: data, extra: fields)
         }
         let (image, pending) = try await blobs.put(data, info: info, deferRecord: deferRecord)
         return Output(image: image, data: data, extra: fields, recordPending: pending)
