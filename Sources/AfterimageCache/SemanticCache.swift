@@ -223,9 +223,14 @@ public final class SemanticCache: Sendable {
     }
 
     /// Stores an answer (SQLite first, then the index), evicts least-recently-used entries if a
-    /// size limit is passed, and returns the entry with its id.
-    public func store(_ entry: CacheEntry) async throws -> CacheEntry {
-        let (id, replaced) = try await store.insert(entry)
+    /// size limit is passed, and returns the entry with its id. With `ledgerRow`, the request's
+    /// usage row is committed in the entry's transaction (`CacheStore.insert(_:ledgerRow:)`).
+    ///
+    /// Throws only when nothing was stored: once the entry (and row) are committed, a failed
+    /// eviction is left to the periodic sweep, which enforces the same limits — so a caller whose
+    /// row went with the entry never writes it twice.
+    public func store(_ entry: CacheEntry, ledgerRow: UsageRecord? = nil) async throws -> CacheEntry {
+        let (id, replaced) = try await store.insert(entry, ledgerRow: ledgerRow)
         let partition = VectorIndex.PartitionID(namespace: entry.namespace, partition: entry.partitionKey)
         if let replaced { index.remove(partition, id: replaced.id) }
         if let embedding = entry.embedding, embedding.count == index.dimension {
@@ -236,7 +241,7 @@ public final class SemanticCache: Sendable {
             totals.bytes += entry.byteCount
             return totals.entries > settings.maxEntries || totals.bytes > settings.maxBytes
         }
-        if overLimit { try await evict() }
+        if overLimit { _ = try? await evict() }
         var stored = entry
         stored.id = id
         // Later lookups judge it as a candidate: remembered decoded, not read back and decoded.

@@ -79,7 +79,9 @@ public struct CacheVector: Sendable {
 public protocol CacheStore: Sendable {
     /// Stores an entry (and counts the miss that produced it), replacing one with the same
     /// namespace, partition and direct key; returns the new id and the entry it replaced, if any.
-    func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?)
+    /// With `ledgerRow`, that usage row (its `cacheEntryID` set to the new id) is committed in the
+    /// same transaction: a miss makes its answer and its row durable with one commit.
+    func insert(_ entry: CacheEntry, ledgerRow: UsageRecord?) async throws -> (id: Int64, replaced: CacheEntryRef?)
     /// Inserts many entries in one transaction (imports, benchmarks); misses are not counted.
     func insert(contentsOf entries: [CacheEntry]) async throws
     /// Entries (expired or not) with an id above `id`, in id order, at most `limit` (exports).
@@ -133,6 +135,11 @@ public struct CacheHit: Sendable, Equatable {
 }
 
 extension CacheStore {
+    /// Stores an entry without a ledger row.
+    public func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?) {
+        try await insert(entry, ledgerRow: nil)
+    }
+
     /// The id of the unexpired entry with this direct key (stores without a narrower query read the entry).
     public func findDirectID(namespace: String, partitionKey: String, directKey: String, now: Date) async throws -> Int64? {
         try await findDirect(namespace: namespace, partitionKey: partitionKey, directKey: directKey, now: now)?.id

@@ -179,6 +179,13 @@ public final class Meter: Sendable {
         return failure
     }
 
+    /// Closes the accounts of a request whose ledger row is already committed (with its cache
+    /// entry, `CacheStore.insert(_:ledgerRow:)`): settles the reservation and adds it to the metrics.
+    public func closeCommitted(_ record: UsageRecord, reservation: BudgetReservation?) async {
+        await settle(reservation, actual: record.cost)
+        count(record)
+    }
+
     /// Adds the row's tokens, spend and savings to the metrics.
     public func count(_ record: UsageRecord) {
         metrics.recordUsage(

@@ -19,11 +19,16 @@ public struct PostgresCacheStore: CacheStore {
         response, images, image_extras, created_at, expires_at, last_hit_at, hit_count, cost_nanos
         """
 
-    public func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?) {
+    public func insert(_ entry: CacheEntry, ledgerRow: UsageRecord?) async throws -> (id: Int64, replaced: CacheEntryRef?) {
         let columns = try CacheEntryColumns(entry)
         let logger = logger
         return try await database.withTransaction { connection in
-            try await Self.insert(entry, columns: columns, connection, logger: logger)
+            let inserted = try await Self.insert(entry, columns: columns, connection, logger: logger)
+            if var ledgerRow {
+                ledgerRow.cacheEntryID = inserted.id
+                try await connection.query(try PostgresUsageLedger.insert([ledgerRow]), logger: logger)
+            }
+            return inserted
         }
     }
 

@@ -10,9 +10,16 @@ public struct SQLiteCacheStore: CacheStore {
         self.database = database
     }
 
-    public func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?) {
+    public func insert(_ entry: CacheEntry, ledgerRow: UsageRecord?) async throws -> (id: Int64, replaced: CacheEntryRef?) {
         let row = try CacheEntryRow(entry)
-        return try await database.writer.write { db in try Self.insert(row, images: entry.images, db) }
+        return try await database.writer.write { db in
+            let inserted = try Self.insert(row, images: entry.images, db)
+            if var ledgerRow {
+                ledgerRow.cacheEntryID = inserted.id
+                try SQLiteUsageLedger.insert(ledgerRow, db)
+            }
+            return inserted
+        }
     }
 
     /// Stores many entries in one transaction (bulk loads, benchmarks).

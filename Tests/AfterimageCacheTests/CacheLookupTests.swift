@@ -13,7 +13,9 @@ import Testing
         let rows = Mutex<[Int64: CacheEntry]>([:])
         let nextID = Mutex<Int64>(0)
 
-        func insert(_ entry: CacheEntry) async throws -> (id: Int64, replaced: CacheEntryRef?) {
+        let ledgerRows = Mutex<[UsageRecord]>([])
+
+        func insert(_ entry: CacheEntry, ledgerRow: UsageRecord?) async throws -> (id: Int64, replaced: CacheEntryRef?) {
             let id = nextID.withLock { $0 += 1; return $0 }
             let replaced = rows.withLock { rows -> CacheEntryRef? in
                 let old = rows.first { $0.value.namespace == entry.namespace && $0.value.partitionKey == entry.partitionKey && $0.value.directKey == entry.directKey }
@@ -22,6 +24,10 @@ import Testing
                 stored.id = id
                 rows[id] = stored
                 return old.map { CacheEntryRef(id: $0.key, namespace: $0.value.namespace, partitionKey: $0.value.partitionKey) }
+            }
+            if var ledgerRow {
+                ledgerRow.cacheEntryID = id
+                ledgerRows.withLock { $0.append(ledgerRow) }
             }
             return (id, replaced)
         }

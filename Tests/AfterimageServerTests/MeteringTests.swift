@@ -46,6 +46,42 @@ import Testing
         }
     }
 
+    /// A miss commits its ledger row in its cache entry's transaction: when the row cannot be
+    /// written, the entry is not kept either (no cached answer whose paid call has no row), the
+    /// answer is withheld, and once the ledger takes rows again the same prompt misses anew.
+    @Test func aMissCommitsItsRowWithItsCacheEntry() async throws {
+        try await withFixture { f in
+            let postgres = f.gateway.configuration.storage.backend == .postgres
+            if postgres {
+                try await f.gateway.executeSQL(
+                    "CREATE FUNCTION refuse_miss_rows() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'ledger refused'; END $$ LANGUAGE plpgsql"
+                )
+                try await f.gateway.executeSQL(
+                    "CREATE TRIGGER refuse_miss_rows BEFORE INSERT ON usage_ledger FOR EACH ROW WHEN (NEW.cache = 'miss') EXECUTE FUNCTION refuse_miss_rows()"
+                )
+            } else {
+                try await f.gateway.executeSQL(
+                    "CREATE TRIGGER refuse_miss_rows BEFORE INSERT ON usage_ledger WHEN NEW.cache = 'miss' BEGIN SELECT RAISE(ABORT, 'ledger refused'); END"
+                )
+            }
+            let body: [String: JSONValue] = ["model": "gpt-image-1", "prompt": "a lantern on a jetty at dusk"]
+            let refused = try await f.generate(body)
+            #expect(refused.status == 500)
+            #expect(try await f.gateway.executeSQL("SELECT COUNT(*) FROM cache_entries") == "0")
+
+            try await f.gateway.executeSQL("DROP TRIGGER refuse_miss_rows" + (postgres ? " ON usage_ledger" : ""))
+            let miss = try await f.generate(body)
+            let m = try await row(f, miss)
+            #expect(miss.status == 200 && m.cache == .miss && m.status == 200)
+            let entryID = try #require(m.cacheEntryID)
+            #expect(try await f.gateway.executeSQL("SELECT id FROM cache_entries") == String(entryID))
+            // 7 words → 7 text tokens: 7 × 5 + 1056 × 40 = 42,275 µ$.
+            #expect(m.attempts == ["ok"] && m.textInputTokens == 7 && m.cost?.usdString == "0.042275" && m.latencyMs >= 0)
+            let hit = try await f.generate(body)
+            #expect(try await row(f, hit).cacheEntryID == entryID)
+        }
+    }
+
     @Test func usageIsEstimatedWhenTheUpstreamSendsNone() async throws {
         try await withFixture { f in
             f.stub.sendUsage(false)

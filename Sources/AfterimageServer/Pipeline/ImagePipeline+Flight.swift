@@ -13,8 +13,8 @@ extension ImagePipeline {
         case cached(CacheEntry)
     }
 
-    func forwardOnce(_ plan: Plan, lookup: CacheLookup, attempts: AttemptLog, key: String) async throws -> FlightResult {
-        guard let flights else { return .forwarded(try await forward(plan, lookup: lookup, attempts: attempts)) }
+    func forwardOnce(_ plan: Plan, lookup: CacheLookup, attempts: AttemptLog, key: String, ledger: LedgerDraft?) async throws -> FlightResult {
+        guard let flights else { return .forwarded(try await forward(plan, lookup: lookup, attempts: attempts, ledger: ledger)) }
         let clock = ContinuousClock()
         let deadline = clock.now + flightMaxWait
         while clock.now < deadline {
@@ -29,7 +29,7 @@ extension ImagePipeline {
                 }
                 defer { renewal.cancel() }
                 do {
-                    let miss = try await forward(plan, lookup: lookup, attempts: attempts)
+                    let miss = try await forward(plan, lookup: lookup, attempts: attempts, ledger: ledger)
                     renewal.cancel()
                     await flights.release(claim)
                     return .forwarded(miss)
@@ -46,6 +46,6 @@ extension ImagePipeline {
             }
             // Nothing stored: the owner failed or died; claim it (the loop) and call ourselves.
         }
-        return .forwarded(try await forward(plan, lookup: lookup, attempts: attempts))
+        return .forwarded(try await forward(plan, lookup: lookup, attempts: attempts, ledger: ledger))
     }
 }

@@ -22,6 +22,18 @@ extension ImagePipeline {
         var charge: UsageRecord
         var embeddingTokens = 0
         var entry: CacheEntry?
+        /// The request's ledger row when it was committed in the cache entry's transaction
+        /// (`LedgerDraft`); nil when it is still to be committed.
+        var committedRow: UsageRecord?
+    }
+
+    /// The ledger row of the request making the upstream call, as far as the pipeline has filled
+    /// it: once the answer is in, `settleMiss` completes it and the cache entry's transaction
+    /// commits it — one commit for the answer and its row instead of two in a row.
+    struct LedgerDraft: Sendable {
+        var record: UsageRecord
+        var started: ContinuousClock.Instant
+        var attempts: AttemptLog
     }
 
     /// A request that failed after the upstream answered: what it must be charged, and the error.
@@ -47,7 +59,7 @@ extension ImagePipeline {
     }
 
     /// A non-streamed miss: the upstream call (retries, fallbacks), then `settleMiss`.
-    func forward(_ plan: Plan, lookup: CacheLookup, attempts: AttemptLog) async throws -> MissResult {
+    func forward(_ plan: Plan, lookup: CacheLookup, attempts: AttemptLog, ledger: LedgerDraft? = nil) async throws -> MissResult {
         let embedding = startStoreEmbedding(lookup)
         let result: DispatchResult
         do {
@@ -56,23 +68,30 @@ extension ImagePipeline {
             embedding?.cancel()
             throw error
         }
-        return try await settleMiss(plan, lookup: lookup, result: result, answer: .body(result.reply.body), partialImages: 0, embedding: embedding)
+        return try await settleMiss(
+            plan, lookup: lookup, result: result, answer: .body(result.reply.body), partialImages: 0, embedding: embedding, ledger: ledger
+        )
     }
 
     /// Once the upstream has answered: store the images, charge what the upstream reported (else
-    /// an estimate), take the store embedding, store the cache entry. A failure after the answer
-    /// is a `PaidFailure` with its charge (the upstream may bill for the call).
+    /// an estimate), take the store embedding, store the cache entry (with `ledger`'s row, when
+    /// given). A failure after the answer is a `PaidFailure` with its charge (the upstream may
+    /// bill for the call).
     func settleMiss(
-        _ plan: Plan, lookup: CacheLookup, result: DispatchResult, answer: MissAnswer, partialImages: Int, embedding: StoreEmbedding
+        _ plan: Plan, lookup: CacheLookup, result: DispatchResult, answer: MissAnswer, partialImages: Int, embedding: StoreEmbedding,
+        ledger: LedgerDraft? = nil
     ) async throws -> MissResult {
         try await tracer.span("store") { _ in
-            try await storeAnswer(plan, lookup: lookup, result: result, answer: answer, partialImages: partialImages, embedding: embedding)
+            try await storeAnswer(
+                plan, lookup: lookup, result: result, answer: answer, partialImages: partialImages, embedding: embedding, ledger: ledger
+            )
         }
     }
 
     /// The images, the charge and the cache entry of an answered miss (`settleMiss`'s work, in its span).
     func storeAnswer(
-        _ plan: Plan, lookup: CacheLookup, result: DispatchResult, answer: MissAnswer, partialImages: Int, embedding: StoreEmbedding
+        _ plan: Plan, lookup: CacheLookup, result: DispatchResult, answer: MissAnswer, partialImages: Int, embedding: StoreEmbedding,
+        ledger: LedgerDraft?
     ) async throws -> MissResult {
         let target = result.target
         let top: [String: JSONValue]
@@ -107,18 +126,41 @@ extension ImagePipeline {
         var charge = UsageRecord(requestID: "", createdAt: Date(), endpoint: plan.request.endpoint)
         meter.charge(plan.request, model: target.model, upstream: top, images: outputs.count, partialImages: partialImages, into: &charge)
         let computed = await embedding?.value ?? nil
-        let entry = await storeEntry(plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: lookup.embedding ?? computed?.vector, cost: charge.cost)
-        return MissResult(
+        var miss = MissResult(
             target: target, top: top, outputs: outputs, attempts: result.attempts, upstreamDuration: result.duration,
-            timeToFirstByte: result.timeToFirstByte, charge: charge, embeddingTokens: computed?.tokens ?? 0, entry: entry
+            timeToFirstByte: result.timeToFirstByte, charge: charge, embeddingTokens: computed?.tokens ?? 0
         )
+        let row = ledger.map { finishedRow($0, miss: miss) }
+        miss.entry = await storeEntry(
+            plan, lookup: lookup, target: target, top: top, outputs: outputs, vector: lookup.embedding ?? computed?.vector, cost: charge.cost,
+            ledgerRow: row
+        )
+        if var row, let id = miss.entry?.id {
+            row.cacheEntryID = id
+            miss.committedRow = row
+        }
+        return miss
+    }
+
+    /// The ledger row of a successful miss, complete before its cache entry is stored: the model,
+    /// images and charge of the answer, the store embedding's cost, the attempts and the latency
+    /// so far (the response is built right after the commit).
+    func finishedRow(_ draft: LedgerDraft, miss: MissResult) -> UsageRecord {
+        var row = draft.record
+        row.apply(miss: miss)
+        // The cache entry's transaction records the new images (and takes the row).
+        row.pendingImageRecords = []
+        meter.chargeEmbedding(into: &row)
+        row.attempts = draft.attempts.outcomes
+        row.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - draft.started)
+        return row
     }
 
     /// Stores a miss's answer in the cache (unless `no-store` or caching is off). A failure here
     /// is logged and the answer still served: the upstream call is paid for and the images are kept.
     func storeEntry(
         _ plan: Plan, lookup: CacheLookup, target: UpstreamTarget, top: [String: JSONValue],
-        outputs: [ImageResponseAssembler.Output], vector: [Float]?, cost: Money?
+        outputs: [ImageResponseAssembler.Output], vector: [Float]?, cost: Money?, ledgerRow: UsageRecord?
     ) async -> CacheEntry? {
         guard let cache, lookup.shouldStore else { return nil }
         let now = Date()
@@ -130,7 +172,7 @@ extension ImagePipeline {
                 endpoint: plan.request.endpoint, provider: target.model.provider, model: target.model.id,
                 response: top, images: outputs.map(\.image), imageExtras: outputs.map(\.extra),
                 createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(lookup.ttlSeconds)), cost: cost
-            ))
+            ), ledgerRow: ledgerRow)
         } catch {
             meter.logger.error("cache store failed; the answer is served uncached", metadata: ["error": "\(error)"])
             return nil

@@ -190,11 +190,15 @@ struct ImagePipeline: Sendable {
         let flight: FlightResult
         let leader: Bool
         let settled = lookup
+        // The row so far: the request that makes the call commits it with its cache entry.
+        let draft = LedgerDraft(record: record, started: started, attempts: attempts)
         do {
             if let flightKey = settled.flightKey {
-                (flight, leader) = try await inFlight.run(flightKey) { try await forwardOnce(plan, lookup: settled, attempts: attempts, key: flightKey) }
+                (flight, leader) = try await inFlight.run(flightKey) {
+                    try await forwardOnce(plan, lookup: settled, attempts: attempts, key: flightKey, ledger: draft)
+                }
             } else {
-                (flight, leader) = (.forwarded(try await forward(plan, lookup: settled, attempts: attempts)), true)
+                (flight, leader) = (.forwarded(try await forward(plan, lookup: settled, attempts: attempts, ledger: draft)), true)
             }
         } catch let paid as PaidFailure {
             // Only the request that made the call (its attempts are logged) pays for it.
@@ -227,9 +231,15 @@ struct ImagePipeline: Sendable {
             $0.upstreamAttempts = miss.attempts
         }
 
-        // 8. Meter: what the upstream consumed and cost (its `usage`, else an estimate).
-        record.apply(miss: miss)
-        meter.chargeEmbedding(into: &record)
+        // 8. Meter: what the upstream consumed and cost (its `usage`, else an estimate) — already
+        //    in the row when the cache entry's transaction committed it (`LedgerDraft`).
+        let committedRow = leader ? miss.committedRow : nil
+        if let committedRow {
+            record = committedRow
+        } else {
+            record.apply(miss: miss)
+            meter.chargeEmbedding(into: &record)
+        }
 
         // 10. Respond.
         var debug = lookup.debug
@@ -242,7 +252,12 @@ struct ImagePipeline: Sendable {
             endpoint: endpoint, provider: miss.target.model.provider, requested: parsed.model, deployment: miss.target.model.id,
             since: started, debug: debug, attempts: miss.attempts
         )
-        try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
+        if committedRow != nil {
+            await meter.closeCommitted(record, reservation: reservation)
+            reservation = nil
+        } else {
+            try await commit(&record, reservation: &reservation, attempts: attempts, started: started)
+        }
         if (record.cost ?? .zero) > .zero { alerts.spentMoney(scopes) }
         if miss.target.model.id != primary.id { alerts.raise(.failover(from: primary.id, to: miss.target.model.id, attempts: miss.attempts)) }
         return JSONResponse.make(.object(body), headers: debug.headers)
