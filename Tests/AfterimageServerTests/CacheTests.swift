@@ -191,6 +191,19 @@ import Testing
             #expect(f.stub.servedCount == 1)
             #expect(replies.filter { cacheHeader($0) == "miss" }.count == 1)
             #expect(replies.filter { cacheHeader($0) == "hit-direct" }.count == 19)
+            // Every request has its row: the caller's went with the cache entry, each waiter's
+            // through group commit, all naming the one entry.
+            var rows = [UsageRecord]()
+            for reply in replies {
+                let id = try #require(reply.headers.first(name: "x-request-id"))
+                rows.append(try #require(try await f.gateway.ledgerRow(id)))
+            }
+            let misses = rows.filter { $0.cache == .miss }
+            #expect(misses.count == 1 && rows.filter { $0.cache == .direct }.count == 19)
+            let miss = try #require(misses.first)
+            #expect(miss.cacheEntryID != nil && (miss.cost ?? .zero) > .zero && miss.attempts == ["ok"])
+            #expect(rows.allSatisfy { $0.status == 200 && $0.cacheEntryID == miss.cacheEntryID })
+            #expect(rows.filter { $0.cache == .direct }.allSatisfy { $0.cost == .zero && $0.saved == miss.cost && $0.attempts.isEmpty })
         }
     }
 
