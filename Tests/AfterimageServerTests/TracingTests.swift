@@ -36,7 +36,9 @@ import Testing
             #expect(missRoot.attributes["afterimage.cache"] == "miss")
             #expect(missRoot.attributes["afterimage.key_id"] == f.key.id)
             let missChildren = Self.children(of: missRoot, in: spans)
-            #expect(missChildren.map(\.name) == ["auth", "limits", "cache.lookup", "upstream.attempt", "store", "ledger.commit"])
+            // The miss's ledger row is committed with its cache entry, in `store`.
+            #expect(missChildren.map(\.name) == ["auth", "limits", "cache.lookup", "upstream.attempt", "store"])
+            #expect(missChildren.last?.attributes["afterimage.ledger_row"] == "committed")
             let lookup = try #require(missChildren.first { $0.name == "cache.lookup" })
             #expect(Self.children(of: lookup, in: spans).map(\.name) == ["embedding"])
             let attempt = try #require(missChildren.first { $0.name == "upstream.attempt" })

@@ -81,10 +81,13 @@ extension ImagePipeline {
         _ plan: Plan, lookup: CacheLookup, result: DispatchResult, answer: MissAnswer, partialImages: Int, embedding: StoreEmbedding,
         ledger: LedgerDraft? = nil
     ) async throws -> MissResult {
-        try await tracer.span("store") { _ in
-            try await storeAnswer(
+        try await tracer.span("store") { span in
+            let miss = try await storeAnswer(
                 plan, lookup: lookup, result: result, answer: answer, partialImages: partialImages, embedding: embedding, ledger: ledger
             )
+            // No `ledger.commit` span follows: the row was committed here.
+            if miss.committedRow != nil { span?.attributes["afterimage.ledger_row"] = "committed" }
+            return miss
         }
     }
 
