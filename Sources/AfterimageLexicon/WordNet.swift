@@ -124,7 +124,7 @@ public final class WordNet: Sendable {
 
     /// Binary search of the sorted index file for the line whose first field is `lemma`.
     func indexLine(_ lemma: String, _ pos: PartOfSpeech) -> ArraySlice<UInt8>? {
-        guard let bytes = index[pos], !lemma.isEmpty, lemma.utf8.count <= 128, !lemma.contains(" ") else { return nil }
+        guard let bytes = index[pos], !lemma.isEmpty, lemma.utf8.count <= 128, !lemma.utf8.contains(UInt8(ascii: " ")) else { return nil }
         let key = Array(lemma.utf8)
         var low = 0, high = bytes.count
         while low < high {

@@ -120,6 +120,30 @@ import Testing
         }
     }
 
+    /// The byte search that replaced Foundation's `contains` before the phrase and parameter
+    /// expressions: the same answers as a literal search, at the edges and on multi-byte text.
+    @Test func byteSearchAgreesWithALiteralSearch() {
+        #expect(PromptAnalyzer.containsBytes("", ""))
+        #expect(PromptAnalyzer.containsBytes("abc", ""))
+        #expect(!PromptAnalyzer.containsBytes("", "a"))
+        #expect(!PromptAnalyzer.containsBytes("ab", "abc"))
+        #expect(PromptAnalyzer.containsBytes("a close up", "close up") && PromptAnalyzer.containsBytes("close up", "close up"))
+        #expect(PromptAnalyzer.containsBytes("x--y", "--") && !PromptAnalyzer.containsBytes("x-y", "--"))
+        var random = SplitMix64(seed: 5)
+        let pieces = ["a", "b", " ", "-", "é", "e", "\u{301}", "日", "本", "🦊", "'"]
+        for _ in 0..<5_000 {
+            let text = (0..<Int(random.next() % 12)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            let needle = (0..<Int(1 + random.next() % 3)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            let literal = text.utf8.count >= needle.utf8.count
+                && (0...(text.utf8.count - needle.utf8.count)).contains { Array(text.utf8.dropFirst($0).prefix(needle.utf8.count)) == Array(needle.utf8) }
+            #expect(PromptAnalyzer.containsBytes(text, needle) == literal, "\(text) / \(needle)")
+        }
+        // Phrases still apply through the pre-check.
+        let analyzer = matcher.analyzer
+        #expect(analyzer.analyze("a close-up of a fox").words == analyzer.analyze("a closeup of a fox").words)
+        #expect(analyzer.analyze("a cat --ar 16:9").parameters["ar"] == "16:9")
+    }
+
     /// The numeral check that replaced a regular expression compiled per word agrees with it.
     @Test func numeralsAsTheOldExpressionSawThem() {
         var random = SplitMix64(seed: 21)
