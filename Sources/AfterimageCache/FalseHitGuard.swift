@@ -163,7 +163,10 @@ public struct FalseHitGuard: Sendable {
         // Per unaligned word, the words of `b` the lexicon says it must not stand for.
         var conflicts = [Int: [(word: String, relation: WordRelation)]]()
         if let lexicon = vocabulary.lexicon {
-            let unitsB = Array(Set(b.words + Self.collocations(b.words, lexicon)))
+            // In `b`'s order, once each: the conflict a refusal names is then the same in every
+            // process (a `Set`'s order changes from one run to the next).
+            var seen = Set<String>()
+            let unitsB = (b.words + Self.collocations(b.words, lexicon)).filter { seen.insert($0).inserted }
             // A verb's counterparts are the words of `b` that `a` does not already have: "laughing"
             // must not lean on a "joke" both prompts share.
             let ownA = Set(a.words).union(a.stems)
