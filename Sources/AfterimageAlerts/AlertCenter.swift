@@ -123,17 +123,32 @@ public final class AlertCenter: Service, Sendable {
     public static func send(_ alert: Alert, settings: AlertSettings, claims: any AlertClaims, sender: WebhookSender, logger: Logger) async {
         let hooks = settings.webhooks.filter { $0.events.contains(alert.event) }
         guard !hooks.isEmpty else { return }
+        let key = "\(alert.event.rawValue):\(alert.dedupKey)"
         do {
-            guard try await claims.claim("\(alert.event.rawValue):\(alert.dedupKey)", now: alert.createdAt) else { return }
+            guard try await claims.claim(key, now: Date(), lease: claimLease(hooks)) else { return }
         } catch {
             logger.error("alert not sent: its claim could not be recorded", metadata: ["event": .string(alert.event.rawValue), "error": "\(LogText.bounded(String(describing: error), 300))"])
             return
         }
-        await withTaskGroup(of: Void.self) { group in
+        let delivered = await withTaskGroup(of: Bool.self) { group in
             for webhook in hooks {
-                group.addTask { await sender.deliver(alert, to: webhook) }
+                group.addTask { await sender.deliver(alert, to: webhook) != nil }
             }
+            return await group.contains(true)
         }
+        // Undelivered (every try of every webhook failed), the claim lapses after its lease and
+        // the alert goes out when it is raised again; so does one whose sender died before here.
+        guard delivered else { return }
+        do {
+            try await claims.markDelivered(key, at: Date())
+        } catch {
+            logger.error("alert delivered but not marked; it may be sent again", metadata: ["event": .string(alert.event.rawValue), "error": "\(LogText.bounded(String(describing: error), 300))"])
+        }
+    }
+
+    /// How long a claim holds off other senders: the slowest of `hooks`' deliveries and a minute.
+    public static func claimLease(_ hooks: [AlertSettings.Webhook]) -> TimeInterval {
+        (hooks.map(\.longestDelivery).max() ?? 0) + 60
     }
 
     func budgetLoop() async {

@@ -46,5 +46,18 @@ public struct AlertSettings: Sendable, Equatable {
         public var timeoutMs = 10_000
 
         public init(url: String) { self.url = url }
+
+        /// The longest one delivery can take: every try timing out, with the doubling waits
+        /// between them (capped at 300 s, as `WebhookSender` caps them).
+        public var longestDelivery: TimeInterval {
+            let attempts = max(1, maxAttempts)
+            var total = Double(attempts) * Double(timeoutMs) / 1000
+            var backoff = Double(initialBackoffMs) / 1000
+            for _ in 1..<attempts {
+                total += backoff
+                backoff = min(backoff * 2, 300)
+            }
+            return total
+        }
     }
 }

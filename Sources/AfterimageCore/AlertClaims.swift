@@ -1,10 +1,15 @@
 import Foundation
 
-/// Which alerts were already sent, by their deduplication key (e.g. a scope, period and threshold),
-/// so each goes out once — across restarts and across replicas sharing a database.
+/// Which alerts were claimed and delivered, by their deduplication key (e.g. a scope, period and
+/// threshold), so each goes out once — across restarts and across replicas sharing a database —
+/// and one whose sender died or failed before delivering it goes out again later.
 public protocol AlertClaims: Sendable {
-    /// Records `key`; true when it was not recorded before (the caller sends the alert).
-    func claim(_ key: String, now: Date) async throws -> Bool
+    /// Claims `key` for sending at `now`; true when the caller sends the alert: no claim existed,
+    /// or the one there was never marked delivered and is older than `lease` (its sender died,
+    /// or every try failed). False while another sender holds it and once it was delivered.
+    func claim(_ key: String, now: Date, lease: TimeInterval) async throws -> Bool
+    /// Marks a claimed alert delivered (to at least one webhook): never claimed again until pruned.
+    func markDelivered(_ key: String, at: Date) async throws
     /// Forgets claims recorded before `cutoff` (their periods are long over).
     func prune(before cutoff: Date) async throws
 }

@@ -343,5 +343,12 @@ enum PostgresSchema {
             """,
             "CREATE INDEX alerts_sent_sent_at ON alerts_sent (sent_at)",
         ]),
+        ("v9", [
+            // When a claimed alert was delivered: a claim never marked (its sender died or every
+            // try failed) may be taken over once its lease passed. Claims made before this
+            // migration were sent right after claiming: they count as delivered.
+            "ALTER TABLE alerts_sent ADD COLUMN delivered_at timestamptz",
+            "UPDATE alerts_sent SET delivered_at = sent_at",
+        ]),
     ]
 }

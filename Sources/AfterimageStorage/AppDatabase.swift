@@ -234,6 +234,13 @@ public struct AppDatabase: Sendable {
                 t.column("sent_at", .datetime).notNull().indexed()
             }
         }
+        migrator.registerMigration("v8") { db in
+            // When a claimed alert was delivered: a claim never marked (its sender died or every
+            // try failed) may be taken over once its lease passed. Claims made before this
+            // migration were sent right after claiming: they count as delivered.
+            try db.alter(table: "alerts_sent") { t in t.add(column: "delivered_at", .datetime) }
+            try db.execute(sql: "UPDATE alerts_sent SET delivered_at = sent_at")
+        }
         return migrator
     }
 }

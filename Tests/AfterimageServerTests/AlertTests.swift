@@ -3,6 +3,7 @@ import AfterimageCore
 import AfterimageServer
 import AfterimageTesting
 import Foundation
+import Logging
 import Testing
 
 /// Webhook alerts against a local receiver: budget thresholds once per period (also across a
@@ -286,22 +287,90 @@ import Testing
         #expect(hook.secret == "s3cret" && hook.format == .slack && hook.maxAttempts == 3)
     }
 
-    /// Claims are once-only until pruned (the center prunes those older than 400 days hourly,
-    /// whatever events its webhooks take); on the gateway's backend (SQLite, or PostgreSQL in pass 3).
-    @Test func claimsAreOnceOnlyUntilPruned() async throws {
+    /// A claim holds off other senders for its lease; one never marked delivered (its sender died
+    /// or every try failed) can be taken over after it; a delivered one never again until pruned.
+    /// On the gateway's backend (SQLite, or PostgreSQL in pass 3).
+    @Test func claimsHoldForTheirLeaseAndForeverOnceDelivered() async throws {
         try await withFixture { f in
             let claims = f.gateway.stores.alerts
             let now = Date()
-            #expect(try await claims.claim("budget:key:x:day:2026-12-04:50", now: now))
-            #expect(try await !claims.claim("budget:key:x:day:2026-12-04:50", now: now))
+            let key = "budget:key:x:day:2026-12-04:50"
+            #expect(try await claims.claim(key, now: now, lease: 600))
+            #expect(try await !claims.claim(key, now: now.addingTimeInterval(599), lease: 600), "held by its sender")
+            #expect(try await claims.claim(key, now: now.addingTimeInterval(601), lease: 600), "never delivered: taken over")
+            try await claims.markDelivered(key, at: now.addingTimeInterval(602))
+            #expect(try await !claims.claim(key, now: now.addingTimeInterval(86_400), lease: 600), "delivered: never again")
             let huge = String(repeating: "k", count: 100_000)
-            #expect(try await claims.claim(huge, now: now), "a hostile key is stored bounded")
-            #expect(try await !claims.claim(huge, now: now))
-            try await claims.prune(before: now.addingTimeInterval(-60))
-            #expect(try await !claims.claim("budget:key:x:day:2026-12-04:50", now: now), "recent claims stay")
+            #expect(try await claims.claim(huge, now: now, lease: 600), "a hostile key is stored bounded")
+            try await claims.markDelivered(huge, at: now)
+            #expect(try await !claims.claim(huge, now: now.addingTimeInterval(86_400), lease: 600))
+            #expect(try await !claims.claim(huge, now: now, lease: -1e300), "a hostile lease counts as none")
             try await claims.prune(before: now.addingTimeInterval(60))
-            #expect(try await claims.claim("budget:key:x:day:2026-12-04:50", now: now), "pruned claims can be made again")
+            #expect(try await !claims.claim(key, now: now.addingTimeInterval(86_400), lease: 600), "recent claims stay")
+            try await claims.prune(before: now.addingTimeInterval(700))
+            #expect(try await claims.claim(key, now: now.addingTimeInterval(86_400), lease: 600), "pruned claims can be made again")
         }
+    }
+
+    /// An alert claimed by a sender that died before delivering it goes out once the claim's lease
+    /// has passed, and then only once; an alert whose every try failed stays claimable.
+    @Test func anAlertClaimedByADeadSenderGoesOutAfterItsLease() async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.start()
+        let refusing = WebhookReceiver(failFirst: 1_000)
+        try await refusing.start()
+        var failure: (any Error)?
+        do {
+            try await withFixture { f async throws in
+                let claims = f.gateway.stores.alerts
+                let logger = Logger(label: "alert-test")
+                let sender = WebhookSender(logger: logger)
+                var settings = AlertSettings()
+                settings.webhooks = [Self.hook(receiver)]
+                let lease = AlertCenter.claimLease(settings.webhooks)
+                // Claimed long ago by a sender that never marked it delivered.
+                #expect(try await claims.claim("upstream_failover:dead-sender", now: Date().addingTimeInterval(-2 * lease), lease: lease))
+                let orphaned = Alert(event: .upstreamFailover, dedupKey: "dead-sender", summary: "failover", fields: [:])
+                await AlertCenter.send(orphaned, settings: settings, claims: claims, sender: sender, logger: logger)
+                #expect(receiver.received.count == 1)
+                await AlertCenter.send(orphaned, settings: settings, claims: claims, sender: sender, logger: logger)
+                #expect(receiver.received.count == 1, "delivered once")
+                // Claimed just now by a sender still at work: left to it.
+                #expect(try await claims.claim("upstream_failover:held", now: Date(), lease: lease))
+                await AlertCenter.send(Alert(event: .upstreamFailover, dedupKey: "held", summary: "failover", fields: [:]), settings: settings, claims: claims, sender: sender, logger: logger)
+                #expect(receiver.received.count == 1)
+                // Every try refused: not marked, so claimable again once the lease passed.
+                var refused = AlertSettings()
+                var hook = Self.hook(refusing)
+                hook.maxAttempts = 2
+                refused.webhooks = [hook]
+                await AlertCenter.send(Alert(event: .upstreamFailover, dedupKey: "refused", summary: "failover", fields: [:]), settings: refused, claims: claims, sender: sender, logger: logger)
+                let refusedLease = AlertCenter.claimLease(refused.webhooks)
+                #expect(try await !claims.claim("upstream_failover:refused", now: Date(), lease: refusedLease))
+                #expect(try await claims.claim("upstream_failover:refused", now: Date().addingTimeInterval(refusedLease + 1), lease: refusedLease))
+            }
+        } catch {
+            failure = error
+        }
+        await receiver.stop()
+        await refusing.stop()
+        if let failure { throw failure }
+    }
+
+    @Test func leasesCoverTheSlowestDelivery() {
+        var hook = AlertSettings.Webhook(url: "http://127.0.0.1:1/hook")
+        hook.maxAttempts = 3
+        hook.timeoutMs = 2_000
+        hook.initialBackoffMs = 1_000
+        // Three tries of 2 s, waits of 1 s and 2 s.
+        #expect(hook.longestDelivery == 9)
+        hook.maxAttempts = 10
+        hook.timeoutMs = 60_000
+        hook.initialBackoffMs = 60_000
+        // 600 s of tries; waits 60, 120, 240, then 300 six times.
+        let slowest: TimeInterval = 600 + 60 + 120 + 240 + 1_800
+        #expect(hook.longestDelivery == slowest)
+        #expect(AlertCenter.claimLease([]) == 60 && AlertCenter.claimLease([hook]) == hook.longestDelivery + 60)
     }
 
     @Test func signaturesAndShares() {
