@@ -113,35 +113,51 @@ struct ExactRows: Sendable {
         let (queryCode, queryScale, queryResidual, _) = Self.quantized(query)
         guard queryResidual.isFinite else { return nil }
         let queryNorm = Self.norm(query)
-        var dots = [Int32](repeating: 0, count: ids.count)
-        codes.withUnsafeBufferPointer { base in
-            queryCode.withUnsafeBufferPointer { code in
-                dots.withUnsafeMutableBufferPointer { out in
-                    ak_dot_i8_rows(code.baseAddress!, base.baseAddress!, ids.count, dimension, Int32(AK_PATH_AUTO), out.baseAddress!)
-                }
-            }
-        }
         // Relative room for float32 rounding: of these terms, and of the float32 dot product the
         // result is ranked by (at most dimension × 2⁻²⁴ of Σ|qⱼvⱼ| ≤ ‖q‖‖v‖).
         let slack = Float(dimension) * 2.5e-7 + 1e-5
-        // Approximate scores and their error bounds; the floor is the k-th best lower bound.
-        var upper = [Float](repeating: 0, count: ids.count)
-        var lowest = [Float]()
-        lowest.reserveCapacity(k + 1)
-        for i in ids.indices {
-            let score = Float(dots[i]) * queryScale * scales[i]
-            let error = queryNorm * residuals[i] + queryResidual * codeNorms[i] + slack * queryNorm * (codeNorms[i] + residuals[i])
-            upper[i] = score + error
-            let lower = score - error
-            guard lower.isFinite, lowest.count < k || lower > lowest[lowest.count - 1] else { continue }
-            var slot = lowest.count
-            while slot > 0, lowest[slot - 1] < lower { slot -= 1 }
-            lowest.insert(lower, at: slot)
-            if lowest.count > k { lowest.removeLast() }
+        let count = ids.count
+        // The code scores live in scratch memory of this call (no zero-filled array per search),
+        // and each row's bounds are computed where they are used rather than stored.
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: count) { dots -> [Int] in
+            codes.withUnsafeBufferPointer { base in
+                queryCode.withUnsafeBufferPointer { code in
+                    ak_dot_i8_rows(code.baseAddress!, base.baseAddress!, count, dimension, Int32(AK_PATH_AUTO), dots.baseAddress!)
+                }
+            }
+            return scales.withUnsafeBufferPointer { scales in
+                residuals.withUnsafeBufferPointer { residuals in
+                    codeNorms.withUnsafeBufferPointer { codeNorms in
+                        // A row's approximate score and the most the true one can differ from it.
+                        func bounds(_ i: Int) -> (score: Float, error: Float) {
+                            let score = Float(dots[i]) * queryScale * scales[i]
+                            let error = queryNorm * residuals[i] + queryResidual * codeNorms[i] + slack * queryNorm * (codeNorms[i] + residuals[i])
+                            return (score, error)
+                        }
+                        // The floor: the k-th best lower bound.
+                        var lowest = [Float]()
+                        lowest.reserveCapacity(k + 1)
+                        for i in 0..<count {
+                            let (score, error) = bounds(i)
+                            let lower = score - error
+                            guard lower.isFinite, lowest.count < k || lower > lowest[lowest.count - 1] else { continue }
+                            var slot = lowest.count
+                            while slot > 0, lowest[slot - 1] < lower { slot -= 1 }
+                            lowest.insert(lower, at: slot)
+                            if lowest.count > k { lowest.removeLast() }
+                        }
+                        let floor = lowest.count == k ? lowest[k - 1] : -Float.infinity
+                        // `!(x < floor)` keeps NaN bounds (never ruled out).
+                        var kept = [Int]()
+                        for i in 0..<count {
+                            let (score, error) = bounds(i)
+                            if !(score + error < floor) { kept.append(i) }
+                        }
+                        return kept
+                    }
+                }
+            }
         }
-        let floor = lowest.count == k ? lowest[k - 1] : -Float.infinity
-        // `!(x < floor)` keeps NaN bounds (never ruled out).
-        return ids.indices.filter { !(upper[$0] < floor) }
     }
 
     /// Every row in float32 (`cblas_sgemv`): small partitions, or a query the codes cannot bound.
