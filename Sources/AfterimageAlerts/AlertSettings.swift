@@ -45,17 +45,21 @@ public struct AlertSettings: Sendable, Equatable {
         /// `timeout_ms` (100–60000, default 10000) per try.
         public var timeoutMs = 10_000
 
+        /// The longest wait between two tries (the doubling stops there).
+        public static let maxBackoff = Duration.seconds(300)
+
         public init(url: String) { self.url = url }
 
         /// The longest one delivery can take: every try timing out, with the doubling waits
-        /// between them (capped at 300 s, as `WebhookSender` caps them).
+        /// between them (`WebhookSender`'s schedule).
         public var longestDelivery: TimeInterval {
             let attempts = max(1, maxAttempts)
+            let cap = Double(Self.maxBackoff.components.seconds)
             var total = Double(attempts) * Double(timeoutMs) / 1000
             var backoff = Double(initialBackoffMs) / 1000
             for _ in 1..<attempts {
                 total += backoff
-                backoff = min(backoff * 2, 300)
+                backoff = min(backoff * 2, cap)
             }
             return total
         }

@@ -54,7 +54,7 @@ public struct WebhookSender: Sendable {
             ])
             if attempt < webhook.maxAttempts {
                 do { try await Task.sleep(for: backoff) } catch { return nil }
-                backoff = min(backoff * 2, .seconds(300))
+                backoff = min(backoff * 2, AlertSettings.Webhook.maxBackoff)
             }
         }
         logger.error("alert given up after every try", metadata: ["event": .string(alert.event.rawValue), "webhook": .string(Self.redacted(webhook.url))])

@@ -14,6 +14,19 @@ public protocol AlertClaims: Sendable {
     func prune(before cutoff: Date) async throws
 }
 
+/// When a claim made with a lease has lapsed.
+public enum AlertClaimLease {
+    /// The longest lease honoured (a webhook's slowest delivery is under an hour).
+    public static let maxSeconds: TimeInterval = 7 * 86_400
+
+    /// Claims made before this instant, never marked delivered, may be taken over; `lease` is
+    /// clamped to 0…`maxSeconds` (a negative, NaN or infinite one cannot make a date out of range).
+    public static func cutoff(now: Date, lease: TimeInterval) -> Date {
+        let seconds = lease.isNaN ? 0 : min(max(lease, 0), maxSeconds)
+        return now.addingTimeInterval(-seconds)
+    }
+}
+
 /// The longest deduplication key stored; longer keys are hashed to fit.
 public enum AlertClaimKey {
     public static let maxBytes = 256

@@ -125,37 +125,29 @@ struct ExactRows: Sendable {
                     ak_dot_i8_rows(code.baseAddress!, base.baseAddress!, count, dimension, Int32(AK_PATH_AUTO), dots.baseAddress!)
                 }
             }
-            return scales.withUnsafeBufferPointer { scales in
-                residuals.withUnsafeBufferPointer { residuals in
-                    codeNorms.withUnsafeBufferPointer { codeNorms in
-                        // A row's approximate score and the most the true one can differ from it.
-                        func bounds(_ i: Int) -> (score: Float, error: Float) {
-                            let score = Float(dots[i]) * queryScale * scales[i]
-                            let error = queryNorm * residuals[i] + queryResidual * codeNorms[i] + slack * queryNorm * (codeNorms[i] + residuals[i])
-                            return (score, error)
-                        }
-                        // The floor: the k-th best lower bound.
-                        var lowest = [Float]()
-                        lowest.reserveCapacity(k + 1)
-                        for i in 0..<count {
-                            let (score, error) = bounds(i)
-                            let lower = score - error
-                            guard lower.isFinite, lowest.count < k || lower > lowest[lowest.count - 1] else { continue }
-                            var slot = lowest.count
-                            while slot > 0, lowest[slot - 1] < lower { slot -= 1 }
-                            lowest.insert(lower, at: slot)
-                            if lowest.count > k { lowest.removeLast() }
-                        }
-                        let floor = lowest.count == k ? lowest[k - 1] : -Float.infinity
-                        // `!(x < floor)` keeps NaN bounds (never ruled out).
-                        var kept = [Int]()
-                        for i in 0..<count {
-                            let (score, error) = bounds(i)
-                            if !(score + error < floor) { kept.append(i) }
-                        }
-                        return kept
-                    }
-                }
+            // A row's approximate score and the most the true one can differ from it.
+            func bounds(_ i: Int) -> (score: Float, error: Float) {
+                let score = Float(dots[i]) * queryScale * scales[i]
+                let error = queryNorm * residuals[i] + queryResidual * codeNorms[i] + slack * queryNorm * (codeNorms[i] + residuals[i])
+                return (score, error)
+            }
+            // The floor: the k-th best lower bound.
+            var lowest = [Float]()
+            lowest.reserveCapacity(k + 1)
+            for i in 0..<count {
+                let (score, error) = bounds(i)
+                let lower = score - error
+                guard lower.isFinite, lowest.count < k || lower > lowest[lowest.count - 1] else { continue }
+                var slot = lowest.count
+                while slot > 0, lowest[slot - 1] < lower { slot -= 1 }
+                lowest.insert(lower, at: slot)
+                if lowest.count > k { lowest.removeLast() }
+            }
+            let floor = lowest.count == k ? lowest[k - 1] : -Float.infinity
+            // `!(x < floor)` keeps NaN bounds (never ruled out).
+            return (0..<count).filter { i in
+                let (score, error) = bounds(i)
+                return !(score + error < floor)
             }
         }
     }

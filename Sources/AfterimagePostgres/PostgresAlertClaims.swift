@@ -12,7 +12,7 @@ public struct PostgresAlertClaims: AlertClaims {
     }
 
     public func claim(_ key: String, now: Date, lease: TimeInterval) async throws -> Bool {
-        let expired = now.addingTimeInterval(-max(0, lease))
+        let expired = AlertClaimLease.cutoff(now: now, lease: lease)
         let rows = try await database.query(
             """
             INSERT INTO alerts_sent (key, sent_at) VALUES (\(AlertClaimKey.bounded(key)), \(now))

@@ -12,7 +12,7 @@ public struct SQLiteAlertClaims: AlertClaims {
 
     public func claim(_ key: String, now: Date, lease: TimeInterval) async throws -> Bool {
         let key = AlertClaimKey.bounded(key)
-        let expired = now.addingTimeInterval(-max(0, lease))
+        let expired = AlertClaimLease.cutoff(now: now, lease: lease)
         return try await database.writer.write { db in
             try db.execute(
                 sql: """

@@ -305,6 +305,14 @@ import Testing
             try await claims.markDelivered(huge, at: now)
             #expect(try await !claims.claim(huge, now: now.addingTimeInterval(86_400), lease: 600))
             #expect(try await !claims.claim(huge, now: now, lease: -1e300), "a hostile lease counts as none")
+            for hostile in [TimeInterval.infinity, -.infinity, .nan, .greatestFiniteMagnitude] {
+                #expect(try await claims.claim("lease:\(hostile)", now: now, lease: hostile), "stored with a clamped lease")
+                // A huge lease holds (clamped to a week); a negative or NaN one counts as none.
+                let heldOff = hostile > 0
+                #expect(try await claims.claim("lease:\(hostile)", now: now.addingTimeInterval(1), lease: hostile) == !heldOff)
+            }
+            #expect(AlertClaimLease.cutoff(now: now, lease: .infinity) == now.addingTimeInterval(-AlertClaimLease.maxSeconds))
+            #expect(AlertClaimLease.cutoff(now: now, lease: .nan) == now)
             try await claims.prune(before: now.addingTimeInterval(60))
             #expect(try await !claims.claim(key, now: now.addingTimeInterval(86_400), lease: 600), "recent claims stay")
             try await claims.prune(before: now.addingTimeInterval(700))

@@ -150,13 +150,19 @@ extension ImagePipeline {
     /// so far (the response is built right after the commit).
     func finishedRow(_ draft: LedgerDraft, miss: MissResult) -> UsageRecord {
         var row = draft.record
-        row.apply(miss: miss)
+        meterMiss(miss, into: &row)
         // The cache entry's transaction records the new images (and takes the row).
         row.pendingImageRecords = []
-        meter.chargeEmbedding(into: &row)
         row.attempts = draft.attempts.outcomes
         row.latencyMs = RequestLogMiddleware.milliseconds(ContinuousClock.now - draft.started)
         return row
+    }
+
+    /// Step 8, what a miss consumed and cost: the upstream's `usage` (else an estimate) and the
+    /// store embedding's price.
+    func meterMiss(_ miss: MissResult, into row: inout UsageRecord) {
+        row.apply(miss: miss)
+        meter.chargeEmbedding(into: &row)
     }
 
     /// Stores a miss's answer in the cache (unless `no-store` or caching is off). A failure here

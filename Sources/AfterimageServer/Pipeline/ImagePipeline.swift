@@ -237,8 +237,7 @@ struct ImagePipeline: Sendable {
         if let committedRow {
             record = committedRow
         } else {
-            record.apply(miss: miss)
-            meter.chargeEmbedding(into: &record)
+            meterMiss(miss, into: &record)
         }
 
         // 10. Respond.
