@@ -6,6 +6,12 @@ import PostgresNIO
 /// The usage ledger on PostgreSQL, with group commit (`GroupCommit`): rows that arrive while a
 /// batch is being written go together in the next multi-row `INSERT` (one round trip, one
 /// commit), and `record` returns only once its own row is committed.
+///
+/// A row whose request id is already there is skipped, not an error: request ids are the
+/// gateway's own 143-bit random ids, so the row there is this request's — a miss's cache-entry
+/// transaction that outlived its deadline (`PostgresBackend.guarded` answers at the deadline
+/// and cannot stop a statement the server is running) commits the row the fallback write then
+/// carries again. As an error it failed the request — and every other row of its batch.
 public struct PostgresUsageLedger: UsageLedgerStore {
     let database: PostgresBackend
     private let commits: GroupCommit<UsageRecord>
@@ -15,7 +21,7 @@ public struct PostgresUsageLedger: UsageLedgerStore {
     public init(database: PostgresBackend) {
         self.database = database
         self.commits = GroupCommit(maxBatch: Self.maxBatch) { batch in
-            try await database.query(try Self.insert(batch))
+            try await database.query(try Self.insert(batch, skipExisting: true))
         }
     }
 
@@ -32,7 +38,7 @@ public struct PostgresUsageLedger: UsageLedgerStore {
     ]
 
     /// One multi-row insert of `rows`; with `skipExisting`, rows whose request id is already
-    /// there are left alone (imports that run again).
+    /// there are left alone (imports that run again, group commit after a store's deadline).
     static func insert(_ rows: [UsageRecord], skipExisting: Bool = false) throws -> PostgresQuery {
         var binds = PostgresBindings(capacity: rows.count * columns.count)
         var tuples = [String]()

@@ -86,4 +86,47 @@ import Testing
             #expect(try await gateway.ledgerRow(id) != nil, "a success has its ledger row")
         }
     }
+
+    /// A miss's cache-entry transaction that outlives its deadline still commits the request's
+    /// row; the fallback write that follows finds it there and skips it. It once answered 500
+    /// (a unique violation: a loaded CI run's first request took over the 3 s deadline).
+    @Test func aStoreThatOutlivesItsDeadlineLeavesOneRowAndASuccess() async throws {
+        let (url, cluster) = try await PostgresCluster.testDatabase()
+        let stub = StubUpstream()
+        var failure: (any Error)?
+        var gateway: TestGateway?
+        do {
+            try await stub.start()
+            let started = try await TestGateway(upstream: stub, databaseURL: url) { configuration in
+                configuration.storage.postgres?.operationTimeoutMs = 2000
+            }
+            gateway = started
+            // The entry's transaction holds its ledger row uncommitted for 3 s: past the 2 s
+            // deadline, and the fallback write waits on that row's unique key until it commits.
+            try await started.executeSQL(
+                "CREATE FUNCTION slow_entry_rows() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$ LANGUAGE plpgsql"
+            )
+            try await started.executeSQL(
+                """
+                CREATE TRIGGER slow_entry_rows AFTER INSERT ON usage_ledger FOR EACH ROW
+                WHEN (NEW.cache_entry_id IS NOT NULL) EXECUTE FUNCTION slow_entry_rows()
+                """
+            )
+            let (_, secret) = try await started.createKey()
+            let reply = try await TestHTTP.postJSON(
+                "\(started.baseURL)/v1/images/generations", ["model": "gpt-image-1", "prompt": "a slow commit"], key: secret, timeout: .seconds(30)
+            )
+            #expect(reply.status == 200)
+            let id = try #require(reply.headers.first(name: "x-request-id"))
+            #expect(try await started.executeSQL("SELECT COUNT(*) FROM usage_ledger WHERE request_id = '\(id)'") == "1")
+            let row = try #require(try await started.ledgerRow(id))
+            #expect(row.status == 200 && row.cache == .miss && row.cost?.usdString == "0.042255")
+        } catch {
+            failure = error
+        }
+        await gateway?.stop()
+        await stub.stop()
+        await cluster?.stop()
+        if let failure { throw failure }
+    }
 }
