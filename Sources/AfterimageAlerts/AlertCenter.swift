@@ -29,7 +29,7 @@ public final class AlertCenter: Service, Sendable {
     let settings: AlertSettings
     let claims: any AlertClaims
     let sender: WebhookSender
-    let spent: @Sendable (LimitScope, Date) async throws -> Money
+    let spent: @Sendable (LimitScope, BudgetPeriod, Date) async throws -> Money
     let keys: @Sendable () async throws -> [VirtualKey]
     let logger: Logger
     let inbox: AsyncStream<Alert>
@@ -39,10 +39,11 @@ public final class AlertCenter: Service, Sendable {
     let budgetInterval: Duration
     let expiryInterval: Duration
 
-    /// `spent` answers what a scope spent since a date (the ledger); `keys` lists the keys.
+    /// `spent` answers what a scope spent in the budget period containing a date
+    /// (`PeriodSpend`); `keys` lists the keys.
     public init(
         settings: AlertSettings, claims: any AlertClaims, sender: WebhookSender,
-        spent: @escaping @Sendable (LimitScope, Date) async throws -> Money,
+        spent: @escaping @Sendable (LimitScope, BudgetPeriod, Date) async throws -> Money,
         keys: @escaping @Sendable () async throws -> [VirtualKey], logger: Logger,
         budgetInterval: Duration = .seconds(1), expiryInterval: Duration = .seconds(3600)
     ) {
@@ -167,7 +168,7 @@ public final class AlertCenter: Service, Sendable {
         let start = period.start(containing: now)
         let spent: Money
         do {
-            spent = try await self.spent(notice.scope, start)
+            spent = try await self.spent(notice.scope, period, now)
         } catch {
             logger.warning("budget alert check failed", metadata: ["scope": .string(notice.scope.storageKey), "error": "\(LogText.bounded(String(describing: error), 300))"])
             return

@@ -55,6 +55,11 @@ public protocol SpendLimiter: Sendable {
     func settle(_ reservation: BudgetReservation, actual: Money?) async
     /// Budget left this period per key, for keys with a budget seen lately (gauges).
     func remainingByKey() async -> [(keyID: String, remaining: Money)]
+    /// What `scope` has spent in the `period` containing `now` as this limiter counts it (the
+    /// ledger's sum when the scope was first budgeted this period, plus every settled request
+    /// since), or nil when it has not counted the scope this period. One memory or row read:
+    /// budget alerts ask every second a scope spends, where a ledger sum reads the whole period.
+    func periodSpend(_ scope: LimitScope, period: BudgetPeriod, now: Date) async throws -> Money?
 }
 
 /// The 429s every limiter gives, worded the same way.

@@ -127,6 +127,11 @@ public actor LimitEnforcer: SpendLimiter {
         }
     }
 
+    public func periodSpend(_ scope: Scope, period: BudgetPeriod, now: Date) -> Money? {
+        guard let state = budgets[scope], state.periodStart == period.start(containing: now) else { return nil }
+        return state.spent
+    }
+
     /// Loads a scope's spend for the current period from the ledger (once; again after a rollover).
     private func load(_ scope: Scope, period: BudgetPeriod, now: Date) async throws {
         let start = period.start(containing: now)

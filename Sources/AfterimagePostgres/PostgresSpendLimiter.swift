@@ -115,6 +115,14 @@ public final class PostgresSpendLimiter: SpendLimiter, Service {
         seen.withLock { $0.map { ($0.key, $0.value.limit - $0.value.spent) } }
     }
 
+    public func periodSpend(_ scope: LimitScope, period: BudgetPeriod, now: Date) async throws -> Money? {
+        let rows = try await database.query(
+            "SELECT spent_nanos FROM budget_spend WHERE scope = \(scope.storageKey) AND period_start = \(period.start(containing: now))"
+        )
+        for try await nanos in rows.decode(Int64.self) { return Money(nanos: nanos) }
+        return nil
+    }
+
     /// Notes each key's budget and its spend as the database just reported it (bounded).
     private func remember(_ budgets: [(LimitScope, Money, Money)]) {
         seen.withLock { seen in

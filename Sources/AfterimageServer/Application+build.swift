@@ -102,22 +102,19 @@ public enum AfterimageApp {
             throw ConfigurationError(key: "pricing_file", problem: "\(error)")
         }
         let ledger = stores.ledger
+        let limiter: any SpendLimiter = stores.sharedLimits ?? LimitEnforcer(ledger: ledger)
+        let periodSpend = PeriodSpend(limiter: limiter, ledger: ledger)
         // Webhook alerts (none configured: the center does nothing and nothing is queued).
         let alerts = AlertCenter(
             settings: configuration.alerts, claims: stores.alerts, sender: WebhookSender(logger: logger),
-            spent: { scope, since in
-                switch scope {
-                case .key(let id, _): try await ledger.spent(keyID: id, namespace: nil, since: since)
-                case .namespace(let name): try await ledger.spent(keyID: nil, namespace: name, since: since)
-                }
-            },
+            spent: { scope, period, now in try await periodSpend(scope, period: period, now: now) },
             keys: { try await keys.list() }, logger: logger
         )
         let namespaceLimits = CachedNamespaceLimits(stores.namespaceLimits)
         let meter = Meter(
             pricing: pricing, ledger: ledger, namespaces: namespaceLimits,
             embeddingModel: configuration.embedder.kind == .openai ? configuration.embedder.model : nil,
-            metrics: metrics, logger: logger, limits: stores.sharedLimits
+            metrics: metrics, logger: logger, limits: limiter
         )
 
         let unauthenticated = UnauthenticatedRequests(rpm: configuration.server.unauthenticatedRPM, ledger: ledger, metrics: metrics, logger: logger)

@@ -79,3 +79,26 @@ final class FixedLedger: UsageLedger {
         try enforcer.admit([(key, limits)], imageCount: 1, now: now.addingTimeInterval(61))
     }
 }
+
+/// Budget alerts read a scope's spend from the limiter (no ledger sum per check), and from the
+/// ledger only for a scope the limiter has not counted this period.
+@Suite struct PeriodSpendTests {
+    @Test func theLimitersFigureIsReadWithoutSummingTheLedger() async throws {
+        let ledger = FixedLedger(earlier: Money(nanos: 4_000))
+        let enforcer = LimitEnforcer(ledger: ledger)
+        let spend = PeriodSpend(limiter: enforcer, ledger: ledger)
+        let key = LimitScope.key(id: "key_1", name: "team")
+        // Mid-month: the day's and the month's periods start at different times.
+        let now = try #require(ISO8601DateFormatter().date(from: "2026-11-21T15:30:00Z"))
+        let held = try await enforcer.reserve([(key, SpendLimits(budget: Money(nanos: 100_000), budgetPeriod: .day))], worstCase: Money(nanos: 5_000), now: now)
+        await enforcer.settle(held, actual: Money(nanos: 3_000))
+        #expect(ledger.queries.withLock { $0 } == 1)
+        for _ in 0..<100 { #expect(try await spend(key, period: .day, now: now) == Money(nanos: 7_000)) }
+        #expect(ledger.queries.withLock { $0 } == 1, "a hundred checks, no ledger sum")
+        // Not counted: a scope never budgeted here, another period, the next day.
+        #expect(try await spend(.namespace("design"), period: .day, now: now) == Money(nanos: 4_000))
+        #expect(try await spend(key, period: .month, now: now) == Money(nanos: 4_000))
+        #expect(try await spend(key, period: .day, now: now.addingTimeInterval(86_400)) == Money(nanos: 4_000))
+        #expect(ledger.queries.withLock { $0 } == 4)
+    }
+}

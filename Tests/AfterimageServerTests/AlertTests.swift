@@ -58,6 +58,8 @@ import Testing
             try await Task.sleep(for: .seconds(2))
             #expect(receiver.received.count == 2, "\(receiver.received.map(\.json))")
             #expect(all.compactMap { $0.json["data"]?["threshold_percent"]?.integerValue } == [1, 3])
+            // The spend the budget is enforced on (the limiter's, one read), also after the restart.
+            #expect(all.compactMap { $0.json["data"]?["spent_usd"]?.stringValue } == [cost.usdString, (cost * 3).usdString])
             for delivery in all {
                 #expect(delivery.headers["x-afterimage-event"] == "budget")
                 #expect(delivery.headers["x-afterimage-signature"] == WebhookSender.signature(delivery.body, secret: Self.secret))
