@@ -19,6 +19,25 @@ public struct Alert: Sendable, Equatable {
         self.createdAt = createdAt
     }
 
+    /// The alert as kept with its claim (`AlertClaims`): event, deduplication key, summary, fields
+    /// and time, as JSON.
+    public var storedText: String {
+        String(decoding: JSONWriter.data(.object([
+            "event": .string(event.rawValue), "dedup_key": .string(dedupKey), "summary": .string(summary),
+            "fields": .object(fields), "created_at": .string(DateText.format(createdAt)),
+        ])), as: UTF8.self)
+    }
+
+    /// The alert `storedText` wrote, or nil for anything else.
+    public init?(storedText: String) {
+        guard let object = (try? JSONParser.parse(Data(storedText.utf8)))?.objectValue,
+              let event = object["event"]?.stringValue.flatMap(AlertEvent.init(rawValue:)),
+              let dedupKey = object["dedup_key"]?.stringValue, let summary = object["summary"]?.stringValue,
+              let fields = object["fields"]?.objectValue,
+              let createdAt = object["created_at"]?.stringValue.flatMap(DateText.parse) else { return nil }
+        self.init(event: event, dedupKey: dedupKey, summary: summary, fields: fields, createdAt: createdAt)
+    }
+
     /// The body a webhook receives: `{"id", "event", "summary", "created_at", "data"}`, or for
     /// Slack `{"text", "blocks"}` with the same facts.
     public func body(format: AlertSettings.Webhook.Format) -> Data {

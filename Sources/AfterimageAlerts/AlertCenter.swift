@@ -38,6 +38,11 @@ public final class AlertCenter: Service, Sendable {
     let pending = PendingScopes()
     let budgetInterval: Duration
     let expiryInterval: Duration
+    let redeliveryInterval: Duration
+    /// Undelivered alerts are sent again for this long after they were first raised.
+    public static let redeliveryHorizon: TimeInterval = 3 * 86_400
+    /// The most lapsed alerts sent again per round.
+    public static let redeliveryBatch = 50
 
     /// `spent` answers what a scope spent in the budget period containing a date
     /// (`PeriodSpend`); `keys` lists the keys.
@@ -45,7 +50,7 @@ public final class AlertCenter: Service, Sendable {
         settings: AlertSettings, claims: any AlertClaims, sender: WebhookSender,
         spent: @escaping @Sendable (LimitScope, BudgetPeriod, Date) async throws -> Money,
         keys: @escaping @Sendable () async throws -> [VirtualKey], logger: Logger,
-        budgetInterval: Duration = .seconds(1), expiryInterval: Duration = .seconds(3600)
+        budgetInterval: Duration = .seconds(1), expiryInterval: Duration = .seconds(3600), redeliveryInterval: Duration = .seconds(60)
     ) {
         self.settings = settings
         self.claims = claims
@@ -56,6 +61,7 @@ public final class AlertCenter: Service, Sendable {
         (inbox, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingOldest(Self.inboxCapacity))
         self.budgetInterval = budgetInterval
         self.expiryInterval = expiryInterval
+        self.redeliveryInterval = redeliveryInterval
     }
 
     /// Whether any webhook wants `event` (callers skip building alerts nobody receives).
@@ -88,6 +94,7 @@ public final class AlertCenter: Service, Sendable {
         // Until shutdown ends the inbox; then deliveries still in flight are cut off.
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.expiryLoop() }
+            group.addTask { await self.redeliveryLoop() }
             await withGracefulShutdownHandler {
                 await self.deliverLoop()
             } onGracefulShutdown: {
@@ -126,7 +133,8 @@ public final class AlertCenter: Service, Sendable {
         guard !hooks.isEmpty else { return }
         let key = "\(alert.event.rawValue):\(alert.dedupKey)"
         do {
-            guard try await claims.claim(key, now: Date(), lease: claimLease(hooks)) else { return }
+            let now = Date()
+            guard try await claims.claim(key, alert: alert.storedText, raisedAt: min(alert.createdAt, now), now: now, lease: claimLease(hooks)) else { return }
         } catch {
             logger.error("alert not sent: its claim could not be recorded", metadata: ["event": .string(alert.event.rawValue), "error": "\(LogText.bounded(String(describing: error), 300))"])
             return
@@ -195,6 +203,40 @@ public final class AlertCenter: Service, Sendable {
                 fields: fields, createdAt: now
             ))
         }
+    }
+
+    /// Every `redeliveryInterval`: alerts never marked delivered whose lease lapsed (their sender
+    /// died, or every try failed) are sent again, for `redeliveryHorizon` after they were raised —
+    /// without waiting for what raised them to happen again (a budget at 100% spends no more).
+    func redeliveryLoop() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: redeliveryInterval) } catch { return }
+            await redeliverLapsed(now: Date())
+        }
+    }
+
+    /// One round of `redeliveryLoop`; returns how many lapsed claims it took up.
+    @discardableResult
+    public func redeliverLapsed(now: Date) async -> Int {
+        // The longest lease any webhook's alerts are claimed with: never a claim a live sender holds.
+        let lease = Self.claimLease(settings.webhooks)
+        let lapsed: [(key: String, alert: String)]
+        do {
+            lapsed = try await claims.lapsed(now: now, lease: lease, raisedSince: now.addingTimeInterval(-Self.redeliveryHorizon), limit: Self.redeliveryBatch)
+        } catch {
+            logger.warning("lapsed alerts not read", metadata: ["error": "\(LogText.bounded(String(describing: error), 300))"])
+            return 0
+        }
+        for (key, text) in lapsed {
+            if let alert = Alert(storedText: text), wants(alert.event) {
+                await send(alert)
+            } else {
+                // Unreadable, or no webhook takes its event any more: its lease starts again, so
+                // it waits behind the others instead of taking a place in every round.
+                _ = try? await claims.claim(key, now: now, lease: lease)
+            }
+        }
+        return lapsed.count
     }
 
     /// At start and every `expiryInterval`: old claims pruned (whatever the events, so the

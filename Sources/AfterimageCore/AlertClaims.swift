@@ -7,11 +7,39 @@ public protocol AlertClaims: Sendable {
     /// Claims `key` for sending at `now`; true when the caller sends the alert: no claim existed,
     /// or the one there was never marked delivered and is older than `lease` (its sender died,
     /// or every try failed). False while another sender holds it and once it was delivered.
-    func claim(_ key: String, now: Date, lease: TimeInterval) async throws -> Bool
+    ///
+    /// `alert` is the alert as text (`AlertClaimPayload`), kept with the claim so that an alert
+    /// never marked delivered is sent again once its lease lapsed (`lapsed`) even when nothing
+    /// raises it again; `raisedAt` is when it was first raised (kept on takeover).
+    func claim(_ key: String, alert: String?, raisedAt: Date, now: Date, lease: TimeInterval) async throws -> Bool
+    /// Claims never marked delivered whose lease lapsed, with the alert kept with them, first
+    /// raised at or after `raisedSince`; the longest-waiting first, at most `limit`.
+    func lapsed(now: Date, lease: TimeInterval, raisedSince: Date, limit: Int) async throws -> [(key: String, alert: String)]
     /// Marks a claimed alert delivered (to at least one webhook): never claimed again until pruned.
     func markDelivered(_ key: String, at: Date) async throws
     /// Forgets claims recorded before `cutoff` (their periods are long over).
     func prune(before cutoff: Date) async throws
+}
+
+extension AlertClaims {
+    /// Claims `key` without keeping the alert (it can only be sent again by raising it again).
+    public func claim(_ key: String, now: Date, lease: TimeInterval) async throws -> Bool {
+        try await claim(key, alert: nil, raisedAt: now, now: now, lease: lease)
+    }
+}
+
+/// The alert text kept with a claim, bounded: a longer one is not kept (the alert is then sent
+/// again only when raised again).
+public enum AlertClaimPayload {
+    public static let maxBytes = 16_384
+
+    public static func bounded(_ alert: String?) -> String? {
+        guard let alert, alert.utf8.count <= maxBytes else { return nil }
+        return alert
+    }
+
+    /// `limit` clamped to 0…1,000 rows per call.
+    public static func rows(_ limit: Int) -> Int { min(max(limit, 0), 1_000) }
 }
 
 /// When a claim made with a lease has lapsed.

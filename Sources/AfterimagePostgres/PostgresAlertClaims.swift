@@ -2,7 +2,7 @@ import AfterimageCore
 import Foundation
 import PostgresNIO
 
-/// `AlertClaims` in the shared database (`alerts_sent`, migrations v8 and v9): the first replica
+/// `AlertClaims` in the shared database (`alerts_sent`, migrations v8, v9 and v10): the first replica
 /// to insert a key sends its alert; an undelivered claim past its lease may be taken over.
 public struct PostgresAlertClaims: AlertClaims {
     let database: PostgresBackend
@@ -11,18 +11,33 @@ public struct PostgresAlertClaims: AlertClaims {
         self.database = database
     }
 
-    public func claim(_ key: String, now: Date, lease: TimeInterval) async throws -> Bool {
+    public func claim(_ key: String, alert: String?, raisedAt: Date, now: Date, lease: TimeInterval) async throws -> Bool {
         let expired = AlertClaimLease.cutoff(now: now, lease: lease)
         let rows = try await database.query(
             """
-            INSERT INTO alerts_sent (key, sent_at) VALUES (\(AlertClaimKey.bounded(key)), \(now))
-            ON CONFLICT (key) DO UPDATE SET sent_at = EXCLUDED.sent_at
+            INSERT INTO alerts_sent (key, sent_at, alert, raised_at)
+            VALUES (\(AlertClaimKey.bounded(key)), \(now), \(AlertClaimPayload.bounded(alert)), \(raisedAt))
+            ON CONFLICT (key) DO UPDATE SET sent_at = EXCLUDED.sent_at, alert = COALESCE(EXCLUDED.alert, alerts_sent.alert),
+                raised_at = COALESCE(alerts_sent.raised_at, EXCLUDED.raised_at)
             WHERE alerts_sent.delivered_at IS NULL AND alerts_sent.sent_at < \(expired)
             RETURNING key
             """)
         var claimed = false
         for try await _ in rows { claimed = true }
         return claimed
+    }
+
+    public func lapsed(now: Date, lease: TimeInterval, raisedSince: Date, limit: Int) async throws -> [(key: String, alert: String)] {
+        let expired = AlertClaimLease.cutoff(now: now, lease: lease)
+        let rows = try await database.query(
+            """
+            SELECT key, alert FROM alerts_sent
+            WHERE delivered_at IS NULL AND sent_at < \(expired) AND alert IS NOT NULL AND raised_at >= \(raisedSince)
+            ORDER BY sent_at LIMIT \(Int64(AlertClaimPayload.rows(limit)))
+            """)
+        var lapsed = [(key: String, alert: String)]()
+        for try await (key, alert) in rows.decode((String, String).self) { lapsed.append((key, alert)) }
+        return lapsed
     }
 
     public func markDelivered(_ key: String, at: Date) async throws {

@@ -350,5 +350,11 @@ enum PostgresSchema {
             "ALTER TABLE alerts_sent ADD COLUMN delivered_at timestamptz",
             "UPDATE alerts_sent SET delivered_at = sent_at",
         ]),
+        ("v10", [
+            // The alert kept with its claim and when it was first raised: one never marked
+            // delivered is sent again once its lease lapsed, without waiting to be raised again.
+            "ALTER TABLE alerts_sent ADD COLUMN alert text CHECK (alert IS NULL OR octet_length(alert) <= 16384)",
+            "ALTER TABLE alerts_sent ADD COLUMN raised_at timestamptz",
+        ]),
     ]
 }

@@ -241,6 +241,15 @@ public struct AppDatabase: Sendable {
             try db.alter(table: "alerts_sent") { t in t.add(column: "delivered_at", .datetime) }
             try db.execute(sql: "UPDATE alerts_sent SET delivered_at = sent_at")
         }
+        migrator.registerMigration("v9") { db in
+            // The alert kept with its claim (bounded text) and when it was first raised: one never
+            // marked delivered is sent again once its lease lapsed, without waiting to be raised
+            // again (a budget that reached 100% spends nothing more to raise its alert).
+            try db.alter(table: "alerts_sent") { t in
+                t.add(column: "alert", .text)
+                t.add(column: "raised_at", .datetime)
+            }
+        }
         return migrator
     }
 }

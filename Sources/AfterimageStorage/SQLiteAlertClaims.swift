@@ -2,7 +2,7 @@ import AfterimageCore
 import Foundation
 import GRDB
 
-/// `AlertClaims` in the app database (`alerts_sent`, migrations v7 and v8).
+/// `AlertClaims` in the app database (`alerts_sent`, migrations v7, v8 and v9).
 public struct SQLiteAlertClaims: AlertClaims {
     let database: AppDatabase
 
@@ -10,19 +10,35 @@ public struct SQLiteAlertClaims: AlertClaims {
         self.database = database
     }
 
-    public func claim(_ key: String, now: Date, lease: TimeInterval) async throws -> Bool {
-        let key = AlertClaimKey.bounded(key)
+    public func claim(_ key: String, alert: String?, raisedAt: Date, now: Date, lease: TimeInterval) async throws -> Bool {
+        let key = AlertClaimKey.bounded(key), alert = AlertClaimPayload.bounded(alert)
         let expired = AlertClaimLease.cutoff(now: now, lease: lease)
         return try await database.writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO alerts_sent (key, sent_at) VALUES (?, ?)
-                    ON CONFLICT(key) DO UPDATE SET sent_at = excluded.sent_at
+                    INSERT INTO alerts_sent (key, sent_at, alert, raised_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET sent_at = excluded.sent_at, alert = COALESCE(excluded.alert, alerts_sent.alert),
+                        raised_at = COALESCE(alerts_sent.raised_at, excluded.raised_at)
                     WHERE alerts_sent.delivered_at IS NULL AND alerts_sent.sent_at < ?
                     """,
-                arguments: [key, now, expired]
+                arguments: [key, now, alert, raisedAt, expired]
             )
             return db.changesCount == 1
+        }
+    }
+
+    public func lapsed(now: Date, lease: TimeInterval, raisedSince: Date, limit: Int) async throws -> [(key: String, alert: String)] {
+        let expired = AlertClaimLease.cutoff(now: now, lease: lease)
+        return try await database.writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT key, alert FROM alerts_sent
+                    WHERE delivered_at IS NULL AND sent_at < ? AND alert IS NOT NULL AND raised_at >= ?
+                    ORDER BY sent_at LIMIT ?
+                    """,
+                arguments: [expired, raisedSince, AlertClaimPayload.rows(limit)]
+            ).map { (key: $0["key"], alert: $0["alert"]) }
         }
     }
 
