@@ -39,7 +39,7 @@ public enum AlertClaimPayload {
     }
 
     /// `limit` clamped to 0…1,000 rows per call.
-    public static func rows(_ limit: Int) -> Int { min(max(limit, 0), 1_000) }
+    public static func clampedLimit(_ limit: Int) -> Int { min(max(limit, 0), 1_000) }
 }
 
 /// When a claim made with a lease has lapsed.

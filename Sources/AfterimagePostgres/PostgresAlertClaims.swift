@@ -33,7 +33,7 @@ public struct PostgresAlertClaims: AlertClaims {
             """
             SELECT key, alert FROM alerts_sent
             WHERE delivered_at IS NULL AND sent_at < \(expired) AND alert IS NOT NULL AND raised_at >= \(raisedSince)
-            ORDER BY sent_at LIMIT \(Int64(AlertClaimPayload.rows(limit)))
+            ORDER BY sent_at LIMIT \(Int64(AlertClaimPayload.clampedLimit(limit)))
             """)
         var lapsed = [(key: String, alert: String)]()
         for try await (key, alert) in rows.decode((String, String).self) { lapsed.append((key, alert)) }

@@ -37,7 +37,7 @@ public struct SQLiteAlertClaims: AlertClaims {
                     WHERE delivered_at IS NULL AND sent_at < ? AND alert IS NOT NULL AND raised_at >= ?
                     ORDER BY sent_at LIMIT ?
                     """,
-                arguments: [expired, raisedSince, AlertClaimPayload.rows(limit)]
+                arguments: [expired, raisedSince, AlertClaimPayload.clampedLimit(limit)]
             ).map { (key: $0["key"], alert: $0["alert"]) }
         }
     }
