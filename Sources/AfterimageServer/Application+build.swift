@@ -124,7 +124,7 @@ public enum AfterimageApp {
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
             router: router,
-            dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry, tracer: tracer),
+            dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry, tracer: tracer, cooldown: UpstreamCooldown(configuration.upstream.cooldown)),
             assembler: ImageResponseAssembler(
                 upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL,
                 downloads: configuration.upstream.imageDownload, logger: logger

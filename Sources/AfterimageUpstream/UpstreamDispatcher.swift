@@ -34,17 +34,24 @@ public struct DispatchResult: Sendable {
 
 /// Sends a request to its model, retrying 429, 5xx and transport failures with backoff,
 /// then to each fallback model in order. A client error (4xx other than 429) ends it at once.
+/// A model cooling down after failures in a row (`UpstreamCooldown`) is skipped when a later one
+/// is not, and gets a single attempt when none is.
 public struct UpstreamDispatcher: Sendable {
     let upstream: any ImageUpstream
     let policy: RetryPolicy
     /// An `upstream.attempt` span (kind client) per call, its W3C `traceparent` sent upstream.
     let tracer: RequestTracer
+    let cooldown: UpstreamCooldown
 
-    public init(upstream: any ImageUpstream, policy: RetryPolicy, tracer: RequestTracer = .off) {
+    public init(upstream: any ImageUpstream, policy: RetryPolicy, tracer: RequestTracer = .off, cooldown: UpstreamCooldown = .off) {
         self.upstream = upstream
         self.policy = policy
         self.tracer = tracer
+        self.cooldown = cooldown
     }
+
+    /// The model's name in the cool-down book: `provider/model`.
+    static func health(_ target: UpstreamTarget) -> String { "\(target.provider.name)/\(target.model.id)" }
 
     enum Failure {
         case status(UpstreamReply)
@@ -52,7 +59,8 @@ public struct UpstreamDispatcher: Sendable {
     }
 
     /// Tries `targets` in order; `onRetry` is called before each repeated or fallback attempt and
-    /// `onAttempt` after each attempt with its outcome (`ok`, `http_503`, `transport`, …).
+    /// `onAttempt` after each attempt with its outcome (`ok`, `http_503`, `transport`, …), and
+    /// with `cooldown` for a model skipped while it cools down.
     /// With `streaming`, a 2xx reply carries the unread event stream: retries and fallbacks happen
     /// only before the first event.
     public func dispatch(
@@ -63,25 +71,36 @@ public struct UpstreamDispatcher: Sendable {
         let started = clock.now
         var attempts = 0
         var lastFailure: Failure?
-        for target in targets {
+        var tried = [String]()
+        for (index, target) in targets.enumerated() {
+            let health = Self.health(target)
+            let cooling = cooldown.isCooling(health)
+            // Something healthier to try after it: skip it. Nothing: one attempt, not a round.
+            let alternative = { targets[(index + 1)...].contains { !self.cooldown.isCooling(Self.health($0)) } }
+            if cooling, alternative() {
+                onAttempt("cooldown")
+                continue
+            }
+            tried.append(target.model.id)
             let targetStart = clock.now
             let call = try target.makeCall()
-            for attempt in 1...max(1, policy.maxAttempts) {
+            let maxAttempts = cooling ? 1 : max(1, policy.maxAttempts)
+            for attempt in 1...maxAttempts {
                 if attempts > 0 { onRetry() }
                 attempts += 1
                 var retryAfter: String?
                 do {
                     let reply = try await sendTraced(call, target: target, number: attempts, streaming: streaming)
                     onAttempt((200..<300).contains(reply.status) ? "ok" : "http_\(reply.status)")
-                    if (200..<300).contains(reply.status) {
+                    guard reply.status == 429 || reply.status >= 500 else {
+                        // The upstream answered for itself (a success or the client's error).
+                        cooldown.succeeded(health)
+                        if !(200..<300).contains(reply.status) { throw Self.clientError(reply) }
                         let now = clock.now
                         return DispatchResult(
                             target: target, reply: reply, attempts: attempts, duration: now - started,
                             timeToFirstByte: (reply.receivedAt ?? now) - started
                         )
-                    }
-                    guard reply.status == 429 || reply.status >= 500 else {
-                        throw Self.clientError(reply)
                     }
                     lastFailure = .status(reply)
                     retryAfter = reply.retryAfter
@@ -94,13 +113,15 @@ public struct UpstreamDispatcher: Sendable {
                     onAttempt(Self.isTimeout(error) ? "timeout" : "transport")
                     lastFailure = .transport(error)
                 }
-                if attempt == policy.maxAttempts { break }
+                // Failing in a row: once it cools down, the next model (if one is healthier) goes next.
+                if cooldown.failed(health), alternative() { break }
+                if attempt == maxAttempts { break }
                 let delay = policy.delay(afterAttempt: attempt, retryAfter: retryAfter)
                 if (clock.now - targetStart) + delay > policy.maxTotal { break }
                 try await Task.sleep(for: delay)
             }
         }
-        throw Self.exhausted(lastFailure, attempts: attempts, models: targets.map(\.model.id))
+        throw Self.exhausted(lastFailure, attempts: attempts, models: tried)
     }
 
     /// One call in its `upstream.attempt` span, carrying the span's `traceparent`.

@@ -2,6 +2,7 @@ import AfterimageCache
 import AfterimageCore
 import AfterimageEmbedding
 import AfterimagePostgres
+import AfterimageUpstream
 import AfterimageAlerts
 import Foundation
 
@@ -92,6 +93,10 @@ public struct AfterimageConfiguration: Sendable {
         public var maxBackoffMs = 8_000
         /// `upstream.retry.max_total_ms` (integer, default 60000): time budget per model, waits included.
         public var maxTotalMs = 60_000
+        /// `upstream.cooldown.failures` (0-100, default 3; 0 = off) and `upstream.cooldown.seconds`
+        /// (1-3600, default 10): a model failing that many times in a row rests that long — skipped
+        /// when a request has a fallback, one attempt when not (`UpstreamCooldown`).
+        public var cooldown = UpstreamCooldown.Settings()
         /// `upstream.prefer_b64_json` (bool, default true): ask models that accept
         /// `response_format` for `b64_json`, so no upstream URL has to be fetched.
         public var preferB64JSON = true

@@ -2,6 +2,7 @@ import AfterimageAlerts
 import AfterimageCache
 import AfterimageCore
 import AfterimagePostgres
+import AfterimageUpstream
 import AfterimageEmbedding
 import Foundation
 import Yams
@@ -131,6 +132,10 @@ public enum ConfigurationLoader {
         config.upstream.maxBackoffMs = try retry.int("max_backoff_ms", range: 0...600_000) ?? config.upstream.maxBackoffMs
         config.upstream.maxTotalMs = try retry.int("max_total_ms", range: 0...3_600_000) ?? config.upstream.maxTotalMs
         try retry.finish()
+        var cooldown = try upstream.section("cooldown")
+        config.upstream.cooldown.failures = try cooldown.int("failures", range: UpstreamCooldown.Settings.failureRange) ?? config.upstream.cooldown.failures
+        config.upstream.cooldown.seconds = try cooldown.int("seconds", range: UpstreamCooldown.Settings.secondsRange) ?? config.upstream.cooldown.seconds
+        try cooldown.finish()
         config.upstream.preferB64JSON = try upstream.bool("prefer_b64_json") ?? config.upstream.preferB64JSON
         var download = try upstream.section("image_download")
         config.upstream.imageDownload.allowHTTP = try download.bool("allow_http") ?? false
