@@ -34,6 +34,8 @@ import Testing
             #expect(skipped.reply.status == 200 && deployment(skipped.reply) == "gpt-image-1-mini")
             #expect(skipped.attempts == ["cooldown", "ok"] && skipped.reply.json["extra_fields"]?["upstream_attempts"] == 1)
             #expect(calls(f) == 3)
+            let metrics = String(decoding: try await f.metrics().body, as: UTF8.self)
+            #expect(metrics.contains("afterimage_upstream_cooldown_skips_total 1"), "\(metrics.split(separator: "\n").filter { $0.contains("cooldown") })")
             // Nothing else to try: one attempt, not a round of retries.
             let alone = try await send(f, "a harbour at night", fallbacks: false)
             #expect(alone.reply.status == 503 && alone.reply.errorCode == "upstream_unavailable")

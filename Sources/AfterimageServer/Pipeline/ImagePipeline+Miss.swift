@@ -63,7 +63,10 @@ extension ImagePipeline {
         let embedding = startStoreEmbedding(lookup)
         let result: DispatchResult
         do {
-            result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: { attempts.append($0) })
+            result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: { outcome in
+                attempts.append(outcome)
+                if outcome == "cooldown" { metrics.recordCooldownSkip() }
+            })
         } catch {
             embedding?.cancel()
             throw error

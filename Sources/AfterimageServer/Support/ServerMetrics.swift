@@ -37,6 +37,7 @@ public final class ServerMetrics: MeteringMetrics {
         ("afterimage_cache_bytes", "gauge", "Image bytes held by live cache entries."),
         ("afterimage_budget_remaining_usd", "gauge", "Budget left this period, by key (keys with a budget that made requests since startup)."),
         ("afterimage_upstream_retries_total", "counter", "Upstream calls repeated after a retryable failure or moved to a fallback model."),
+        ("afterimage_upstream_cooldown_skips_total", "counter", "Models skipped for a fallback because they were resting after failures in a row (upstream.cooldown)."),
         ("afterimage_unpriced_requests_total", "counter", "Requests whose model has no price in the pricing file (cost recorded as null)."),
         ("afterimage_unauthenticated_requests_total", "counter", "Requests refused for a missing or invalid API key (no ledger row each)."),
     ]
@@ -47,6 +48,7 @@ public final class ServerMetrics: MeteringMetrics {
     public init(maxLabelValues: Int = 100) {
         self.maxLabelValues = maxLabelValues
         _ = registry.makeCounter(descriptor: descriptor("afterimage_upstream_retries_total"))
+        _ = registry.makeCounter(descriptor: descriptor("afterimage_upstream_cooldown_skips_total"))
         _ = registry.makeCounter(descriptor: descriptor("afterimage_unauthenticated_requests_total"))
         _ = registry.makeGauge(descriptor: descriptor("afterimage_cache_entries"))
         _ = registry.makeGauge(descriptor: descriptor("afterimage_cache_bytes"))
@@ -110,6 +112,11 @@ public final class ServerMetrics: MeteringMetrics {
     /// Counts one retried or fallback upstream attempt.
     public func recordRetry() {
         registry.makeCounter(descriptor: descriptor("afterimage_upstream_retries_total")).increment()
+    }
+
+    /// Counts one model skipped while it rested (`UpstreamCooldown`).
+    public func recordCooldownSkip() {
+        registry.makeCounter(descriptor: descriptor("afterimage_upstream_cooldown_skips_total")).increment()
     }
 
     /// Counts a request whose model has no price (its cost is null).
