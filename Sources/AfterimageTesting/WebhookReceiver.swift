@@ -49,6 +49,20 @@ public final class WebhookReceiver: Sendable {
         await server.stop()
     }
 
+    /// Runs `body` with a started receiver, stopped afterwards whatever `body` throws.
+    public static func with<T>(failFirst: Int = 0, _ body: (WebhookReceiver) async throws -> T) async throws -> T {
+        let receiver = WebhookReceiver(failFirst: failFirst)
+        try await receiver.start()
+        do {
+            let result = try await body(receiver)
+            await receiver.stop()
+            return result
+        } catch {
+            await receiver.stop()
+            throw error
+        }
+    }
+
     /// Waits (up to `timeout`) until at least `count` deliveries arrived; returns them.
     public func wait(for count: Int, timeout: Duration = .seconds(15)) async throws -> [Delivery] {
         let deadline = ContinuousClock.now + timeout

@@ -17,10 +17,7 @@ import Testing
     }
 
     @Test func aLapsedClaimIsSentAgainFromItsKeptText() async throws {
-        let receiver = WebhookReceiver()
-        try await receiver.start()
-        var failure: (any Error)?
-        do {
+        try await WebhookReceiver.with { receiver in
             try await withFixture { f async throws in
                 let claims = f.gateway.stores.alerts
                 var settings = AlertSettings()
@@ -49,18 +46,11 @@ import Testing
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(receiver.received.count == 1)
             }
-        } catch {
-            failure = error
         }
-        await receiver.stop()
-        if let failure { throw failure }
     }
 
     @Test func failedTriesKeepTheAlertForLaterAndHostileRowsAreBounded() async throws {
-        let refusing = WebhookReceiver(failFirst: 1_000)
-        try await refusing.start()
-        var failure: (any Error)?
-        do {
+        try await WebhookReceiver.with(failFirst: 1_000) { refusing in
             try await withFixture { f async throws in
                 let claims = f.gateway.stores.alerts
                 var settings = AlertSettings()
@@ -102,10 +92,6 @@ import Testing
                 #expect(try await claims.lapsed(now: Date(), lease: lease, raisedSince: horizon, limit: 10).isEmpty, "pushed back a lease")
                 #expect(refusing.received.isEmpty)
             }
-        } catch {
-            failure = error
         }
-        await refusing.stop()
-        if let failure { throw failure }
     }
 }

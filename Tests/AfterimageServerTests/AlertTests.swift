@@ -79,10 +79,7 @@ import Testing
     }
 
     @Test func aNamespaceBudgetAlertsForItsKeysTogether() async throws {
-        let receiver = WebhookReceiver()
-        try await receiver.start()
-        var failure: (any Error)?
-        do {
+        try await WebhookReceiver.with { receiver in
             try await withFixture(configure: { configuration in
                 configuration.alerts.budgetThresholds = [2]
                 configuration.alerts.webhooks = [Self.hook(receiver, events: [.budget])]
@@ -105,19 +102,12 @@ import Testing
                 #expect(delivered.first?.json["data"]?["period"] == "day")
                 #expect(delivered.first?.json["data"]?["key_id"] == nil, "a namespace alert names the namespace, not a key")
             }
-        } catch {
-            failure = error
         }
-        await receiver.stop()
-        if let failure { throw failure }
     }
 
     /// A streamed miss spends like a JSON one: its key's budget is checked and alerts.
     @Test func aStreamedMissTriggersTheBudgetCheck() async throws {
-        let receiver = WebhookReceiver()
-        try await receiver.start()
-        var failure: (any Error)?
-        do {
+        try await WebhookReceiver.with { receiver in
             try await withFixture(configure: { configuration in
                 configuration.alerts.budgetThresholds = [1]
                 configuration.alerts.webhooks = [Self.hook(receiver, events: [.budget])]
@@ -135,11 +125,7 @@ import Testing
                 #expect(delivered.first?.json["data"]?["key_id"]?.stringValue == key.id)
                 #expect(delivered.first?.json["data"]?["threshold_percent"] == 1)
             }
-        } catch {
-            failure = error
         }
-        await receiver.stop()
-        if let failure { throw failure }
     }
 
     @Test func expiryFailoverAndFalseHitReachASlackHookThroughRetries() async throws {
@@ -206,10 +192,7 @@ import Testing
 
     @Test func aFalseHitLabelledWithTheCLIIsAnnouncedOnce() async throws {
         try CommandLineTests.requireBinary()
-        let receiver = WebhookReceiver()
-        try await receiver.start()
-        var failure: (any Error)?
-        do {
+        try await WebhookReceiver.with { receiver in
             try await withFixture { f in
                 _ = try await f.generate(["model": "gpt-image-1", "prompt": "a red sports car on a mountain road"])
                 _ = try await f.generate(["model": "gpt-image-1", "prompt": "a blue sports car on a mountain road"])
@@ -239,11 +222,7 @@ import Testing
                 #expect(received.first?.json["data"]?["lookup_id"]?.integerValue == id)
                 #expect(received.first.map { $0.headers["x-afterimage-signature"] == WebhookSender.signature($0.body, secret: Self.secret) } == true)
             }
-        } catch {
-            failure = error
         }
-        await receiver.stop()
-        if let failure { throw failure }
     }
 
     @Test(arguments: [
