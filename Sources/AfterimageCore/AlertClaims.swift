@@ -19,6 +19,26 @@ public protocol AlertClaims: Sendable {
     func markDelivered(_ key: String, at: Date) async throws
     /// Forgets claims recorded before `cutoff` (their periods are long over).
     func prune(before cutoff: Date) async throws
+    /// Claims in key order after `key` (nil: from the first), at most `limit` — for
+    /// `storage migrate`, so alerts already sent are not sent again from the new backend.
+    func claims(after key: String?, limit: Int) async throws -> [AlertClaimRecord]
+}
+
+/// One claim as stored, for copying between backends.
+public struct AlertClaimRecord: Sendable, Equatable {
+    public var key: String
+    public var sentAt: Date
+    public var deliveredAt: Date?
+    public var alert: String?
+    public var raisedAt: Date?
+
+    public init(key: String, sentAt: Date, deliveredAt: Date?, alert: String?, raisedAt: Date?) {
+        self.key = key
+        self.sentAt = sentAt
+        self.deliveredAt = deliveredAt
+        self.alert = alert
+        self.raisedAt = raisedAt
+    }
 }
 
 extension AlertClaims {

@@ -30,4 +30,6 @@ public protocol StoreImporter: Sendable {
     func importNamespaceLimits(_ limits: [(namespace: String, limits: SpendLimits)]) async throws
     func importLedger(_ rows: [UsageRecord]) async throws
     func importLookups(_ entries: [LookupLogEntry]) async throws
+    /// Alert claims as they are (a key already there is left alone).
+    func importAlertClaims(_ claims: [AlertClaimRecord]) async throws
 }

@@ -40,6 +40,19 @@ public struct PostgresAlertClaims: AlertClaims {
         return lapsed
     }
 
+    public func claims(after key: String?, limit: Int) async throws -> [AlertClaimRecord] {
+        let rows = try await database.query(
+            """
+            SELECT key, sent_at, delivered_at, alert, raised_at FROM alerts_sent WHERE key > \(key ?? "")
+            ORDER BY key LIMIT \(Int64(AlertClaimPayload.clampedLimit(limit)))
+            """)
+        var claims = [AlertClaimRecord]()
+        for try await (key, sentAt, deliveredAt, alert, raisedAt) in rows.decode((String, Date, Date?, String?, Date?).self) {
+            claims.append(AlertClaimRecord(key: key, sentAt: sentAt, deliveredAt: deliveredAt, alert: alert, raisedAt: raisedAt))
+        }
+        return claims
+    }
+
     public func markDelivered(_ key: String, at: Date) async throws {
         try await database.query("UPDATE alerts_sent SET delivered_at = \(at) WHERE key = \(AlertClaimKey.bounded(key))")
     }

@@ -53,6 +53,18 @@ public struct PostgresImporter: StoreImporter, StoreCounting {
         }
     }
 
+    public func importAlertClaims(_ claims: [AlertClaimRecord]) async throws {
+        for c in claims {
+            try await database.query(
+                """
+                INSERT INTO alerts_sent (key, sent_at, delivered_at, alert, raised_at)
+                VALUES (\(AlertClaimKey.bounded(c.key)), \(c.sentAt), \(c.deliveredAt), \(AlertClaimPayload.bounded(c.alert)), \(c.raisedAt))
+                ON CONFLICT (key) DO NOTHING
+                """
+            )
+        }
+    }
+
     public func census() async throws -> StoreCensus {
         let rows = try await database.query(
             """

@@ -2,10 +2,10 @@ import AfterimageCore
 import Foundation
 
 /// Copies one backend's contents into another (`afterimage storage migrate --from sqlite --to
-/// postgres`): keys with their hashes, namespace limits, cache settings, labelled lookups, the
-/// ledger, images and cache entries with their embeddings — images before the entries that name
-/// them. Every step skips what the target already holds, so it can run again; `verify` compares
-/// counts and the ledger's total to the nano-dollar.
+/// postgres`): keys with their hashes, namespace limits, cache settings, labelled lookups, alert
+/// claims, the ledger, images and cache entries with their embeddings — images before the entries
+/// that name them. Every step skips what the target already holds, so it can run again; `verify`
+/// compares counts and the ledger's total to the nano-dollar.
 public struct StorageMigration: Sendable {
     let source: Stores
     let target: Stores
@@ -38,6 +38,8 @@ public struct StorageMigration: Sendable {
         try await importer.importLookups(lookups.reversed())
         progress("lookup log", lookups.count, lookups.count)
 
+        try await copyAlertClaims()
+
         var copied = 0
         try await source.ledger.export(from: .distantPast, to: .distantFuture, pageSize: pageSize) { page in
             try await importer.importLedger(page)
@@ -68,6 +70,20 @@ public struct StorageMigration: Sendable {
             after = last
         }
         return (expected, try await target.census.census())
+    }
+
+    /// Alert claims page by page: an alert sent before the move is not sent again after it.
+    func copyAlertClaims() async throws {
+        var after: String?
+        var copied = 0
+        while true {
+            let page = try await source.alerts.claims(after: after, limit: pageSize)
+            guard let last = page.last?.key else { break }
+            try await importer.importAlertClaims(page)
+            copied += page.count
+            progress("alert claims", copied, nil)
+            after = last
+        }
     }
 
     /// Run-time cache settings: only scopes whose values differ are written (audited as the migration).

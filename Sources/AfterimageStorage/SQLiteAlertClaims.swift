@@ -49,6 +49,16 @@ public struct SQLiteAlertClaims: AlertClaims {
         }
     }
 
+    public func claims(after key: String?, limit: Int) async throws -> [AlertClaimRecord] {
+        try await database.writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT key, sent_at, delivered_at, alert, raised_at FROM alerts_sent WHERE key > ? ORDER BY key LIMIT ?",
+                arguments: [key ?? "", AlertClaimPayload.clampedLimit(limit)]
+            ).map { AlertClaimRecord(key: $0["key"], sentAt: $0["sent_at"], deliveredAt: $0["delivered_at"], alert: $0["alert"], raisedAt: $0["raised_at"]) }
+        }
+    }
+
     public func prune(before cutoff: Date) async throws {
         try await database.writer.write { db in
             try db.execute(sql: "DELETE FROM alerts_sent WHERE sent_at < ?", arguments: [cutoff])

@@ -36,6 +36,12 @@ import Testing
             try await group.waitForAll()
         }
         _ = try await sqlite.stores.cacheSettings.update(CacheSettingScope(namespace: key.namespace, model: nil), threshold: .some(0.9), wordSimilarity: nil, by: "test")
+        // Alert claims: one delivered (never sent again after the move), one whose sender died
+        // with its text kept (sent again from the new backend once its lease lapsed).
+        let claimed = Date().addingTimeInterval(-3_600)
+        #expect(try await sqlite.stores.alerts.claim("budget:finance:80", alert: nil, raisedAt: claimed, now: claimed, lease: 600))
+        try await sqlite.stores.alerts.markDelivered("budget:finance:80", at: claimed)
+        #expect(try await sqlite.stores.alerts.claim("budget:finance:100", alert: "{\"kept\": true}", raisedAt: claimed, now: claimed, lease: 600))
         await sqlite.stop()
 
         let (url, own) = try await PostgresCluster.testDatabase()
@@ -55,6 +61,9 @@ import Testing
         let target = try await postgres.stores.census.census()
         #expect(source.ledgerRows == 1003 && target.ledgerRows == source.ledgerRows && target.ledgerCostNanos == source.ledgerCostNanos)
         #expect(target.keys == source.keys && target.cacheEntries == 3 && target.images == 3 && target.cacheSettings == 1)
+        #expect(try await !postgres.stores.alerts.claim("budget:finance:80", now: Date(), lease: 600), "delivered before the move")
+        let lapsed = try await postgres.stores.alerts.lapsed(now: Date(), lease: 600, raisedSince: claimed.addingTimeInterval(-1), limit: 10)
+        #expect(lapsed.map(\.key) == ["budget:finance:100"] && lapsed.first?.alert == "{\"kept\": true}")
         // The old secret works, and the copied entries are hits.
         for prompt in prompts {
             let hit = try await TestHTTP.postJSON("\(postgres.baseURL)/v1/images/generations", ["model": "gpt-image-1", "prompt": .string(prompt)], key: secret)
