@@ -63,10 +63,7 @@ extension ImagePipeline {
         let embedding = startStoreEmbedding(lookup)
         let result: DispatchResult
         do {
-            result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: { outcome in
-                attempts.append(outcome)
-                if outcome == "cooldown" { metrics.recordCooldownSkip() }
-            })
+            result = try await dispatcher.dispatch(plan.targets, onRetry: { metrics.recordRetry() }, onAttempt: attemptRecorder(attempts))
         } catch {
             embedding?.cancel()
             throw error
@@ -146,6 +143,15 @@ extension ImagePipeline {
             miss.committedRow = row
         }
         return miss
+    }
+
+    /// Notes each upstream attempt's outcome in the request's log (and counts cool-down skips).
+    func attemptRecorder(_ attempts: AttemptLog) -> @Sendable (String) -> Void {
+        let metrics = metrics
+        return { outcome in
+            attempts.append(outcome)
+            if outcome == "cooldown" { metrics.recordCooldownSkip() }
+        }
     }
 
     /// The ledger row of a successful miss, complete before its cache entry is stored: the model,

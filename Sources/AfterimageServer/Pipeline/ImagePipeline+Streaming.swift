@@ -57,10 +57,7 @@ extension ImagePipeline {
         let embedding = startStoreEmbedding(lookup)
         let result: DispatchResult
         do {
-            result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() }, onAttempt: { outcome in
-                attempts.append(outcome)
-                if outcome == "cooldown" { metrics.recordCooldownSkip() }
-            })
+            result = try await dispatcher.dispatch(plan.targets, streaming: true, onRetry: { metrics.recordRetry() }, onAttempt: attemptRecorder(attempts))
         } catch {
             embedding?.cancel()
             throw error
