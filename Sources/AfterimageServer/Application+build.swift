@@ -63,6 +63,7 @@ public enum AfterimageApp {
             maxBackoff: .milliseconds(configuration.upstream.maxBackoffMs),
             maxTotal: .milliseconds(configuration.upstream.maxTotalMs)
         )
+        let cooldown = UpstreamCooldown(configuration.upstream.cooldown)
         let signer = URLSigner(secret: try SigningSecret.load(configuration: configuration), lifetime: configuration.files.urlTTLSeconds)
         let router = ModelRouter(configuration: configuration)
         let cacheStore = stores.cache
@@ -124,7 +125,7 @@ public enum AfterimageApp {
         let pipeline = ImagePipeline(
             authenticator: Authenticator(keys: keys),
             router: router,
-            dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry, tracer: tracer, cooldown: UpstreamCooldown(configuration.upstream.cooldown)),
+            dispatcher: UpstreamDispatcher(upstream: upstream, policy: retry, tracer: tracer, cooldown: cooldown),
             assembler: ImageResponseAssembler(
                 upstream: upstream, blobs: blobs, signer: signer, publicBaseURL: publicBaseURL,
                 downloads: configuration.upstream.imageDownload, logger: logger
@@ -169,6 +170,7 @@ public enum AfterimageApp {
         AdminCacheController(cache: cache, store: cacheStore).addRoutes(to: admin)
         AdminNamespacesController(store: namespaceLimits).addRoutes(to: admin)
         AdminUsageController(ledger: ledger).addRoutes(to: admin)
+        AdminUpstreamController(cooldown: cooldown).addRoutes(to: admin)
         AdminTuningController(tuner: tuner, maxRows: configuration.cache.lookupLogMaxRows, alerts: alerts)
             .addRoutes(to: admin)
         onRoutes(httpRouter.routes.map { "\($0.method.rawValue) \($0.path)" })

@@ -64,6 +64,26 @@ public final class UpstreamCooldown: Sendable {
         }
     }
 
+    /// A model that failed lately, as `GET /admin/upstream` shows it.
+    public struct ModelHealth: Sendable, Equatable {
+        /// `provider/model`.
+        public var model: String
+        /// Retryable failures in a row (at most `failures`).
+        public var failuresInARow: Int
+        /// Time left of its rest, nil when it is not resting.
+        public var restingFor: Duration?
+    }
+
+    /// Every model with failures in a row since its last success, by name.
+    public func health(now: ContinuousClock.Instant = .now) -> [ModelHealth] {
+        models.withLock { models in
+            models.map { name, health in
+                let left = health.coolingUntil.map { $0 - now }
+                return ModelHealth(model: name, failuresInARow: health.failuresInARow, restingFor: left.flatMap { $0 > .zero ? $0 : nil })
+            }
+        }.sorted { $0.model < $1.model }
+    }
+
     /// Notes a success: the model is healthy again.
     public func succeeded(_ model: String) {
         guard settings.failures > 0 else { return }

@@ -34,6 +34,11 @@ import Testing
             #expect(skipped.reply.status == 200 && deployment(skipped.reply) == "gpt-image-1-mini")
             #expect(skipped.attempts == ["cooldown", "ok"] && skipped.reply.json["extra_fields"]?["upstream_attempts"] == 1)
             #expect(calls(f) == 3)
+            let health = try await f.admin(.GET, "/admin/upstream")
+            #expect(health.status == 200 && health.json["cooldown"]?["seconds"] == 30)
+            let resting = try #require(health.json["models"]?.arrayValue?.first)
+            #expect(resting["model"] == "openai/gpt-image-1" && resting["failures_in_a_row"] == 3 && resting["resting"] == true)
+            #expect((resting["resting_seconds_left"]?.integerValue ?? 0) > 20)
             let metrics = String(decoding: try await f.metrics().body, as: UTF8.self)
             #expect(metrics.contains("afterimage_upstream_cooldown_skips_total 1"), "\(metrics.split(separator: "\n").filter { $0.contains("cooldown") })")
             // Nothing else to try: one attempt, not a round of retries.
@@ -45,6 +50,9 @@ import Testing
             #expect(back.reply.status == 200 && back.attempts == ["ok"] && deployment(back.reply) == "gpt-image-1")
             let healthy = try await send(f, "a harbour in fog", fallbacks: true)
             #expect(healthy.attempts == ["ok"] && deployment(healthy.reply) == "gpt-image-1")
+            #expect(try await f.admin(.GET, "/admin/upstream").json["models"] == .array([]), "healthy again: not listed")
+            let unknown = try await f.admin(.GET, "/admin/upstream?verbose=1")
+            #expect(unknown.status == 400 && unknown.json["error"]?["message"]?.stringValue?.contains("this route takes none") == true)
 
         }
     }

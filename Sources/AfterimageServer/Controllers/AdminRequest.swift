@@ -27,7 +27,8 @@ enum AdminRequest {
         for (name, value) in request.uri.queryParameters {
             let key = String(name)
             guard allowed.contains(key) else {
-                throw AfterimageError.invalidPayload("Unknown query parameter '\(key)'; use \(allowed.sorted().joined(separator: ", ")).", param: key)
+                let known = allowed.isEmpty ? "this route takes none" : "use \(allowed.sorted().joined(separator: ", "))"
+                throw AfterimageError.invalidPayload("Unknown query parameter '\(key)'; \(known).", param: key)
             }
             guard !value.containsNUL else { throw AfterimageError.nulCharacters(param: key) }
             values[key] = String(value)
