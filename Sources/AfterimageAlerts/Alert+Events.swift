@@ -16,6 +16,20 @@ extension Alert {
         )
     }
 
+    /// A model starting to rest after failures in a row: once per model and hour.
+    public static func cooldown(model: String, failures: Int, seconds: Int, now: Date = Date()) -> Alert {
+        let hour = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+        return Alert(
+            event: .upstreamCooldown, dedupKey: "\(model):\(DateText.format(hour))",
+            summary: "model \(LogText.bounded(model, 100)) failed \(failures) times in a row; it rests \(seconds) s at a time while it keeps failing",
+            fields: [
+                "model": .string(LogText.bounded(model, 200)), "failures_in_a_row": .integer(Int64(failures)),
+                "rest_seconds": .integer(Int64(seconds)), "hour": .string(DateText.format(hour)),
+            ],
+            createdAt: now
+        )
+    }
+
     /// A lookup labelled `different`: the cache served (or would serve) a wrong answer.
     public static func falseHit(lookupID: Int64, by: String) -> Alert {
         Alert(

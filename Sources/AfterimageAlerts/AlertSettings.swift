@@ -8,6 +8,9 @@ public enum AlertEvent: String, Sendable, CaseIterable, Codable {
     case keyExpiry = "key_expiry"
     /// A request was answered by a fallback model: its first model failed.
     case upstreamFailover = "upstream_failover"
+    /// A model's upstream failed `upstream.cooldown.failures` times in a row and rests: with no
+    /// fallback, its requests fail fast (the one outage `upstream_failover` never sees).
+    case upstreamCooldown = "upstream_cooldown"
     /// An admin labelled a cached answer `different` (a false hit).
     case falseHit = "false_hit"
 }

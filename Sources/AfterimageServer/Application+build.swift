@@ -63,7 +63,6 @@ public enum AfterimageApp {
             maxBackoff: .milliseconds(configuration.upstream.maxBackoffMs),
             maxTotal: .milliseconds(configuration.upstream.maxTotalMs)
         )
-        let cooldown = UpstreamCooldown(configuration.upstream.cooldown)
         let signer = URLSigner(secret: try SigningSecret.load(configuration: configuration), lifetime: configuration.files.urlTTLSeconds)
         let router = ModelRouter(configuration: configuration)
         let cacheStore = stores.cache
@@ -111,6 +110,10 @@ public enum AfterimageApp {
             spent: { scope, period, now in try await periodSpend(scope, period: period, now: now) },
             keys: { try await keys.list() }, logger: logger
         )
+        let cooldownSettings = configuration.upstream.cooldown
+        let cooldown = UpstreamCooldown(cooldownSettings) { [alerts] model in
+            alerts.raise(.cooldown(model: model, failures: cooldownSettings.failures, seconds: cooldownSettings.seconds))
+        }
         let namespaceLimits = CachedNamespaceLimits(stores.namespaceLimits)
         let meter = Meter(
             pricing: pricing, ledger: ledger, namespaces: namespaceLimits,

@@ -33,11 +33,15 @@ public final class UpstreamCooldown: Sendable {
 
     public let settings: Settings
     private let models = Mutex<[String: Health]>([:])
+    /// Called (outside the lock) with a model's name when it starts to rest, not when a rest is
+    /// prolonged.
+    private let onRest: @Sendable (String) -> Void
     /// Models tracked at most (the configured models are far fewer; `provider/model` keys only).
     static let maxTracked = 10_000
 
-    public init(_ settings: Settings = Settings()) {
+    public init(_ settings: Settings = Settings(), onRest: @escaping @Sendable (String) -> Void = { _ in }) {
         self.settings = settings
+        self.onRest = onRest
     }
 
     public static let off = UpstreamCooldown(Settings(failures: 0))
@@ -52,16 +56,18 @@ public final class UpstreamCooldown: Sendable {
     @discardableResult
     public func failed(_ model: String, now: ContinuousClock.Instant = .now) -> Bool {
         guard settings.failures > 0 else { return false }
-        return models.withLock { models in
-            guard models[model] != nil || models.count < Self.maxTracked else { return false }
+        let (rests, begins) = models.withLock { models -> (Bool, Bool) in
+            guard models[model] != nil || models.count < Self.maxTracked else { return (false, false) }
             var health = models[model, default: Health()]
             let cooling = health.coolingUntil.map { now < $0 } ?? false
             health.failuresInARow = min(health.failuresInARow + 1, settings.failures)
-            let starts = cooling || health.failuresInARow >= settings.failures
-            if starts { health.coolingUntil = now + .seconds(settings.seconds) }
+            let rests = cooling || health.failuresInARow >= settings.failures
+            if rests { health.coolingUntil = now + .seconds(settings.seconds) }
             models[model] = health
-            return starts
+            return (rests, rests && !cooling)
         }
+        if begins { onRest(model) }
+        return rests
     }
 
     /// A model that failed lately, as `GET /admin/upstream` shows it.
