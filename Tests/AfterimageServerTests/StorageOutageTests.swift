@@ -61,12 +61,15 @@ import Testing
         let down = clock.now
         let refused = try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "during"], key: secret, timeout: .seconds(30))
         #expect(refused.status == 503 && refused.errorCode == "storage_unavailable")
-        #expect(clock.now - down < .seconds(12), "an outage is answered, not waited out")
-        // Once known, it is answered at once.
+        // Answered at the 3 s deadline (plus a 1 s probe), not when the 30 s client timeout ends
+        // the wait; the bound leaves room for a loaded CI pass, which once stalled a timer 11 s.
+        #expect(clock.now - down < .seconds(20), "an outage is answered, not waited out")
+        // Once known, it is answered at once (the circuit, no database call).
         let quick = clock.now
         #expect(try await TestHTTP.postJSON(url, ["model": "gpt-image-1", "prompt": "during 2"], key: secret).errorCode == "storage_unavailable")
-        // Well under the first answer's wait (a loaded 2-core CI run took 2.5 s once: 2 s was too tight).
-        #expect(clock.now - quick < .seconds(5))
+        // Well under the first answer's wait on an idle machine; 2 s was too tight once (2.5 s in
+        // a loaded 2-core CI pass), and such a pass once stalled another test's timer 11 s.
+        #expect(clock.now - quick < .seconds(10))
         #expect(try await TestHTTP.request(.GET, "\(gateway.baseURL)/readyz").status == 503)
 
         try await cluster.resume()
