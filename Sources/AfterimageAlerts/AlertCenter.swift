@@ -5,8 +5,8 @@ import ServiceLifecycle
 
 /// Raises alerts and sends each once to the webhooks subscribed to its event. Alerts and spend
 /// notices arrive through a bounded inbox (a full inbox drops the newest, logged), so the request
-/// path never waits; budgets are checked against the ledger at most once a second per scope, key
-/// expiry once an hour. Each alert is claimed in the database first (`AlertClaims`), so it goes
+/// path never waits; budgets are checked against the limiter's spend at most once a second per
+/// scope, key expiry once an hour. Each alert is claimed in the database first (`AlertClaims`), so it goes
 /// out once per key even across restarts and replicas.
 public final class AlertCenter: Service, Sendable {
     /// A scope with a budget that just spent money.
@@ -36,6 +36,10 @@ public final class AlertCenter: Service, Sendable {
     let continuation: AsyncStream<Alert>.Continuation
     /// Scopes that spent money since the last budget check (one entry per scope, bounded).
     let pending = PendingScopes()
+    /// Keys of raised alerts whose claim this process recorded or is recording (taken or found taken):
+    /// the database owns them from there — delivery, or redelivery from the kept text — so a
+    /// budget threshold re-raised every second its scope spends costs no claim write each time.
+    let recorded = RecordedKeys()
     let budgetInterval: Duration
     let expiryInterval: Duration
     let redeliveryInterval: Duration
@@ -115,29 +119,42 @@ public final class AlertCenter: Service, Sendable {
                     await deliveries.next()
                     inFlight -= 1
                 }
-                deliveries.addTask { await self.send(alert) }
+                deliveries.addTask { await self.sendOnce(alert) }
                 inFlight += 1
             }
             deliveries.cancelAll()
         }
     }
 
-    func send(_ alert: Alert) async {
+    /// A raised alert: sent unless this process already recorded (or is recording) its claim.
+    func sendOnce(_ alert: Alert) async {
+        let key = Self.claimKey(alert)
+        guard recorded.insert(key) else { return }
+        if await !send(alert) { recorded.remove(key) }
+    }
+
+    /// Claims and delivers `alert` (a lapsed one too: no memo); true once its claim is recorded.
+    @discardableResult
+    func send(_ alert: Alert) async -> Bool {
         await Self.send(alert, settings: settings, claims: claims, sender: sender, logger: logger)
     }
 
+    static func claimKey(_ alert: Alert) -> String { "\(alert.event.rawValue):\(alert.dedupKey)" }
+
     /// Claims `alert` and, when it is new, delivers it to every webhook subscribed to its event
-    /// (also used by CLI commands, which run no center).
-    public static func send(_ alert: Alert, settings: AlertSettings, claims: any AlertClaims, sender: WebhookSender, logger: Logger) async {
+    /// (also used by CLI commands, which run no center). Returns whether the claim was recorded
+    /// (taken here or held elsewhere), false when it could not be or no webhook takes the event.
+    @discardableResult
+    public static func send(_ alert: Alert, settings: AlertSettings, claims: any AlertClaims, sender: WebhookSender, logger: Logger) async -> Bool {
         let hooks = settings.webhooks.filter { $0.events.contains(alert.event) }
-        guard !hooks.isEmpty else { return }
-        let key = "\(alert.event.rawValue):\(alert.dedupKey)"
+        guard !hooks.isEmpty else { return false }
+        let key = claimKey(alert)
         do {
             let now = Date()
-            guard try await claims.claim(key, alert: alert.storedText, raisedAt: min(alert.createdAt, now), now: now, lease: claimLease(hooks)) else { return }
+            guard try await claims.claim(key, alert: alert.storedText, raisedAt: min(alert.createdAt, now), now: now, lease: claimLease(hooks)) else { return true }
         } catch {
             logger.error("alert not sent: its claim could not be recorded", metadata: ["event": .string(alert.event.rawValue), "error": "\(LogText.bounded(String(describing: error), 300))"])
-            return
+            return false
         }
         let delivered = await withTaskGroup(of: Bool.self) { group in
             for webhook in hooks {
@@ -146,13 +163,14 @@ public final class AlertCenter: Service, Sendable {
             return await group.contains(true)
         }
         // Undelivered (every try of every webhook failed), the claim lapses after its lease and
-        // the alert goes out when it is raised again; so does one whose sender died before here.
-        guard delivered else { return }
+        // the redelivery round sends the kept text again; so it does when the sender died here.
+        guard delivered else { return true }
         do {
             try await claims.markDelivered(key, at: Date())
         } catch {
             logger.error("alert delivered but not marked; it may be sent again", metadata: ["event": .string(alert.event.rawValue), "error": "\(LogText.bounded(String(describing: error), 300))"])
         }
+        return true
     }
 
     /// How long a claim holds off other senders: the slowest of `hooks`' deliveries and a minute.
@@ -272,6 +290,25 @@ public final class AlertCenter: Service, Sendable {
                 createdAt: now
             ))
         }
+    }
+}
+
+/// Claim keys this process recorded, bounded (full: forgotten at once; the claims still dedupe).
+final class RecordedKeys: @unchecked Sendable {
+    static let capacity = 10_000
+    private let lock = NSLock()
+    private var keys = Set<String>()
+
+    /// False when `key` was already there.
+    func insert(_ key: String) -> Bool {
+        lock.withLock {
+            if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
+            return keys.insert(key).inserted
+        }
+    }
+
+    func remove(_ key: String) {
+        _ = lock.withLock { keys.remove(key) }
     }
 }
 

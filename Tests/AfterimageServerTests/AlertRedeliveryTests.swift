@@ -2,6 +2,7 @@ import AfterimageAlerts
 import AfterimageCore
 import AfterimageTesting
 import Foundation
+import Synchronization
 import Logging
 import Testing
 
@@ -94,4 +95,52 @@ import Testing
             }
         }
     }
+
+    /// A threshold re-raised every second its scope spends is claimed once by this process: the
+    /// claim (delivered, or kept for redelivery) owns it after that — no write per check.
+    @Test func aReRaisedThresholdIsClaimedOnce() async throws {
+        try await WebhookReceiver.with { receiver in
+            try await withFixture { f async throws in
+                let claims = CountingClaims(f.gateway.stores.alerts)
+                var settings = AlertSettings()
+                settings.budgetThresholds = [50, 80]
+                settings.webhooks = [AlertTests.hook(receiver, events: [.budget])]
+                let logger = Logger(label: "alert-test")
+                let center = AlertCenter(
+                    settings: settings, claims: claims, sender: WebhookSender(logger: logger),
+                    spent: { _, _, _ in Money(nanos: 6_000_000_000) }, keys: { [] }, logger: logger, budgetInterval: .milliseconds(20)
+                )
+                let running = Task { try await center.run() }
+                let limits = SpendLimits(budget: Money(nanos: 10_000_000_000), budgetPeriod: .month)
+                for _ in 0..<10 {
+                    center.spentMoney([(.key(id: "key_1", name: "finance"), limits)])
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let delivered = try await receiver.wait(for: 1)
+                running.cancel()
+                _ = try? await running.value
+                #expect(delivered.count == 1 && delivered.first?.json["data"]?["threshold_percent"] == 50)
+                #expect(claims.calls == 1, "one claim write for ten checks")
+            }
+        }
+    }
+}
+
+/// An `AlertClaims` that counts claim calls.
+final class CountingClaims: AlertClaims {
+    let base: any AlertClaims
+    private let count = Mutex(0)
+    init(_ base: any AlertClaims) { self.base = base }
+    var calls: Int { count.withLock { $0 } }
+
+    func claim(_ key: String, alert: String?, raisedAt: Date, now: Date, lease: TimeInterval) async throws -> Bool {
+        count.withLock { $0 += 1 }
+        return try await base.claim(key, alert: alert, raisedAt: raisedAt, now: now, lease: lease)
+    }
+    func lapsed(now: Date, lease: TimeInterval, raisedSince: Date, limit: Int) async throws -> [(key: String, alert: String)] {
+        try await base.lapsed(now: now, lease: lease, raisedSince: raisedSince, limit: limit)
+    }
+    func markDelivered(_ key: String, at: Date) async throws { try await base.markDelivered(key, at: at) }
+    func prune(before cutoff: Date) async throws { try await base.prune(before: cutoff) }
+    func claims(after key: String?, limit: Int) async throws -> [AlertClaimRecord] { try await base.claims(after: key, limit: limit) }
 }
